@@ -10,7 +10,8 @@ import { matchesAny } from "./filter.js";
 import type { CanFrame } from "./frame.js";
 
 export interface FaultOptions {
-  seed: number;
+  /** Seed of the random faults (default 0). */
+  seed?: number;
   /** Probability that a frame reaches no receiver. */
   drop?: number;
   /** Probability that a frame is delivered twice. */
@@ -23,6 +24,11 @@ export interface FaultOptions {
   delayMs?: number;
   /** Only frames matching these filters are faulted. Default: all. */
   appliesTo?: readonly CanFilter[];
+  /**
+   * Scripted faults, decided before the random ones: return a fault for the
+   * n-th frame leaving the wire (0-based), or undefined for none.
+   */
+  script?: (frame: CanFrame, index: number) => FaultDecision | undefined;
 }
 
 export type FaultKind = "drop" | "duplicate" | "reorder" | "delay";
@@ -46,8 +52,10 @@ export class FaultInjector {
   private readonly random: Random;
   readonly counters: FaultCounters = { dropped: 0, duplicated: 0, reordered: 0, delayed: 0 };
 
+  private index = 0;
+
   constructor(private readonly options: FaultOptions) {
-    this.random = seededRandom(options.seed);
+    this.random = seededRandom(options.seed ?? 0);
     const total =
       (options.drop ?? 0) +
       (options.duplicate ?? 0) +
@@ -58,6 +66,11 @@ export class FaultInjector {
 
   decide(frame: CanFrame): FaultDecision {
     const o = this.options;
+    const scripted = o.script?.(frame, this.index++);
+    if (scripted) {
+      if (scripted.kind !== "deliver") this.count(scripted.kind);
+      return scripted;
+    }
     if (o.appliesTo && !matchesAny(frame, o.appliesTo)) return { kind: "deliver" };
     let r = this.random();
     if ((r -= o.drop ?? 0) < 0) {
@@ -78,5 +91,12 @@ export class FaultInjector {
       return { kind: "delay", ms: Math.max(0.001, this.random() * max) };
     }
     return { kind: "deliver" };
+  }
+
+  private count(kind: FaultKind): void {
+    if (kind === "drop") this.counters.dropped++;
+    else if (kind === "duplicate") this.counters.duplicated++;
+    else if (kind === "reorder") this.counters.reordered++;
+    else this.counters.delayed++;
   }
 }

@@ -33,6 +33,8 @@ export interface FrameSource extends AsyncIterable<CanFrame> {
 }
 
 export interface CanReader extends FrameSource {
+  /** Drops the frames queued so far; returns how many. */
+  drain(): number;
   /** Stops this reader; its queue is dropped. */
   close(): void;
 }
@@ -105,9 +107,16 @@ export class FrameQueue implements CanReader {
     }
   }
 
-  close(): void {
+  drain(): number {
+    const n = this.size;
     this.queue = [];
     this.head = 0;
+    this.lost = 0;
+    return n;
+  }
+
+  close(): void {
+    this.drain();
     this.end();
   }
 

@@ -29,6 +29,8 @@ export interface VirtualEndpointOptions {
   filters?: readonly CanFilter[];
   /** Name for traces ("host", "node 8266c4636429"). */
   label?: string;
+  /** This endpoint's transmit queue (e.g. 3 for a controller's mailboxes). Default: the channel's. */
+  txQueueLength?: number;
 }
 
 export interface ChannelStats {
@@ -261,6 +263,7 @@ export class VirtualCanChannel {
 export class VirtualCanBus extends BaseBus {
   readonly receiveOwn: boolean;
   readonly label: string;
+  readonly txQueueLength: number;
   /** @internal transmit queue, owned by the channel. */
   readonly tx: TxEntry[] = [];
   private filters: readonly CanFilter[];
@@ -276,6 +279,7 @@ export class VirtualCanBus extends BaseBus {
     this.receiveOwn = options.receiveOwn ?? false;
     this.filters = options.filters ?? [];
     this.label = options.label ?? "endpoint";
+    this.txQueueLength = options.txQueueLength ?? medium.txQueueLength;
     this.busState = "error-active";
   }
 
@@ -299,7 +303,7 @@ export class VirtualCanBus extends BaseBus {
   }
 
   protected async transmit(frame: CanFrame, options: SendOptions): Promise<void> {
-    while (this.tx.length >= this.medium.txQueueLength) {
+    while (this.tx.length >= this.txQueueLength) {
       await this.waitForSpace(options.signal);
       if (this.closed) throw new CanBusClosedError(this.channel);
     }

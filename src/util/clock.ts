@@ -93,6 +93,7 @@ export class VirtualClock implements Clock {
   private t = 0;
   private seq = 0;
   private readonly timers: VirtualTimer[] = [];
+  private driving = false;
 
   constructor(start = 0) {
     this.t = start;
@@ -121,6 +122,24 @@ export class VirtualClock implements Clock {
    * `limitMs` bounds simulated time (default one hour) so a livelock fails.
    */
   async run<T>(work: Promise<T>, limitMs = 3_600_000): Promise<T> {
+    this.beginDriving("run");
+    try {
+      return await this.runLoop(work, limitMs);
+    } finally {
+      this.driving = false;
+    }
+  }
+
+  private beginDriving(what: string): void {
+    if (this.driving) {
+      throw new Error(
+        `VirtualClock.${what}() while the clock is already being driven (await advance() directly, not inside run())`,
+      );
+    }
+    this.driving = true;
+  }
+
+  private async runLoop<T>(work: Promise<T>, limitMs: number): Promise<T> {
     let settled = false;
     const watched = work.finally(() => {
       settled = true;
@@ -145,6 +164,15 @@ export class VirtualClock implements Clock {
 
   /** Fires every timer due within `ms` from now, in order, letting the event loop settle between them. */
   async advance(ms: number): Promise<void> {
+    this.beginDriving("advance");
+    try {
+      await this.advanceLoop(ms);
+    } finally {
+      this.driving = false;
+    }
+  }
+
+  private async advanceLoop(ms: number): Promise<void> {
     const end = this.t + ms;
     for (;;) {
       await settleEventLoop();
