@@ -1,0 +1,53 @@
+// The contract between the one flash executor and each bootloader protocol.
+// An adapter knows how to reach its bootloader and move blocks; the executor
+// owns order, progress, verification policy and what happens on failure.
+
+import type { Clock } from "../util/clock.js";
+import type { FlashGeometry, FlashPlan, PlannedBlock } from "./plan.js";
+import type { FlashEvent } from "./progress.js";
+
+export interface FlashContext {
+  readonly signal: AbortSignal | undefined;
+  readonly clock: Clock;
+  emit(event: FlashEvent): void;
+}
+
+/** What the connected bootloader told us. */
+export interface DeviceInfo {
+  geometry: FlashGeometry;
+  /** One line: "Katapult 1.1.0 (v0.0.1-110-g…) on stm32g0b1xx". */
+  description: string;
+  mcu?: string;
+  bootloaderVersion?: string;
+}
+
+export interface AdapterCapabilities {
+  /** How written data is checked: read back and compare, a device-side digest, or not at all. */
+  verify: "readback" | "digest" | "none";
+  /** Does the protocol need an explicit erase phase before writing? */
+  erase: "none" | "chip" | "pages";
+}
+
+export interface FlashAdapter {
+  /** "katapult-can", "katapult-serial", "stk500v1", … */
+  readonly protocol: string;
+  readonly capabilities: AdapterCapabilities;
+  /** Gets the device into its bootloader (request, touch, reset pulse). */
+  enter?(ctx: FlashContext): Promise<void>;
+  /** Talks to the bootloader; returns its geometry. */
+  connect(ctx: FlashContext): Promise<DeviceInfo>;
+  /** Checks that need the plan and the device (pre-flight); throw to refuse before anything is written. */
+  check?(ctx: FlashContext, plan: FlashPlan, device: DeviceInfo): Promise<void>;
+  erase?(ctx: FlashContext, plan: FlashPlan): Promise<void>;
+  writeBlock(ctx: FlashContext, block: PlannedBlock): Promise<void>;
+  /** After the last block (Katapult SEND_EOF: flushes buffered pages). */
+  endWrite?(ctx: FlashContext): Promise<void>;
+  /** Reads a block back for verification (capabilities.verify = "readback"). */
+  readBlock?(ctx: FlashContext, block: PlannedBlock): Promise<Uint8Array>;
+  /** Device-side digest check (capabilities.verify = "digest"); false = mismatch. */
+  verifyDigest?(ctx: FlashContext, plan: FlashPlan): Promise<boolean>;
+  /** Starts the new application. Called only after verification passed. */
+  finish(ctx: FlashContext): Promise<void>;
+  /** Releases the link. Called once, success or not. Must not start the application. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,138 @@
+// The one flash executor: runs any FlashAdapter through its phases in order,
+// emits progress, verifies every written block, and starts the new
+// application only after verification passed. On any failure the device is
+// left in its bootloader (finish is never called) and the error says so.
+
+import { realClock, type Clock } from "../util/clock.js";
+import { throwIfAborted } from "../util/errors.js";
+import type { DeviceInfo, FlashAdapter, FlashContext } from "./adapter.js";
+import {
+  DigestMismatchError,
+  FlashError,
+  VerifyMismatchError,
+  type DeviceState,
+} from "./errors.js";
+import { planFlash, type FlashPlan, type PlanInput } from "./plan.js";
+import type { FlashEvent, FlashEventListener, FlashPhase } from "./progress.js";
+
+export interface FlashOptions {
+  signal?: AbortSignal;
+  onEvent?: FlashEventListener;
+  clock?: Clock;
+  /** Pre-flight checks with the plan and the connected device; throw to refuse before writing. */
+  checks?: Array<(plan: FlashPlan, device: DeviceInfo) => void | Promise<void>>;
+  /** Stop after connect, plan and checks: nothing is written and the application is not started. */
+  dryRun?: boolean;
+}
+
+export interface FlashResult {
+  device: DeviceInfo;
+  plan: FlashPlan;
+  dryRun: boolean;
+  verified: boolean;
+  /** Wall time per phase, ms. */
+  phaseMs: Partial<Record<FlashPhase, number>>;
+  totalMs: number;
+}
+
+/**
+ * Flashes `image` through `adapter`. Throws FlashError (phase, device
+ * state, cause) on failure; the adapter is always closed.
+ */
+export async function runFlash(
+  adapter: FlashAdapter,
+  image: PlanInput,
+  options: FlashOptions = {},
+): Promise<FlashResult> {
+  const clock = options.clock ?? realClock;
+  const emit = (e: FlashEvent): void => options.onEvent?.(e);
+  const ctx: FlashContext = { signal: options.signal, clock, emit };
+  const phaseMs: Partial<Record<FlashPhase, number>> = {};
+  const t0 = clock.now();
+  let state: DeviceState = "untouched";
+
+  const phase = async <T>(
+    name: FlashPhase,
+    totalBytes: number | undefined,
+    body: () => Promise<T>,
+  ): Promise<T> => {
+    throwIfAborted(options.signal, name);
+    const start = clock.now();
+    emit({ type: "phase-start", phase: name, ...(totalBytes !== undefined ? { totalBytes } : {}) });
+    try {
+      const r = await body();
+      phaseMs[name] = clock.now() - start;
+      emit({ type: "phase-end", phase: name, ms: phaseMs[name] });
+      return r;
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      emit({ type: "phase-failed", phase: name, error });
+      throw new FlashError(name, name === "finish" ? "unknown" : state, adapter.protocol, error);
+    }
+  };
+
+  try {
+    if (adapter.enter) {
+      await phase("enter", undefined, () => adapter.enter!(ctx));
+    }
+    const { device, plan } = await phase("connect", undefined, async () => {
+      const d = await adapter.connect(ctx);
+      emit({
+        type: "info",
+        message: d.description,
+        data: { mcu: d.mcu, bootloaderVersion: d.bootloaderVersion },
+      });
+      const p = planFlash(image, d.geometry);
+      for (const check of options.checks ?? []) await check(p, d);
+      await adapter.check?.(ctx, p, d);
+      return { device: d, plan: p };
+    });
+    const total = plan.blocks.length * plan.geometry.blockSize;
+    if (options.dryRun) {
+      return { device, plan, dryRun: true, verified: false, phaseMs, totalMs: clock.now() - t0 };
+    }
+    state = "in-bootloader"; // from here on the flash changes; the board must not boot it unverified
+    if (adapter.erase) await phase("erase", undefined, () => adapter.erase!(ctx, plan));
+    await phase("write", total, async () => {
+      let done = 0;
+      for (const block of plan.blocks) {
+        throwIfAborted(options.signal, "write");
+        await adapter.writeBlock(ctx, block);
+        done += block.data.length;
+        emit({ type: "progress", phase: "write", bytes: done, totalBytes: total });
+      }
+      await adapter.endWrite?.(ctx);
+    });
+    let verified = false;
+    if (adapter.capabilities.verify === "readback" && adapter.readBlock) {
+      await phase("verify", total, async () => {
+        let done = 0;
+        for (const block of plan.blocks) {
+          throwIfAborted(options.signal, "verify");
+          const got = await adapter.readBlock!(ctx, block);
+          const diff = firstDifference(block.data, got);
+          if (diff >= 0)
+            throw new VerifyMismatchError(block.address + diff, block.data[diff]!, got[diff] ?? -1);
+          done += block.data.length;
+          emit({ type: "progress", phase: "verify", bytes: done, totalBytes: total });
+        }
+      });
+      verified = true;
+    } else if (adapter.capabilities.verify === "digest" && adapter.verifyDigest) {
+      await phase("verify", total, async () => {
+        if (!(await adapter.verifyDigest!(ctx, plan))) throw new DigestMismatchError();
+      });
+      verified = true;
+    }
+    await phase("finish", undefined, () => adapter.finish(ctx));
+    return { device, plan, dryRun: false, verified, phaseMs, totalMs: clock.now() - t0 };
+  } finally {
+    await adapter.close().catch(() => undefined);
+  }
+}
+
+function firstDifference(expected: Uint8Array, actual: Uint8Array): number {
+  const n = Math.max(expected.length, actual.length);
+  for (let i = 0; i < n; i++) if (expected[i] !== actual[i]) return i;
+  return -1;
+}

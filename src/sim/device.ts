@@ -1,0 +1,205 @@
+// A simulated CAN toolhead board: one chip (UUID, MCU, flash) that runs
+// either its Katapult bootloader or its Klipper application, and moves
+// between them like the real thing: COMPLETE starts the application, a
+// bootloader request returns to Katapult, a power cycle starts the
+// application when its vector table looks valid (else Katapult).
+
+import type { CanBus } from "../can/bus.js";
+import { PROTO_1_1_0 } from "../canboot/codec.js";
+import { parseUuid, type Uuid } from "../klippy-bridge/uuid.js";
+import type { SimEvent, SimEventListener } from "./events.js";
+import {
+  lpc176xDriver,
+  SimFlash,
+  STM32G0_TIMING,
+  stm32Driver,
+  uniformLayout,
+  type FlashLayout,
+  type FlashTiming,
+} from "./flash.js";
+import { DEFAULT_KATAPULT_CAN, KatapultCanNode, type KatapultCanOptions } from "./katapult-can.js";
+import { DEFAULT_FIRMWARE, KatapultFirmware } from "./katapult-firmware.js";
+import { KlipperCanApp, type KlipperAppOptions } from "./klipper-can.js";
+
+export interface SimKatapultOptions extends Partial<KatapultCanOptions> {
+  appStart?: number;
+  blockSize?: number;
+  protocolVersion?: number;
+  softwareVersion?: string;
+  family?: "stm32" | "lpc176x";
+  rxBufferSize?: number;
+}
+
+export interface SimCanDeviceOptions {
+  uuid: string;
+  mcu?: string;
+  flash?: {
+    base?: number;
+    size?: number;
+    layout?: FlashLayout;
+    timing?: FlashTiming;
+    initial?: Uint8Array;
+  };
+  /** The installed bootloader; false = none (a bootloader request then leaves the node in ROM). */
+  katapult?: SimKatapultOptions | false;
+  klipper?: Partial<KlipperAppOptions>;
+  /** What runs after the first power-on. Default: the application if it looks valid, else Katapult. */
+  boot?: "katapult" | "klipper";
+  onEvent?: SimEventListener;
+}
+
+export type DeviceMode = "katapult" | "klipper" | "rom" | "off";
+
+export class SimCanDevice {
+  readonly uuid: Uuid;
+  readonly mcu: string;
+  readonly flash: SimFlash;
+  readonly appStart: number;
+  private mode: DeviceMode = "off";
+  private katapultNode: KatapultCanNode | undefined;
+  private klipperApp: KlipperCanApp | undefined;
+  private readonly listeners: SimEventListener[] = [];
+  /** Application bytes written by the last Katapult session (app start .. last written block). */
+  private lastWrittenEnd = 0;
+  readonly events: SimEvent[] = [];
+
+  constructor(
+    private readonly bus: CanBus,
+    private readonly options: SimCanDeviceOptions,
+  ) {
+    this.uuid = parseUuid(options.uuid);
+    this.mcu = options.mcu ?? "stm32g0b1xx";
+    const f = options.flash ?? {};
+    const base = f.base ?? 0x08000000;
+    const size = f.size ?? 128 * 1024;
+    this.flash = new SimFlash(
+      f.layout ?? uniformLayout(base, size, 2048),
+      f.timing ?? STM32G0_TIMING,
+      f.initial,
+    );
+    this.appStart = options.katapult === false ? base : (options.katapult?.appStart ?? base + 8192);
+    if (options.onEvent) this.listeners.push(options.onEvent);
+  }
+
+  get state(): { mode: DeviceMode; nodeId: number | undefined; wedged: boolean } {
+    return {
+      mode: this.mode,
+      nodeId: this.katapultNode?.nodeId ?? this.klipperApp?.assignedNodeId,
+      wedged: this.katapultNode?.isWedged ?? false,
+    };
+  }
+
+  onEvent(listener: SimEventListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Powers the board on (first boot). */
+  start(): void {
+    const into =
+      this.options.boot ??
+      (this.appLooksValid() || this.options.katapult === false ? "klipper" : "katapult");
+    this.enter(into, "power on");
+  }
+
+  /** Power cycle: the application if its vector table looks valid, else the bootloader. */
+  powerCycle(): void {
+    this.enter(
+      this.appLooksValid() || this.options.katapult === false ? "klipper" : "katapult",
+      "power cycle",
+    );
+  }
+
+  /** Double-tap reset: stay in Katapult. */
+  doubleReset(): void {
+    this.enter(this.options.katapult === false ? "rom" : "katapult", "double reset");
+  }
+
+  /** The application region written by the last Katapult session, from app start. */
+  writtenApplication(): Uint8Array {
+    const end = Math.max(this.lastWrittenEnd, this.katapultNode?.writtenEnd ?? 0);
+    if (end <= this.appStart) return new Uint8Array(0);
+    return this.flash.read(this.appStart, end - this.appStart);
+  }
+
+  /** The whole application region (app start to end of flash). */
+  applicationRegion(): Uint8Array {
+    const end = this.flash.layout.base + this.flash.layout.size;
+    return this.flash.read(this.appStart, end - this.appStart);
+  }
+
+  async close(): Promise<void> {
+    this.stopPersonality();
+    this.mode = "off";
+    await this.bus.close();
+  }
+
+  private appLooksValid(): boolean {
+    const sp = this.flash.read(this.appStart, 4);
+    const word = (sp[0]! | (sp[1]! << 8) | (sp[2]! << 16) | (sp[3]! << 24)) >>> 0;
+    return word !== 0 && word !== 0xffffffff;
+  }
+
+  private emit = (e: SimEvent): void => {
+    this.events.push(e);
+    for (const l of this.listeners) l(e);
+  };
+
+  private stopPersonality(): void {
+    if (this.katapultNode)
+      this.lastWrittenEnd = Math.max(this.lastWrittenEnd, this.katapultNode.writtenEnd);
+    this.katapultNode?.stop();
+    this.klipperApp?.stop();
+    this.katapultNode = undefined;
+    this.klipperApp = undefined;
+  }
+
+  private enter(mode: "katapult" | "klipper" | "rom", reason: string): void {
+    this.stopPersonality();
+    this.mode = mode;
+    this.emit({ type: "boot", uuid: this.uuid, into: mode, reason });
+    if (mode === "katapult") this.startKatapult();
+    else if (mode === "klipper") this.startKlipper();
+  }
+
+  private startKatapult(): void {
+    const k = this.options.katapult || {};
+    const blockSize = k.blockSize ?? DEFAULT_FIRMWARE.blockSize;
+    const driver =
+      k.family === "lpc176x"
+        ? lpc176xDriver(this.flash, blockSize)
+        : stm32Driver(this.flash, blockSize);
+    const firmware = new KatapultFirmware(
+      {
+        mcu: this.mcu,
+        appStart: this.appStart,
+        blockSize,
+        protocolVersion: k.protocolVersion ?? PROTO_1_1_0,
+        softwareVersion: k.softwareVersion ?? DEFAULT_FIRMWARE.softwareVersion,
+        canUuid: this.uuid,
+        rxBufferSize: k.rxBufferSize ?? DEFAULT_FIRMWARE.rxBufferSize,
+      },
+      this.flash,
+      driver,
+    );
+    this.lastWrittenEnd = 0;
+    this.katapultNode = new KatapultCanNode(
+      this.bus,
+      this.uuid,
+      firmware,
+      { ...DEFAULT_KATAPULT_CAN, ...k },
+      this.emit,
+      () => this.enter("klipper", "COMPLETE"),
+    );
+    this.katapultNode.start();
+  }
+
+  private startKlipper(): void {
+    const opts: KlipperAppOptions = { bootloaderDelayMs: 50, ...this.options.klipper };
+    // Only the first boot starts with a node id held by a running Klipper host.
+    if (this.events.filter((e) => e.type === "boot").length > 1) delete opts.heldByNodeId;
+    this.klipperApp = new KlipperCanApp(this.bus, this.uuid, opts, this.emit, () =>
+      this.enter(this.options.katapult === false ? "rom" : "katapult", "bootloader request"),
+    );
+    this.klipperApp.start();
+  }
+}
