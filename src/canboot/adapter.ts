@@ -96,10 +96,12 @@ export class KatapultAdapter implements FlashAdapter {
 
   async writeBlock(ctx: FlashContext, block: PlannedBlock): Promise<void> {
     const s = this.requireSession();
-    const outcome = await s.sendBlock(block.address, block.data);
-    if (outcome === "written") return;
-    // COMMAND_ERROR. On LPC176x a resent block is refused although the first
-    // copy was written (katapult.md §3.2): decide by reading it back.
+    const { result, attempts } = await s.sendBlock(block.address, block.data);
+    if (result === "written") return;
+    // COMMAND_ERROR on the first send: a real refusal (out of order, write failure).
+    if (attempts === 1) throw new KatapultCommandError(Cmd.SEND_BLOCK, block.address);
+    // Refused on a resend after an unanswered try: the first copy may be written —
+    // LPC176x refuses the resend because its chunk pointer moved on (katapult.md §3.2).
     const back = await s.requestBlock(block.address, block.data.length);
     if (back.every((b, i) => b === block.data[i])) {
       ctx.emit({
@@ -108,7 +110,13 @@ export class KatapultAdapter implements FlashAdapter {
       });
       return;
     }
-    throw new KatapultCommandError(Cmd.SEND_BLOCK, block.address);
+    // It may still sit in the chip's RAM page buffer (flushed by SEND_EOF): the full
+    // read-back verify after EOF decides, and nothing is started unless it passes.
+    ctx.emit({
+      type: "info",
+      message: `block at ${hexAddr(block.address)} was refused on resend (first copy unconfirmed): verify will check it`,
+      data: { unconfirmedBlock: block.address },
+    });
   }
 
   async endWrite(ctx: FlashContext): Promise<void> {

@@ -62,10 +62,19 @@ export interface SessionOptions {
   signal?: AbortSignal;
 }
 
-/** Outcome of SEND_BLOCK when the device answered COMMAND_ERROR (the caller decides, e.g. by read-back). */
-export type SendBlockOutcome = "written" | "refused";
+/**
+ * Outcome of SEND_BLOCK. "refused" = the device answered COMMAND_ERROR; the
+ * caller decides (katapult.md §3.2). `attempts` > 1 means the block was sent
+ * again after an unanswered try, so a first copy may already be written.
+ */
+export interface SendBlockOutcome {
+  result: "written" | "refused";
+  attempts: number;
+}
 
 interface Exchange {
+  /** Set by exchange(): the try that got the answer. */
+  attempts?: number;
   command: number;
   frame: Uint8Array;
   timeoutMs: number;
@@ -129,7 +138,7 @@ export class KatapultSession {
 
   /** Writes one block. "refused" = the device answered COMMAND_ERROR (see katapult.md §3.2). */
   async sendBlock(address: number, data: Uint8Array): Promise<SendBlockOutcome> {
-    const r = await this.exchange({
+    const x: Exchange = {
       command: Cmd.SEND_BLOCK,
       frame: sendBlockFrame(address, data),
       timeoutMs: this.timeouts.sendBlockMs,
@@ -137,8 +146,9 @@ export class KatapultSession {
       accept: (d) => d.length >= 4 && readU32le(d, 0) === address >>> 0,
       refusalIsAnswer: true,
       address,
-    });
-    return r === "refused" ? "refused" : "written";
+    };
+    const r = await this.exchange(x);
+    return { result: r === "refused" ? "refused" : "written", attempts: x.attempts ?? 1 };
   }
 
   /** Flushes buffered writes; returns the device's page count (meaning differs per target). */
@@ -188,6 +198,7 @@ export class KatapultSession {
         this.parser.reset();
       }
       await this.transport.write(x.frame);
+      x.attempts = attempt;
       const deadline = clock.now() + x.timeoutMs;
       let outcome: "timeout" | "nack" | "busy" = "timeout";
       wait: for (;;) {

@@ -64,7 +64,10 @@ describe("KatapultSession", () => {
         ]),
       };
     });
-    expect(await clock.run(s.sendBlock(0x08002000, new Uint8Array(64)))).toBe("written");
+    expect(await clock.run(s.sendBlock(0x08002000, new Uint8Array(64)))).toEqual({
+      result: "written",
+      attempts: 1,
+    });
     expect(s.retries).toBe(0);
   });
 
@@ -80,7 +83,10 @@ describe("KatapultSession", () => {
 
   it("reports COMMAND_ERROR as a refusal for SEND_BLOCK and as an error elsewhere", async () => {
     const { clock, s } = setup(() => ({ reply: encodeFrame(Resp.COMMAND_ERROR) }));
-    expect(await clock.run(s.sendBlock(0x08002000, new Uint8Array(64)))).toBe("refused");
+    expect(await clock.run(s.sendBlock(0x08002000, new Uint8Array(64)))).toEqual({
+      result: "refused",
+      attempts: 1,
+    });
     await expect(clock.run(s.getCanbusId())).rejects.toBeInstanceOf(KatapultCommandError);
   });
 
