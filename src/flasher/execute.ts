@@ -35,13 +35,16 @@ export interface FlashResult {
   totalMs: number;
 }
 
+/** An image, or one placed once the device is known (a .bin goes to the bootloader's start address). */
+export type FlashImage = PlanInput | ((device: DeviceInfo) => PlanInput);
+
 /**
  * Flashes `image` through `adapter`. Throws FlashError (phase, device
  * state, cause) on failure; the adapter is always closed.
  */
 export async function runFlash(
   adapter: FlashAdapter,
-  image: PlanInput,
+  image: FlashImage,
   options: FlashOptions = {},
 ): Promise<FlashResult> {
   const clock = options.clock ?? realClock;
@@ -82,7 +85,7 @@ export async function runFlash(
         message: d.description,
         data: { mcu: d.mcu, bootloaderVersion: d.bootloaderVersion },
       });
-      const p = planFlash(image, d.geometry);
+      const p = planFlash(placeImage(image, d), d.geometry);
       for (const check of options.checks ?? []) await check(p, d);
       await adapter.check?.(ctx, p, d);
       return { device: d, plan: p };
@@ -129,6 +132,10 @@ export async function runFlash(
   } finally {
     await adapter.close().catch(() => undefined);
   }
+}
+
+function placeImage(image: FlashImage, device: DeviceInfo): PlanInput {
+  return "segments" in image ? image : image(device);
 }
 
 function firstDifference(expected: Uint8Array, actual: Uint8Array): number {

@@ -1,0 +1,14 @@
+// What every command gets from the program.
+
+import type { CliIo } from "../io.js";
+import type { Output } from "../output.js";
+
+export interface CommandContext {
+  io: CliIo;
+  out: Output;
+  /** Fires on SIGINT/SIGTERM. */
+  signal: AbortSignal;
+  verbose: boolean;
+  /** Set by a command once known: the command line that retries it (for error hints). */
+  retry?: string;
+}

@@ -1,0 +1,219 @@
+// Error → explanation for people: what happened, the likely causes, and the
+// next command to run. The library's errors carry facts; wording lives here.
+
+import { FlashError } from "../flasher/errors.js";
+import { CanflashError } from "../util/errors.js";
+import { ExitCode, type ExitCodeValue } from "./exit-codes.js";
+import { UsageError } from "./usage-error.js";
+
+export interface Explained {
+  exitCode: ExitCodeValue;
+  message: string;
+  causes: string[];
+  next: string[];
+}
+
+interface Ctx {
+  iface: string;
+  /** The command line to retry with, e.g. "canflash -i can0 -u aabbccddeeff klipper.bin". */
+  retry?: string;
+}
+
+function field<T>(e: unknown, name: string): T | undefined {
+  return (e as Record<string, unknown> | undefined)?.[name] as T | undefined;
+}
+
+/** Explains any error thrown by a command. */
+export function explain(error: unknown, ctx: Ctx): Explained {
+  if (error instanceof FlashError) {
+    const inner = explain(error.cause, ctx);
+    const state =
+      error.deviceState === "in-bootloader"
+        ? "The board stays in its bootloader and will not start the partially written firmware."
+        : error.deviceState === "untouched"
+          ? "Nothing was written to the board."
+          : "The firmware was verified, but starting it did not confirm; power-cycle the board if it does not come up.";
+    return {
+      ...inner,
+      message: `${error.phase} failed: ${inner.message}`,
+      causes: [state, ...inner.causes],
+      next: inner.next.length ? inner.next : ctx.retry ? [`retry: ${ctx.retry}`] : [],
+    };
+  }
+  if (error instanceof UsageError) {
+    return {
+      exitCode: ExitCode.USAGE,
+      message: error.message,
+      causes: [],
+      next: error.fix ? [error.fix] : [],
+    };
+  }
+  if (!(error instanceof CanflashError)) {
+    return {
+      exitCode: ExitCode.FAILURE,
+      message: error instanceof Error ? error.message : String(error),
+      causes: [],
+      next: [],
+    };
+  }
+  const iface = field<string>(error, "iface") ?? ctx.iface;
+  const retry = ctx.retry ? [`then retry: ${ctx.retry}`] : [];
+  switch (error.code) {
+    case "INVALID_UUID":
+    case "CAN_INVALID_FRAME":
+      return {
+        exitCode: ExitCode.USAGE,
+        message: error.message,
+        causes: [],
+        next: [`list the nodes: canflash -i ${ctx.iface} -q`],
+      };
+    case "CAN_INTERFACE_DOWN":
+      return {
+        exitCode: ExitCode.INTERFACE,
+        message: error.message,
+        causes: [],
+        next: [
+          `sudo ip link set ${iface} up type can bitrate 1000000`,
+          `sudo ip link set ${iface} txqueuelen 128`,
+          ...retry,
+        ],
+      };
+    case "CAN_NO_SUCH_INTERFACE":
+      return {
+        exitCode: ExitCode.INTERFACE,
+        message: error.message,
+        causes: [
+          "the USB-CAN adapter (or USB-to-CAN bridge board) is unplugged or not flashed yet",
+          "a typo in -i",
+        ],
+        next: ["see what exists: canflash doctor", "try the demo bus: canflash -i sim -q"],
+      };
+    case "CAN_NOT_CAN_INTERFACE":
+      return {
+        exitCode: ExitCode.INTERFACE,
+        message: error.message,
+        causes: [],
+        next: ["list CAN interfaces: canflash doctor"],
+      };
+    case "CAN_NOT_LINUX":
+    case "CAN_KERNEL_UNSUPPORTED":
+      return {
+        exitCode: ExitCode.INTERFACE,
+        message: error.message,
+        causes: ["SocketCAN needs a Linux kernel with CAN support (can, can-raw modules)"],
+        next: ["sudo modprobe can-raw", "or try the demo bus: canflash -i sim -q"],
+      };
+    case "CAN_ADDON_MISSING":
+      return {
+        exitCode: ExitCode.INTERFACE,
+        message: error.message,
+        causes: [
+          "the optional socketcan package did not build when canflash was installed (it needs python3, make and g++)",
+        ],
+        next: ["sudo apt-get install -y python3 make g++ && npm rebuild socketcan"],
+      };
+    case "CAN_PERMISSION_DENIED":
+      return {
+        exitCode: ExitCode.INTERFACE,
+        message: error.message,
+        causes: [
+          `the kernel supports CAN and ${iface} is up, so a security policy refused the socket (container, snap or seccomp sandbox)`,
+        ],
+        next: ["run canflash outside the sandbox, or grant it network (CAN) access"],
+      };
+    case "CAN_SEND_TIMEOUT":
+      return {
+        exitCode: ExitCode.FAILURE,
+        message: error.message,
+        causes: [
+          "no other powered node acknowledges frames (every CAN frame needs an ACK)",
+          "the bitrate differs from the nodes'",
+          "missing 120 Ω termination",
+          "the controller is bus-off",
+        ],
+        next: [`check the bus: canflash doctor`, `ip -details -statistics link show ${iface}`],
+      };
+    case "NO_NODE":
+      return {
+        exitCode: ExitCode.NO_NODE,
+        message: error.message,
+        causes: [
+          "Klipper is running and holds the node (nodes with a node id do not answer queries): sudo systemctl stop klipper",
+          `the board runs at another bitrate than ${iface}`,
+          "the board is not powered, or CAN H/L are swapped or unterminated",
+          "the UUID is mistyped",
+        ],
+        next: [`list the nodes: canflash -i ${ctx.iface} -q`],
+      };
+    case "BOOTLOADER_ENTRY_TIMEOUT":
+      return {
+        exitCode: ExitCode.NO_NODE,
+        message: error.message,
+        causes: [
+          "Katapult is not installed on this board (Klipper then falls back to the chip's own bootloader)",
+          "Katapult was built for another CAN bitrate",
+        ],
+        next: [
+          "double-tap the board's reset button to enter Katapult, then retry",
+          "see the board's bootloader: canflash targets",
+        ],
+      };
+    case "KATAPULT_WEDGED":
+      return {
+        exitCode: ExitCode.FAILURE,
+        message: error.message,
+        causes: [
+          "a frame reached the bootloader damaged; Katapult then ignores all input until it is reset",
+        ],
+        next: ["power-cycle the board, or double-tap its reset button to enter Katapult", ...retry],
+      };
+    case "KATAPULT_NO_RESPONSE":
+      return {
+        exitCode: ExitCode.FAILURE,
+        message: error.message,
+        causes: [
+          "the board reset or lost power",
+          "another host (a running Klipper) reassigned its node id",
+        ],
+        next: ["double-tap the board's reset button to enter Katapult", ...retry],
+      };
+    case "VERIFY_MISMATCH":
+      return {
+        exitCode: ExitCode.VERIFY_MISMATCH,
+        message: error.message,
+        causes: ["a write did not stick (worn or protected flash), or a frame was corrupted"],
+        next: [
+          "run the same command again; if it fails at the same address, the flash may be damaged",
+          ...retry.slice(1),
+        ],
+      };
+    case "IMAGE_BELOW_APP_START":
+    case "IMAGE_TOO_LARGE":
+    case "IMAGE_EMPTY":
+    case "KATAPULT_BLOCK_SIZE":
+      return {
+        exitCode: ExitCode.REFUSED,
+        message: error.message,
+        causes: [],
+        next: [
+          "rebuild Klipper with the bootloader offset and flash size of this board (make menuconfig)",
+        ],
+      };
+    case "UUID_MISMATCH":
+      return {
+        exitCode: ExitCode.FAILURE,
+        message: error.message,
+        causes: ["two hosts are assigning node ids on this bus (is Klipper running?)"],
+        next: ["sudo systemctl stop klipper", ...retry],
+      };
+    case "ABORTED":
+      return {
+        exitCode: ExitCode.INTERRUPTED,
+        message: "interrupted",
+        causes: [],
+        next: ctx.retry ? [`to finish: ${ctx.retry}`] : [],
+      };
+    default:
+      return { exitCode: ExitCode.FAILURE, message: error.message, causes: [], next: retry };
+  }
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+// canflash executable: wires the process (argv, streams, signals) to run().
+import { closeAllBuses } from "../can/registry.js";
+import { processIo } from "./io.js";
+import { run } from "./program.js";
+
+const controller = new AbortController();
+let interrupts = 0;
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130); // a second Ctrl-C: stop now
+    controller.abort(new Error(sig));
+  });
+}
+
+const code = await run(process.argv.slice(2), processIo(), controller.signal);
+await closeAllBuses();
+process.exitCode = code;

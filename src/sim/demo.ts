@@ -1,0 +1,55 @@
+// The built-in demo bus behind `-i sim`: a 1 Mbit/s virtual channel with
+// bus-time accounting and two Katapult boards and one Klipper board with
+// STM32G0B1-like flash timing, so a newcomer can query and flash without
+// hardware. UUIDs are the worked examples of the protocol notes.
+
+import type { CanBus } from "../can/bus.js";
+import { VirtualCanChannel } from "../can/virtual.js";
+import { realClock, type Clock } from "../util/clock.js";
+import { SimCanDevice, type SimCanDeviceOptions } from "./device.js";
+import type { SimEventListener } from "./events.js";
+
+export const DEMO_BITRATE = 1_000_000;
+export const DEMO_NODES: readonly SimCanDeviceOptions[] = [
+  { uuid: "8266c4636429", mcu: "stm32g0b1xx", boot: "katapult" },
+  { uuid: "ef00c3c43f24", mcu: "stm32g0b1xx", boot: "katapult" },
+  {
+    uuid: "625720a262c6",
+    mcu: "stm32g0b1xx",
+    boot: "klipper",
+    klipper: { bootloaderDelayMs: 200 },
+  },
+];
+
+export interface DemoSim {
+  channel: VirtualCanChannel;
+  devices: SimCanDevice[];
+  /** A new host endpoint on the demo bus. */
+  openHost(): CanBus;
+  close(): Promise<void>;
+}
+
+export function startDemoSim(
+  options: { clock?: Clock; bitrate?: number; onEvent?: SimEventListener } = {},
+): DemoSim {
+  const channel = VirtualCanChannel.anonymous({
+    clock: options.clock ?? realClock,
+    bitrate: options.bitrate ?? DEMO_BITRATE,
+  });
+  const devices = DEMO_NODES.map((o) => {
+    const d = new SimCanDevice(channel.open({ label: o.uuid, txQueueLength: 3 }), {
+      ...o,
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    });
+    d.start();
+    return d;
+  });
+  return {
+    channel,
+    devices,
+    openHost: () => channel.open({ label: "host" }),
+    close: async () => {
+      await Promise.all(devices.map((d) => d.close()));
+    },
+  };
+}
