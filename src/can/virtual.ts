@@ -50,6 +50,8 @@ const DEFAULT_TX_QUEUE = 128;
 interface TxEntry {
   frame: CanFrame;
   seq: number;
+  /** Clock time the frame entered the transmit queue. */
+  queuedAt: number;
 }
 
 export class VirtualCanChannel {
@@ -142,7 +144,7 @@ export class VirtualCanChannel {
 
   /** @internal called by an endpoint's send. */
   enqueue(ep: VirtualCanBus, frame: CanFrame): void {
-    ep.tx.push({ frame, seq: this.seq++ });
+    ep.tx.push({ frame, seq: this.seq++, queuedAt: this.clock.now() });
     if (this.bitrate === undefined) {
       if (!this.drainScheduled) {
         this.drainScheduled = true;
@@ -176,14 +178,28 @@ export class VirtualCanChannel {
     }
   }
 
+  /**
+   * Puts the next frame on the wire. The wire could start at T = the later of
+   * the moment it freed and the earliest queued head; the frames waiting at T
+   * arbitrate (lowest id wins) and the winner starts exactly at T — even when
+   * this callback runs late on the real clock — so back-to-back frames cost
+   * their modelled time and lateness never accumulates.
+   */
   private startNext(): void {
     if (this.inFlight) return;
+    let earliest = Infinity;
+    for (const ep of this.endpoints) {
+      const head = ep.tx[0];
+      if (head && head.queuedAt < earliest) earliest = head.queuedAt;
+    }
+    if (earliest === Infinity) return;
+    const t = Math.max(this.wireFreeAt, earliest);
     let best: VirtualCanBus | undefined;
     let bestKey = Infinity;
     let bestSeq = Infinity;
     for (const ep of this.endpoints) {
       const head = ep.tx[0];
-      if (!head) continue;
+      if (!head || head.queuedAt > t) continue;
       const key = arbitrationKey(head.frame);
       if (key < bestKey || (key === bestKey && head.seq < bestSeq)) {
         best = ep;
@@ -191,18 +207,14 @@ export class VirtualCanChannel {
         bestSeq = head.seq;
       }
     }
-    if (!best) return;
-    const sender = best;
+    const sender = best!;
     const { frame } = sender.tx.shift()!;
     const bits = frameWireBits(frame);
     const duration = (bits * 1000) / this.bitrate!;
-    const now = this.clock.now();
-    // Back-to-back frames start when the wire frees, not when a late timer ran.
-    const start = Math.max(now, this.wireFreeAt);
-    const end = start + duration;
+    const end = t + duration;
     this.wireFreeAt = end;
     this.inFlight = true;
-    this.clock.schedule(end - now, () => {
+    this.clock.schedule(end - this.clock.now(), () => {
       this.inFlight = false;
       this.stats.frames++;
       this.stats.bits += bits;
