@@ -22,8 +22,8 @@ export interface KatapultAdapterOptions {
   open(ctx: FlashContext): Promise<ByteTransport>;
   /** CAN: GET_CANBUS_ID must return this UUID. */
   expectUuid?: Uuid;
-  /** USB: write the prime frame before CONNECT (katapult.md §8.2). */
-  prime?: boolean;
+  /** USB: write the prime frame before CONNECT (katapult.md §8.2); may be decided by open(). */
+  prime?: boolean | (() => boolean);
   timeouts?: Partial<SessionTimeouts>;
   /** Flash size of the part, when known: the end of the writable area. */
   flashEnd?: number;
@@ -60,7 +60,9 @@ export class KatapultAdapter implements FlashAdapter {
 
   async connect(ctx: FlashContext): Promise<DeviceInfo> {
     const s = this.requireSession();
-    if (this.options.prime) await s.prime();
+    const prime =
+      typeof this.options.prime === "function" ? this.options.prime() : this.options.prime;
+    if (prime) await s.prime();
     const info = await s.connect();
     this.info = info;
     if (

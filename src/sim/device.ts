@@ -45,10 +45,38 @@ export interface SimCanDeviceOptions {
   klipper?: Partial<KlipperAppOptions>;
   /** What runs after the first power-on. Default: the application if it looks valid, else Katapult. */
   boot?: "katapult" | "klipper";
+  /**
+   * A USB-to-CAN bridge board: asked for its bootloader it leaves the CAN bus
+   * (its Katapult talks USB serial). The hook takes over; the CAN side goes off.
+   */
+  onBootloaderRequest?: () => void;
   onEvent?: SimEventListener;
 }
 
 export type DeviceMode = "katapult" | "klipper" | "rom" | "off";
+
+/** Katapult's firmware model for a chip: its flash driver and CONNECT facts. */
+export function makeKatapultFirmware(
+  flash: SimFlash,
+  o: SimKatapultOptions & { mcu: string; appStart: number; canUuid: Uuid | undefined },
+): KatapultFirmware {
+  const blockSize = o.blockSize ?? DEFAULT_FIRMWARE.blockSize;
+  const driver =
+    o.family === "lpc176x" ? lpc176xDriver(flash, blockSize) : stm32Driver(flash, blockSize);
+  return new KatapultFirmware(
+    {
+      mcu: o.mcu,
+      appStart: o.appStart,
+      blockSize,
+      protocolVersion: o.protocolVersion ?? PROTO_1_1_0,
+      softwareVersion: o.softwareVersion ?? DEFAULT_FIRMWARE.softwareVersion,
+      canUuid: o.canUuid,
+      rxBufferSize: o.rxBufferSize ?? DEFAULT_FIRMWARE.rxBufferSize,
+    },
+    flash,
+    driver,
+  );
+}
 
 export class SimCanDevice {
   readonly uuid: Uuid;
@@ -163,24 +191,12 @@ export class SimCanDevice {
 
   private startKatapult(): void {
     const k = this.options.katapult || {};
-    const blockSize = k.blockSize ?? DEFAULT_FIRMWARE.blockSize;
-    const driver =
-      k.family === "lpc176x"
-        ? lpc176xDriver(this.flash, blockSize)
-        : stm32Driver(this.flash, blockSize);
-    const firmware = new KatapultFirmware(
-      {
-        mcu: this.mcu,
-        appStart: this.appStart,
-        blockSize,
-        protocolVersion: k.protocolVersion ?? PROTO_1_1_0,
-        softwareVersion: k.softwareVersion ?? DEFAULT_FIRMWARE.softwareVersion,
-        canUuid: this.uuid,
-        rxBufferSize: k.rxBufferSize ?? DEFAULT_FIRMWARE.rxBufferSize,
-      },
-      this.flash,
-      driver,
-    );
+    const firmware = makeKatapultFirmware(this.flash, {
+      ...k,
+      mcu: this.mcu,
+      appStart: this.appStart,
+      canUuid: this.uuid,
+    });
     this.lastWrittenEnd = 0;
     this.katapultNode = new KatapultCanNode(
       this.bus,
@@ -197,9 +213,19 @@ export class SimCanDevice {
     const opts: KlipperAppOptions = { bootloaderDelayMs: 50, ...this.options.klipper };
     // Only the first boot starts with a node id held by a running Klipper host.
     if (this.events.filter((e) => e.type === "boot").length > 1) delete opts.heldByNodeId;
-    this.klipperApp = new KlipperCanApp(this.bus, this.uuid, opts, this.emit, () =>
-      this.enter(this.options.katapult === false ? "rom" : "katapult", "bootloader request"),
-    );
+    this.klipperApp = new KlipperCanApp(this.bus, this.uuid, opts, this.emit, () => {
+      if (this.options.onBootloaderRequest) {
+        this.stopPersonality();
+        this.mode = "off";
+        this.emit({
+          type: "boot",
+          uuid: this.uuid,
+          into: "off",
+          reason: "bootloader request: left the CAN bus",
+        });
+        this.options.onBootloaderRequest();
+      } else this.enter(this.options.katapult === false ? "rom" : "katapult", "bootloader request");
+    });
     this.klipperApp.start();
   }
 }

@@ -1,9 +1,9 @@
 // A simulated Katapult bootloader on CAN (canserial.c): the hardware filter
 // (admin id and its own ids once assigned), a 3-entry hardware receive FIFO
-// that overruns while flash work stalls the CPU, the IRQ copy into the
+// that overruns while an erase stalls the CPU, the IRQ copy into the
 // 192-byte receive buffer (a frame that does not fit is dropped), an 8-entry
-// admin queue, the main-loop task, and a 96-byte transmit buffer that drops
-// a whole response when it lacks room, drained through 3 TX mailboxes.
+// admin queue, and a 96-byte transmit buffer that drops a whole response
+// when it lacks room, drained through 3 TX mailboxes.
 
 import type { CanBus, CanReader } from "../can/bus.js";
 import { canFrame, type CanFrame } from "../can/frame.js";
@@ -15,20 +15,16 @@ import {
 } from "../klippy-bridge/admin.js";
 import type { Uuid } from "../klippy-bridge/uuid.js";
 import type { SimEventListener } from "./events.js";
-import { Cmd } from "../canboot/codec.js";
-import type { KatapultFirmware, StepResult } from "./katapult-firmware.js";
+import type { KatapultFirmware } from "./katapult-firmware.js";
+import { KatapultRunner, type RunnerOptions } from "./katapult-runner.js";
 
-export interface KatapultCanOptions {
+export interface KatapultCanOptions extends RunnerOptions {
   /** Hardware receive FIFO depth (bxCAN/FDCAN: 3). */
   hwRxFifo: number;
   /** canserial transmit buffer (96). */
   txBufferSize: number;
   /** Admin queue entries (8). */
   adminQueue: number;
-  /** Main-loop reaction time to new input, ms. */
-  loopLatencyMs: number;
-  /** COMPLETE → application start, ms (100). */
-  completeDelayMs: number;
 }
 
 export const DEFAULT_KATAPULT_CAN: KatapultCanOptions = {
@@ -40,22 +36,15 @@ export const DEFAULT_KATAPULT_CAN: KatapultCanOptions = {
 };
 
 export class KatapultCanNode {
-  /** Device → host CAN id base while assigned (0 = unassigned), i.e. 0x100 + 2n. */
+  /** Host → device CAN id while assigned (0 = unassigned), i.e. 0x100 + 2n. */
   private assignedId = 0;
   private readonly hwFifo: CanFrame[] = [];
   private readonly adminQueue: CanFrame[] = [];
-  private stalledUntil = -1;
-  private busyUntil = -1;
-  private loopScheduled = false;
-  private wedgedReported = false;
-  private faulted = false;
   private txBytes: number[] = [];
   private txRunning = false;
   private reader: CanReader | undefined;
   private stopped = false;
-  private readonly cancels = new Set<() => void>();
-  /** Highest end address of an accepted SEND_BLOCK since boot. */
-  writtenEnd = 0;
+  private readonly runner: KatapultRunner;
 
   constructor(
     private readonly bus: CanBus,
@@ -64,15 +53,30 @@ export class KatapultCanNode {
     private readonly options: KatapultCanOptions,
     private readonly emit: SimEventListener,
     /** Called when COMPLETE's delay has passed: the device starts its application. */
-    private readonly onComplete: () => void,
-  ) {}
+    onComplete: () => void,
+  ) {
+    this.runner = new KatapultRunner(firmware, bus.clock, uuid, emit, options, {
+      beforeCommands: () => {
+        while (this.adminQueue.length > 0) this.handleAdmin(this.adminQueue.shift()!);
+      },
+      queueResponses: (r) => this.queueResponses(r),
+      stallEnded: () => {
+        for (const f of this.hwFifo.splice(0)) this.irq(f);
+      },
+      onComplete,
+    });
+  }
 
   get nodeId(): number | undefined {
     return this.assignedId ? (this.assignedId - 0x100) / 2 : undefined;
   }
 
   get isWedged(): boolean {
-    return this.wedgedReported;
+    return this.runner.wedged;
+  }
+
+  get writtenEnd(): number {
+    return this.runner.writtenEnd;
   }
 
   /** Starts listening (the firmware just booted). */
@@ -97,34 +101,17 @@ export class KatapultCanNode {
   stop(): void {
     this.stopped = true;
     this.reader?.close();
-    for (const c of this.cancels) c();
-    this.cancels.clear();
-  }
-
-  private later(ms: number, fn: () => void): void {
-    const cancel = this.bus.clock.schedule(ms, () => {
-      this.cancels.delete(cancel);
-      if (!this.stopped) fn();
-    });
-    this.cancels.add(cancel);
-  }
-
-  private get stalled(): boolean {
-    return this.bus.clock.now() < this.stalledUntil;
-  }
-
-  private get busy(): boolean {
-    return this.bus.clock.now() < this.busyUntil;
+    this.runner.stop();
   }
 
   /** A frame reached the controller. */
   private onFrame(f: CanFrame): void {
-    if (this.faulted) return;
+    if (this.runner.faulted) return;
     // Hardware filter: admin id, and the node's own ids once assigned.
     const ours =
       this.assignedId !== 0 && (f.id === this.assignedId || f.id === this.assignedId + 1);
     if (f.id !== ADMIN_ID && !ours) return;
-    if (this.stalled) {
+    if (this.runner.stalled) {
       if (this.hwFifo.length < this.options.hwRxFifo) this.hwFifo.push(f);
       else this.emit({ type: "overrun", uuid: this.uuid, where: "hw-fifo", lost: 1 });
       return;
@@ -137,100 +124,15 @@ export class KatapultCanNode {
     if (this.assignedId !== 0 && f.id === this.assignedId) {
       if (!this.firmware.appendWhole(f.data))
         this.emit({ type: "overrun", uuid: this.uuid, where: "rx-buffer", lost: 1 });
-      else this.wake();
+      else this.runner.wake();
     } else if (f.id === ADMIN_ID || (this.assignedId !== 0 && f.id === this.assignedId + 1)) {
       if (this.adminQueue.length >= this.options.adminQueue) {
         this.emit({ type: "overrun", uuid: this.uuid, where: "admin-queue", lost: 1 });
         return;
       }
       this.adminQueue.push(f);
-      this.wake();
+      this.runner.wake();
     }
-  }
-
-  private wake(): void {
-    if (this.loopScheduled || this.busy) return;
-    this.loopScheduled = true;
-    this.later(this.options.loopLatencyMs, () => {
-      this.loopScheduled = false;
-      this.runLoop();
-    });
-  }
-
-  /** canserial_rx_task: admin messages first, then commands until stalled or out of input. */
-  private runLoop(): void {
-    if (this.faulted) return;
-    while (this.adminQueue.length > 0) this.handleAdmin(this.adminQueue.shift()!);
-    for (;;) {
-      if (this.wedgedReported) return;
-      const r = this.firmware.step();
-      if (!r) return;
-      if (r.nack) this.emit({ type: "nack", uuid: this.uuid });
-      if (r.wedged) {
-        this.queueResponses(r.responses);
-        this.wedgedReported = true;
-        this.emit({ type: "wedged", uuid: this.uuid });
-        return;
-      }
-      if (r.fault) {
-        this.faulted = true;
-        this.emit({ type: "fault", uuid: this.uuid, address: r.address ?? 0 });
-        return;
-      }
-      this.report(r);
-      const total = r.stallMs + r.busyMs;
-      if (total > 0) {
-        // Flash work: an erase stalls the CPU and its receive interrupt (frames wait in the
-        // hardware FIFO); programming keeps the loop busy while interrupts still fill the
-        // receive buffer. The command's frame stays in the buffer until it is done.
-        const now = this.bus.clock.now();
-        this.stalledUntil = now + r.stallMs;
-        this.busyUntil = now + total;
-        if (r.stallMs > 0) this.later(r.stallMs, () => this.drainHwFifo());
-        this.later(total, () => {
-          this.firmware.consume(r.consume);
-          this.queueResponses(r.responses);
-          this.afterCommand(r.complete);
-          this.wake();
-        });
-        return;
-      }
-      this.firmware.consume(r.consume);
-      this.queueResponses(r.responses);
-      this.afterCommand(r.complete);
-    }
-  }
-
-  private drainHwFifo(): void {
-    for (const f of this.hwFifo.splice(0)) this.irq(f);
-  }
-
-  private afterCommand(complete: boolean | undefined): void {
-    if (!complete) return;
-    this.emit({ type: "complete", uuid: this.uuid });
-    this.later(this.options.completeDelayMs, () => this.onComplete());
-  }
-
-  private report(r: StepResult): void {
-    const { command, address, errorCode } = r;
-    if (command === Cmd.CONNECT) this.emit({ type: "connect", uuid: this.uuid });
-    else if (command === Cmd.SEND_BLOCK && address !== undefined) {
-      const ok =
-        errorCode === undefined &&
-        address >= this.firmware.config.appStart &&
-        r.responses[0]?.[2] === 0xa0;
-      if (ok) this.writtenEnd = Math.max(this.writtenEnd, address + this.firmware.config.blockSize);
-      this.emit({
-        type: "write",
-        uuid: this.uuid,
-        address,
-        ok,
-        ...(errorCode !== undefined ? { errorCode } : {}),
-      });
-    } else if (command === Cmd.SEND_EOF && r.pages !== undefined) {
-      this.emit({ type: "eof", uuid: this.uuid, pages: r.pages });
-    } else if (command === Cmd.REQUEST_BLOCK && address !== undefined)
-      this.emit({ type: "read", uuid: this.uuid, address });
   }
 
   private handleAdmin(f: CanFrame): void {

@@ -1,0 +1,298 @@
+// Katapult over serial links, on real pseudo-terminals: UART, Klipper's UART
+// request string, USB with the 1200-baud touch and re-enumeration (a fake
+// sysfs tree), and the USB-to-CAN bridge hand-off from CAN to USB serial.
+import { afterEach, describe, expect, it } from "vitest";
+import { katapultAdapterForCanNode } from "../../src/canboot/bridge.js";
+import { katapultSerialAdapter, sendSerialBootloaderRequest } from "../../src/canboot/serial.js";
+import { VirtualCanChannel } from "../../src/can/virtual.js";
+import { runFlash } from "../../src/flasher/execute.js";
+import type { FlashEvent } from "../../src/flasher/progress.js";
+import { parseUuid } from "../../src/klippy-bridge/uuid.js";
+import { SimCanDevice } from "../../src/sim/device.js";
+import { SimSerialDevice, type WatchedLink } from "../../src/sim/serial-device.js";
+import { realClock } from "../../src/util/clock.js";
+import { randomBytes } from "../../src/util/random.js";
+import { openPty, type Pty } from "../fakes/pty.js";
+import { FakeUsbSysfs } from "../fakes/usb-sysfs.js";
+
+const APP = 0x08002000;
+const ptys: Pty[] = [];
+const cleanups: Array<() => void | Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+  await Promise.all(ptys.splice(0).map((p) => p.close()));
+});
+
+async function pty(): Promise<Pty> {
+  const p = await openPty();
+  ptys.push(p);
+  return p;
+}
+const link = (p: Pty): WatchedLink => ({
+  write: (b) => p.write(b),
+  onData: (cb) => p.onData(cb),
+  onBaud: (cb) => p.onBaud(cb),
+});
+
+function appImage(size: number, seed: number): Uint8Array {
+  const img = randomBytes(size, seed);
+  img.set([0, 0x80, 0, 0x20, 0x01, 0x21, 0, 0x08]);
+  return img;
+}
+
+describe("Katapult over serial (ptys)", () => {
+  it("UART: flashes and verifies 48 KiB; the board then starts the application", async () => {
+    const p = await pty();
+    const dev = new SimSerialDevice(link(p), {
+      uuid: "8266c4636429",
+      kind: "uart",
+      boot: "katapult",
+      clock: realClock,
+    });
+    dev.start();
+    cleanups.push(() => dev.stop());
+    const image = appImage(48 * 1024, 31);
+    const events: FlashEvent[] = [];
+    const r = await runFlash(
+      katapultSerialAdapter({ device: p.path, baud: 250000 }),
+      { segments: [{ address: APP, data: image }] },
+      {
+        onEvent: (e) => events.push(e),
+      },
+    );
+    expect(r.verified).toBe(true);
+    expect(r.device.description).toBe("Katapult 1.1.0 (v0.0.1-110-gsim) on stm32g0b1xx");
+    expect(dev.writtenApplication()).toEqual(image);
+    const deadline = Date.now() + 2000;
+    while (dev.mode !== "klipper" && Date.now() < deadline)
+      await new Promise((r2) => setTimeout(r2, 10));
+    expect(dev.mode).toBe("klipper");
+  });
+
+  it("UART: the request string moves a Klipper board into Katapult", async () => {
+    const p = await pty();
+    const dev = new SimSerialDevice(link(p), {
+      uuid: "8266c4636429",
+      kind: "uart",
+      boot: "klipper",
+      clock: realClock,
+    });
+    dev.start();
+    cleanups.push(() => dev.stop());
+    await sendSerialBootloaderRequest(p.path, 250000);
+    const deadline = Date.now() + 3000;
+    while (dev.mode !== "katapult" && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(dev.events.map((e) => e.type)).toContain("serial-request");
+    expect(dev.mode).toBe("katapult");
+    const image = appImage(4096, 32);
+    const r = await runFlash(katapultSerialAdapter({ device: p.path }), {
+      segments: [{ address: APP, data: image }],
+    });
+    expect(r.verified).toBe(true);
+  });
+
+  it("USB: a Klipper board gets the 1200-baud touch, re-enumerates as Katapult, is flashed, and comes back", async () => {
+    const usb = new FakeUsbSysfs();
+    cleanups.push(() => usb.cleanup());
+    const serial = "112233445566778899AABBCC";
+    const first = await pty();
+    const byId = usb.plug({
+      usbPath: "1-1.3",
+      vid: "1d50",
+      pid: "614e",
+      manufacturer: "Klipper",
+      product: "stm32g0b1xx",
+      serial,
+      tty: { name: "ttyACM0", target: first.path },
+    })!;
+    let n = 1;
+    const dev = new SimSerialDevice(link(first), {
+      uuid: "8266c4636429",
+      kind: "usb",
+      boot: "klipper",
+      clock: realClock,
+      reenumerate: async (into) => {
+        const p = await pty();
+        const katapult = into === "katapult";
+        usb.plug({
+          usbPath: "1-1.3",
+          vid: "1d50",
+          pid: katapult ? "6177" : "614e",
+          manufacturer: katapult ? "katapult" : "Klipper",
+          product: "stm32g0b1xx",
+          serial,
+          tty: { name: `ttyACM${n++}`, target: p.path },
+        });
+        return link(p);
+      },
+    });
+    dev.start();
+    cleanups.push(() => dev.stop());
+    const image = appImage(30_000, 33);
+    const events: FlashEvent[] = [];
+    const r = await runFlash(
+      katapultSerialAdapter({ device: byId, tree: usb.tree }),
+      { segments: [{ address: APP, data: image }] },
+      {
+        onEvent: (e) => events.push(e),
+      },
+    );
+    expect(r.verified).toBe(true);
+    const info = events
+      .filter((e) => e.type === "info")
+      .map((e) => (e as { message: string }).message);
+    expect(
+      info.some((m) => /runs Klipper \(1d50:614e Klipper stm32g0b1xx\): 1200-baud touch/.test(m)),
+    ).toBe(true);
+    expect(info.some((m) => /USB port 1-1.3 came back as Katapult on ttyACM1/.test(m))).toBe(true);
+    expect(dev.writtenApplication().subarray(0, image.length)).toEqual(image);
+    const deadline = Date.now() + 3000;
+    while (
+      !(dev.mode === "klipper" && (await usb.tree.usbAt("1-1.3"))?.pid === "614e") &&
+      Date.now() < deadline
+    ) {
+      await new Promise((r2) => setTimeout(r2, 10));
+    }
+    expect((await usb.tree.usbAt("1-1.3"))?.pid).toBe("614e");
+  });
+
+  it("USB-to-CAN bridge: asked over CAN, it leaves the bus, re-enumerates as Katapult serial, and is flashed in one run", async () => {
+    const usb = new FakeUsbSysfs();
+    cleanups.push(() => usb.cleanup());
+    const serial = "112233445566778899AABBCC"; // → CAN UUID 8266c4636429
+    const uuid = parseUuid("8266c4636429");
+    usb.plug({
+      usbPath: "1-1.4",
+      vid: "1d50",
+      pid: "606f",
+      manufacturer: "Klipper",
+      product: "stm32g0b1xx",
+      serial,
+      net: "can0",
+    });
+    const channel = VirtualCanChannel.anonymous({ clock: realClock });
+    let serialDev: SimSerialDevice | undefined;
+    const canDev: SimCanDevice = new SimCanDevice(channel.open({ txQueueLength: 3 }), {
+      uuid,
+      boot: "klipper",
+      onBootloaderRequest: () => {
+        void (async () => {
+          const p = await pty();
+          serialDev = new SimSerialDevice(link(p), {
+            uuid,
+            kind: "usb",
+            boot: "katapult",
+            clock: realClock,
+            sharedFlash: canDev.flash,
+          });
+          serialDev.start();
+          usb.plug({
+            usbPath: "1-1.4",
+            vid: "1d50",
+            pid: "6177",
+            manufacturer: "katapult",
+            product: "stm32g0b1xx",
+            serial,
+            tty: { name: "ttyACM0", target: p.path },
+          });
+        })();
+      },
+    });
+    canDev.start();
+    const host = channel.open({ label: "host" });
+    cleanups.push(async () => {
+      serialDev?.stop();
+      await host.close();
+      await canDev.close();
+    });
+    const { adapter, bridge } = await katapultAdapterForCanNode({
+      bus: host,
+      uuid,
+      iface: "can0",
+      tree: usb.tree,
+    });
+    expect(bridge?.iface).toBe("can0");
+    const image = appImage(20_000, 34);
+    const events: FlashEvent[] = [];
+    const r = await runFlash(
+      adapter,
+      { segments: [{ address: APP, data: image }] },
+      { onEvent: (e) => events.push(e) },
+    );
+    expect(r.verified).toBe(true);
+    expect(
+      events.some(
+        (e) => e.type === "info" && /is the USB-to-CAN bridge can0 \(USB 1-1.4\)/.test(e.message),
+      ),
+    ).toBe(true);
+    expect(canDev.events.some((e) => e.type === "request-bootloader")).toBe(true);
+    expect(canDev.flash.read(APP, image.length)).toEqual(image);
+  });
+
+  it("a CAN node that is not the bridge is flashed over CAN as usual", async () => {
+    const usb = new FakeUsbSysfs();
+    cleanups.push(() => usb.cleanup());
+    usb.plug({
+      usbPath: "1-1.4",
+      vid: "1d50",
+      pid: "606f",
+      manufacturer: "Klipper",
+      product: "stm32g0b1xx",
+      serial: "112233445566778899AABBCC",
+      net: "can0",
+    });
+    const channel = VirtualCanChannel.anonymous({ clock: realClock });
+    const host = channel.open();
+    const { bridge } = await katapultAdapterForCanNode({
+      bus: host,
+      uuid: parseUuid("aabbccddeeff"),
+      iface: "can0",
+      tree: usb.tree,
+    });
+    expect(bridge).toBeUndefined();
+    const other = await katapultAdapterForCanNode({
+      bus: host,
+      uuid: parseUuid("8266c4636429"),
+      iface: "can1",
+      tree: usb.tree,
+    });
+    expect(other.bridge).toBeUndefined(); // the bridge is can0, not can1
+    await host.close();
+  });
+});
+
+describe("STM32 USBFS first-packet hold", () => {
+  it("without the prime write the first reply is stuck; with it, CONNECT answers", async () => {
+    const { KatapultAdapter } = await import("../../src/canboot/adapter.js");
+    const { openSerial } = await import("../../src/transport/serial.js");
+    for (const prime of [false, true]) {
+      const p = await pty();
+      const dev = new SimSerialDevice(link(p), {
+        uuid: "8266c4636429",
+        kind: "usb",
+        boot: "katapult",
+        clock: realClock,
+        usbHoldsFirstPacket: true,
+      });
+      dev.start();
+      const adapter = new KatapultAdapter({
+        protocol: "katapult-serial",
+        prime,
+        timeouts: { connectMs: 100, connectTries: 3 },
+        open: () => openSerial({ path: p.path, baudRate: 250000 }),
+      });
+      const r = await runFlash(adapter, {
+        segments: [{ address: APP, data: appImage(256, 35) }],
+      }).then(
+        (x) => x.verified,
+        (e: unknown) => (e as { causeCode?: string }).causeCode,
+      );
+      // Unprimed, CONNECT's reply is held, the retry's reply releases it: the first exchange
+      // costs a timeout. Primed, the prime's COMMAND_ERROR is the held packet and is skipped.
+      if (prime) expect(r).toBe(true);
+      else expect(adapter.retries).toBeGreaterThan(0);
+      dev.stop();
+    }
+  });
+});
