@@ -23,7 +23,16 @@ export const Protocol = z.enum([
 ]);
 export type Protocol = z.infer<typeof Protocol>;
 
-export const Transport = z.enum(["can", "usb-cdc", "uart", "usb-hid", "usb-dfu", "usb-msc", "sdcard", "swd"]);
+export const Transport = z.enum([
+  "can",
+  "usb-cdc",
+  "uart",
+  "usb-hid",
+  "usb-dfu",
+  "usb-msc",
+  "sdcard",
+  "swd",
+]);
 
 export const Entry = z.enum([
   "can-request",
@@ -67,7 +76,9 @@ export const TargetSchema = z
     seedCommand: z.string(),
     notes: z.string().optional(),
   })
-  .refine((t) => t.appEnd === undefined || t.appEnd > t.appStart, { message: "appEnd must be above appStart" });
+  .refine((t) => t.appEnd === undefined || t.appEnd > t.appStart, {
+    message: "appEnd must be above appStart",
+  });
 
 export type Target = z.infer<typeof TargetSchema>;
 
@@ -94,8 +105,10 @@ const RAW: unknown[] = [
     entry: ["dtr-rts-reset"],
     imageFormat: "ihex",
     signature: [0x1e, 0x98, 0x01],
-    seedCommand: "avrdude -cwiring -patmega2560 -P/dev/ttyACM0 -b115200 -D -Uflash:w:out/klipper.elf.hex:i",
-    notes: "the bootloader erases by its own counter: pages written in order from 0; chip erase always reports failure",
+    seedCommand:
+      "avrdude -cwiring -patmega2560 -P/dev/ttyACM0 -b115200 -D -Uflash:w:out/klipper.elf.hex:i",
+    notes:
+      "the bootloader erases by its own counter: pages written in order from 0; chip erase always reports failure",
   },
   {
     id: "avr-m1280-arduino",
@@ -112,7 +125,8 @@ const RAW: unknown[] = [
     entry: ["dtr-rts-reset"],
     imageFormat: "ihex",
     signature: [0x1e, 0x97, 0x03],
-    seedCommand: "avrdude -carduino -patmega1280 -P/dev/ttyACM0 -b57600 -D -Uflash:w:out/klipper.elf.hex:i",
+    seedCommand:
+      "avrdude -carduino -patmega1280 -P/dev/ttyACM0 -b57600 -D -Uflash:w:out/klipper.elf.hex:i",
   },
   {
     id: "avr-m1284p-arduino",
@@ -129,7 +143,8 @@ const RAW: unknown[] = [
     entry: ["dtr-rts-reset"],
     imageFormat: "ihex",
     signature: [0x1e, 0x97, 0x05],
-    seedCommand: "avrdude -carduino -patmega1284p -P/dev/ttyACM0 -b115200 -D -Uflash:w:out/klipper.elf.hex:i",
+    seedCommand:
+      "avrdude -carduino -patmega1284p -P/dev/ttyACM0 -b115200 -D -Uflash:w:out/klipper.elf.hex:i",
   },
   {
     id: "avr-m1284p-arduino-57600",
@@ -146,7 +161,8 @@ const RAW: unknown[] = [
     entry: ["dtr-rts-reset"],
     imageFormat: "ihex",
     signature: [0x1e, 0x97, 0x05],
-    seedCommand: "avrdude -carduino -patmega1284p -P/dev/ttyACM0 -b57600 -D -Uflash:w:out/klipper.elf.hex:i",
+    seedCommand:
+      "avrdude -carduino -patmega1284p -P/dev/ttyACM0 -b57600 -D -Uflash:w:out/klipper.elf.hex:i",
   },
   {
     id: "avr-m168-arduino",
@@ -163,7 +179,8 @@ const RAW: unknown[] = [
     entry: ["dtr-rts-reset"],
     imageFormat: "ihex",
     signature: [0x1e, 0x94, 0x06],
-    seedCommand: "avrdude -carduino -patmega168 -P/dev/ttyACM0 -b115200 -D -Uflash:w:out/klipper.elf.hex:i",
+    seedCommand:
+      "avrdude -carduino -patmega168 -P/dev/ttyACM0 -b115200 -D -Uflash:w:out/klipper.elf.hex:i",
   },
   {
     id: "avr-m328p-optiboot",
@@ -180,7 +197,8 @@ const RAW: unknown[] = [
     entry: ["dtr-rts-reset"],
     imageFormat: "ihex",
     signature: [0x1e, 0x95, 0x0f],
-    seedCommand: "avrdude -carduino -patmega328p -P/dev/ttyACM0 -b115200 -D -Uflash:w:out/klipper.elf.hex:i",
+    seedCommand:
+      "avrdude -carduino -patmega328p -P/dev/ttyACM0 -b115200 -D -Uflash:w:out/klipper.elf.hex:i",
     notes: "not a seed row; the common Optiboot part, used to test STK500v1",
   },
   {
@@ -214,8 +232,10 @@ const RAW: unknown[] = [
     entry: ["1200-baud-touch"],
     imageFormat: "bin",
     usbIds: ["03eb:6124"],
-    seedCommand: "bossac -U -p /dev/ttyACM0 -a -e -w out/klipper.bin -v -b && bossac -U -p /dev/ttyACM0 -R",
-    notes: "the programming port's 1200-baud touch erases the flash; -b (boot from flash) is what makes the new image start",
+    seedCommand:
+      "bossac -U -p /dev/ttyACM0 -a -e -w out/klipper.bin -v -b && bossac -U -p /dev/ttyACM0 -R",
+    notes:
+      "the programming port's 1200-baud touch erases the flash; -b (boot from flash) is what makes the new image start",
   },
   {
     id: "sam4-bossac",
@@ -244,7 +264,8 @@ const RAW: unknown[] = [
     appStart: 0,
     entry: ["swd"],
     imageFormat: "elf",
-    seedCommand: "openocd: at91samd chip-erase; at91samd bootloader 0; program out/klipper.elf verify",
+    seedCommand:
+      "openocd: at91samd chip-erase; at91samd bootloader 0; program out/klipper.elf verify",
   },
   {
     id: "samd21-zero-bossac",
@@ -276,7 +297,8 @@ const RAW: unknown[] = [
     pageSize: 64,
     entry: ["button"],
     imageFormat: "ihex",
-    seedCommand: "avrdude -c stk500v2 -p atmega2560 -P /dev/ttyACM0 -u -Uflash:w:out/klipper.elf.hex:i",
+    seedCommand:
+      "avrdude -c stk500v2 -p atmega2560 -P /dev/ttyACM0 -u -Uflash:w:out/klipper.elf.hex:i",
   },
   {
     id: "samd51-uf2-bossac",
@@ -490,7 +512,9 @@ export function loadTargets(rows: readonly unknown[] = RAW): Target[] {
     if (!r.success) {
       const issue = r.error.issues[0]!;
       const id = (row as { id?: string }).id ?? `#${i}`;
-      throw new TargetTableError(`target ${id}: ${issue.path.join(".") || "row"}: ${issue.message}`);
+      throw new TargetTableError(
+        `target ${id}: ${issue.path.join(".") || "row"}: ${issue.message}`,
+      );
     }
     if (ids.has(r.data.id)) throw new TargetTableError(`target ${r.data.id} appears twice`);
     ids.add(r.data.id);
@@ -527,5 +551,8 @@ export function findTarget(query: string): Target {
   if (byId) return byId;
   const byChip = all.filter((t) => t.chip === q || t.mcu.includes(q));
   if (byChip.length === 1) return byChip[0]!;
-  throw new UnknownTargetError(query, byChip.map((t) => t.id));
+  throw new UnknownTargetError(
+    query,
+    byChip.map((t) => t.id),
+  );
 }

@@ -59,20 +59,20 @@ export function openPty(): Promise<Pty> {
       path: "",
       baud: undefined,
       process: proc,
-      write: (b) => void proc.stdin!.write(Buffer.from(b)),
+      write: (b) => void proc.stdin.write(Buffer.from(b)),
       onData: (cb) => void dataCbs.push(cb),
       onBaud: (cb) => void baudCbs.push(cb),
       close: async () => {
         if (proc.exitCode !== null) return;
-        proc.stdin!.end();
+        proc.stdin.end();
         proc.kill();
         await new Promise((r) => proc.once("exit", r));
       },
     };
-    proc.stdout!.on("data", (d: Buffer) => {
+    proc.stdout.on("data", (d: Buffer) => {
       for (const cb of dataCbs) cb(new Uint8Array(d));
     });
-    proc.stderr!.on("data", (d: Buffer) => {
+    proc.stderr.on("data", (d: Buffer) => {
       err += d.toString();
       let nl: number;
       while ((nl = err.indexOf("\n")) >= 0) {

@@ -33,7 +33,7 @@ describe("SerialTransport on a pty", () => {
     const holder = spawn("sh", ["-c", `exec 3<>${pty.path}; echo held; sleep 30`], {
       stdio: ["ignore", "pipe", "ignore"],
     });
-    await new Promise<void>((r) => holder.stdout!.once("data", () => r()));
+    await new Promise<void>((r) => holder.stdout.once("data", () => r()));
     const e = await openSerial({ path: pty.path, baudRate: 115200 }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(PortInUseError);
     expect((e as PortInUseError).holders.map((h) => h.pid)).toContain(holder.pid);
