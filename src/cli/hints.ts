@@ -206,6 +206,63 @@ export function explain(error: unknown, ctx: Ctx): Explained {
         causes: ["two hosts are assigning node ids on this bus (is Klipper running?)"],
         next: ["sudo systemctl stop klipper", ...retry],
       };
+    case "UNKNOWN_TARGET":
+      return {
+        exitCode: ExitCode.USAGE,
+        message: error.message,
+        causes: [],
+        next: ["list them: canflash targets"],
+      };
+    case "PORT_IN_USE": {
+      const holders =
+        field<Array<{ pid: number; command: string; cmdline: string }>>(error, "holders") ?? [];
+      const klipper = holders.some((h) => /klipp|klippy|moonraker/i.test(h.cmdline));
+      return {
+        exitCode: ExitCode.INTERFACE,
+        message: error.message,
+        causes: holders.map((h) => `PID ${h.pid}: ${h.cmdline || h.command}`),
+        next: klipper
+          ? ["sudo systemctl stop klipper", ...retry]
+          : ["stop the program holding the port (or kill the PID above)", ...retry],
+      };
+    }
+    case "PORT_NOT_FOUND":
+      return {
+        exitCode: ExitCode.INTERFACE,
+        message: error.message,
+        causes: ["the board is unplugged, or re-enumerated under another name"],
+        next: [
+          "list the serial devices: ls -l /dev/serial/by-id/",
+          "see what exists: canflash doctor",
+        ],
+      };
+    case "PORT_PERMISSION_DENIED":
+      return {
+        exitCode: ExitCode.INTERFACE,
+        message: error.message,
+        causes: ["your user is not in the dialout group"],
+        next: ["sudo usermod -aG dialout $USER   (then log out and in)"],
+      };
+    case "SERIAL_ADDON_MISSING":
+      return {
+        exitCode: ExitCode.INTERFACE,
+        message: error.message,
+        causes: ["the optional serialport package did not install its native part"],
+        next: ["npm rebuild @serialport/bindings-cpp"],
+      };
+    case "USB_REENUMERATION_TIMEOUT":
+      return {
+        exitCode: ExitCode.NO_NODE,
+        message: error.message,
+        causes: [
+          "Katapult is not installed, so the board fell back to the chip's own bootloader (see canflash targets)",
+          "the USB cable or hub dropped the device",
+        ],
+        next: [
+          "double-tap the board's reset button, then flash the Katapult tty that appears",
+          ...retry,
+        ],
+      };
     case "ABORTED":
       return {
         exitCode: ExitCode.INTERRUPTED,

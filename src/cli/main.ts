@@ -4,6 +4,14 @@ import { closeAllBuses } from "../can/registry.js";
 import { processIo } from "./io.js";
 import { run } from "./program.js";
 
+// A reader that went away (canflash … | head) is not an error worth a trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 const controller = new AbortController();
 let interrupts = 0;
 for (const sig of ["SIGINT", "SIGTERM"] as const) {

@@ -15,6 +15,12 @@ import {
 } from "./commands/can.js";
 import type { CommandContext } from "./commands/context.js";
 import { simCommand } from "./commands/sim.js";
+import {
+  serialFlashCommand,
+  serialRequestCommand,
+  serialStatusCommand,
+} from "./commands/serial.js";
+import { resolveTarget, targetsCommand } from "./commands/targets.js";
 import { ExitCode, type ExitCodeValue } from "./exit-codes.js";
 import { DEFAULT_FIRMWARE } from "./firmware.js";
 import { explain } from "./hints.js";
@@ -55,6 +61,13 @@ Examples:
 
 Exit codes: 0 ok, 1 failure, 2 usage/bad input, 3 no node answered, 4 verify mismatch,
             5 interface unusable, 6 image refused by a pre-flight check, 130 interrupted.`;
+
+function parseBaud(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new UsageError(`-b ${text}: the baud rate must be a positive integer`, "e.g. -b 250000");
+  return n;
+}
 
 /** The value of an option in argv ("-i sim", "--interface=sim"), for error hints. */
 function argValue(argv: readonly string[], names: string[]): string | undefined {
@@ -122,13 +135,15 @@ export async function run(
     .option("-f, --file <path>", "firmware file (same as the [file] argument)")
     .option("-s, --status", "connect to the node's bootloader and print its status")
     .option("-r, --request-bootloader", "put the node into its bootloader and stop")
-    .addOption(
-      new Option(
-        "-d, --device <tty>",
-        "serial/USB device of a Katapult or Klipper board",
-      ).hideHelp(),
+    .option(
+      "-d, --device <tty>",
+      "serial/USB device of a Katapult or Klipper board (e.g. /dev/serial/by-id/usb-katapult_…)",
     )
-    .addOption(new Option("-b, --baud <rate>", "serial baud rate").hideHelp())
+    .option("-b, --baud <rate>", "UART baud rate of Katapult (default 250000; USB ignores it)")
+    .option(
+      "--target <id>",
+      "the board/chip from `canflash targets` (sets protocol, baud, application area)",
+    )
     .addOption(new Option("--query-ms <ms>", "how long a query listens").hideHelp())
     .addHelpText("after", EXAMPLES)
     .showHelpAfterError("(run canflash --help for usage)")
@@ -136,11 +151,22 @@ export async function run(
     .action(
       act(async (f, c) => {
         const args = f._args as string[];
-        if (f.device)
-          throw new UsageError(
-            "-d (serial/USB devices) is not supported yet in this build",
-            "flash over CAN with -i <iface> -u <uuid>",
+        const target = resolveTarget(f.target as string | undefined);
+        if (f.device) {
+          if (f.uuid.length > 0)
+            throw new UsageError("give either -d <tty> or -u <uuid>, not both");
+          const so = {
+            device: f.device as string,
+            ...(f.baud !== undefined ? { baud: parseBaud(f.baud as string) } : {}),
+            ...(target ? { target } : {}),
+          };
+          if (f.requestBootloader) return serialRequestCommand(so, c);
+          if (f.status) return serialStatusCommand(so, c);
+          return serialFlashCommand(
+            { ...so, file: (f.file as string | undefined) ?? args[0] ?? DEFAULT_FIRMWARE },
+            c,
           );
+        }
         if (f.query) return queryCommand(canOpts(f), c);
         if (f.requestBootloader) return requestCommand(canOpts(f), c);
         if (f.status) return statusCommand(canOpts(f), c);
@@ -192,6 +218,20 @@ export async function run(
     .requiredOption("-u, --uuid <uuid>", "the node", collect, [] as string[])
     .addHelpText("after", "\nExample:\n  canflash request-bootloader -u aabbccddeeff")
     .action(act((f, c) => requestCommand(canOpts(f), c)));
+
+  common(program.command("targets"))
+    .description("list the chips and bootloaders canflash knows (and which this build flashes)")
+    .argument("[id]", "show one target in full (id or chip)")
+    .option("--json", "one JSON object per line")
+    .addHelpText("after", "\nExamples:\n  canflash targets\n  canflash targets atmega2560")
+    .action(
+      act((f, c) =>
+        targetsCommand(
+          { json: !!f.json, ...((f._args as string[])[0] ? { id: (f._args as string[])[0] } : {}) },
+          c,
+        ),
+      ),
+    );
 
   common(program.command("sim"))
     .description("run simulated boards on a CAN interface until Ctrl-C, one line per event")

@@ -63,7 +63,7 @@ export function openPty(): Promise<Pty> {
       onData: (cb) => void dataCbs.push(cb),
       onBaud: (cb) => void baudCbs.push(cb),
       close: async () => {
-        if (proc.exitCode !== null) return;
+        if (proc.exitCode !== null || proc.signalCode !== null) return;
         proc.stdin.end();
         proc.kill();
         await new Promise((r) => proc.once("exit", r));

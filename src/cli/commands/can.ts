@@ -1,13 +1,17 @@
 // The CAN commands: query, flash, status, request-bootloader. Inputs are
 // validated before a bus is opened, so bad input sends nothing.
 
+import { katapultAdapterForCanNode } from "../../canboot/bridge.js";
 import { katapultCanAdapter } from "../../canboot/can.js";
+import { isVirtualChannel } from "../../can/open.js";
+import { DEMO_INTERFACE } from "../bus.js";
 import { clearKatapultNodeIds, queryNodes, waitForKatapult } from "../../canboot/can-admin.js";
 import { runFlash } from "../../flasher/execute.js";
 import type { FlashContext } from "../../flasher/adapter.js";
 import { parseUuid, type Uuid } from "../../klippy-bridge/uuid.js";
 import { realClock } from "../../util/clock.js";
 import { openCliBus } from "../bus.js";
+import type { KatapultAdapter } from "../../canboot/adapter.js";
 import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
 import { readFirmware } from "../firmware.js";
 import { UsageError } from "../usage-error.js";
@@ -85,7 +89,8 @@ export async function flashCommand(
   const { bus, close } = await openCliBus(o.iface);
   try {
     ctx.out.info(`Flashing '${firmware.path}' to ${uuid} on ${o.iface}`);
-    const result = await runFlash(katapultCanAdapter({ bus, uuid }), firmware.image, {
+    const adapter = await adapterFor(o.iface, bus, uuid);
+    const result = await runFlash(adapter, firmware.image, {
       signal: ctx.signal,
       clock: bus.clock,
       onEvent: (e) => ctx.out.flashEvent(e),
@@ -98,6 +103,16 @@ export async function flashCommand(
   } finally {
     await close();
   }
+}
+
+/** Katapult over CAN, or the bridge hand-off when the UUID is the USB-to-CAN bridge behind a real interface. */
+async function adapterFor(
+  iface: string,
+  bus: Parameters<typeof katapultCanAdapter>[0]["bus"],
+  uuid: Uuid,
+): Promise<KatapultAdapter> {
+  if (iface === DEMO_INTERFACE || isVirtualChannel(iface)) return katapultCanAdapter({ bus, uuid });
+  return (await katapultAdapterForCanNode({ bus, uuid, iface })).adapter;
 }
 
 /** canflash -s -u <uuid>: enter the bootloader, connect, print what it reports. The board stays in Katapult. */

@@ -1,0 +1,113 @@
+// canflash -d <tty>: Katapult over USB CDC or UART — flash, status, and the
+// bootloader request (1200-baud touch on USB, the request string on UART).
+
+import {
+  DEFAULT_KATAPULT_BAUD,
+  katapultSerialAdapter,
+  reachKatapultSerial,
+  sendSerialBootloaderRequest,
+} from "../../canboot/serial.js";
+import type { FlashContext } from "../../flasher/adapter.js";
+import { runFlash } from "../../flasher/execute.js";
+import type { Target } from "../../flasher/targets.js";
+import { UsbTree } from "../../transport/usb-tree.js";
+import { realClock } from "../../util/clock.js";
+import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
+import { expandPath, readFirmware } from "../firmware.js";
+import { UsageError } from "../usage-error.js";
+import type { CommandContext } from "./context.js";
+
+export interface SerialCommandOptions {
+  device: string;
+  baud?: number;
+  target?: Target;
+}
+
+function baudOf(o: SerialCommandOptions): number {
+  const b = o.baud ?? o.target?.defaultBaud ?? DEFAULT_KATAPULT_BAUD;
+  if (!Number.isInteger(b) || b <= 0)
+    throw new UsageError(`baud rate ${String(o.baud)} is not a positive integer`, "e.g. -b 250000");
+  return b;
+}
+
+export async function serialFlashCommand(
+  o: SerialCommandOptions & { file: string },
+  ctx: CommandContext,
+): Promise<ExitCodeValue> {
+  const baud = baudOf(o);
+  const firmware = await readFirmware(o.file, ctx.io.cwd);
+  const device = expandPath(o.device, ctx.io.cwd);
+  ctx.retry = `canflash -d ${o.device}${o.baud ? ` -b ${o.baud}` : ""} ${o.file}`;
+  ctx.out.info(`Flashing '${firmware.path}' to ${device}`);
+  const result = await runFlash(
+    katapultSerialAdapter({
+      device,
+      baud,
+      ...(o.target?.appEnd !== undefined ? { flashEnd: o.target.appEnd } : {}),
+    }),
+    firmware.image,
+    { signal: ctx.signal, onEvent: (e) => ctx.out.flashEvent(e) },
+  );
+  ctx.out.info(
+    `Wrote and verified ${result.plan.imageBytes} bytes in ${(result.totalMs / 1000).toFixed(1)} s (${result.plan.blocks.length} blocks)`,
+  );
+  ctx.out.line("Programming Complete");
+  return ExitCode.OK;
+}
+
+export async function serialStatusCommand(
+  o: SerialCommandOptions,
+  ctx: CommandContext,
+): Promise<ExitCodeValue> {
+  const adapter = katapultSerialAdapter({
+    device: expandPath(o.device, ctx.io.cwd),
+    baud: baudOf(o),
+  });
+  const fctx: FlashContext = {
+    signal: ctx.signal,
+    clock: realClock,
+    emit: (e) => ctx.out.flashEvent(e),
+  };
+  try {
+    await adapter.enter(fctx);
+    await adapter.connect(fctx);
+    const info = adapter.connectInfo!;
+    ctx.out.line("Katapult Connected");
+    ctx.out.line(`Software Version: ${info.softwareVersion ?? "?"}`);
+    ctx.out.line(`Protocol Version: ${info.protocol}`);
+    ctx.out.line(`Block Size: ${info.blockSize} bytes`);
+    ctx.out.line(`Application Start: 0x${info.appStart.toString(16).toUpperCase()}`);
+    ctx.out.line(`MCU type: ${info.mcu}`);
+    ctx.out.line("Status Request Complete");
+    return ExitCode.OK;
+  } finally {
+    await adapter.close();
+  }
+}
+
+/** USB: touch and wait for Katapult. UART: send Klipper's request string at -b. */
+export async function serialRequestCommand(
+  o: SerialCommandOptions,
+  ctx: CommandContext,
+): Promise<ExitCodeValue> {
+  const device = expandPath(o.device, ctx.io.cwd);
+  const tree = new UsbTree();
+  const tty = await tree.resolveTty(device);
+  if (tty?.usb) {
+    const r = await reachKatapultSerial(device, {
+      tree,
+      signal: ctx.signal,
+      onInfo: (m) => ctx.out.info(m),
+    });
+    ctx.out.info(`Katapult is on ${r.path}`);
+  } else {
+    const baud = baudOf(o);
+    ctx.out.info(`Sending the serial bootloader request at ${baud} baud...`);
+    await sendSerialBootloaderRequest(device, baud);
+    ctx.out.info(
+      "Katapult may use another baud rate than Klipper: flash with -b <Katapult's baud> (default 250000)",
+    );
+  }
+  ctx.out.line("Bootloader Request Complete");
+  return ExitCode.OK;
+}
