@@ -31,6 +31,12 @@ export interface VirtualEndpointOptions {
   label?: string;
   /** This endpoint's transmit queue (e.g. 3 for a controller's mailboxes). Default: the channel's. */
   txQueueLength?: number;
+  /**
+   * One-way latency between this endpoint and the wire, ms (a USB-CAN
+   * adapter's: frames reach the wire, and received frames reach the host,
+   * this much later). Default 0.
+   */
+  latencyMs?: number;
 }
 
 export interface ChannelStats {
@@ -276,6 +282,9 @@ export class VirtualCanBus extends BaseBus {
   readonly receiveOwn: boolean;
   readonly label: string;
   readonly txQueueLength: number;
+  readonly latencyMs: number;
+  /** Frames sent but still on their way to the wire (adapter latency). */
+  private inTransit = 0;
   /** @internal transmit queue, owned by the channel. */
   readonly tx: TxEntry[] = [];
   private filters: readonly CanFilter[];
@@ -292,6 +301,7 @@ export class VirtualCanBus extends BaseBus {
     this.filters = options.filters ?? [];
     this.label = options.label ?? "endpoint";
     this.txQueueLength = options.txQueueLength ?? medium.txQueueLength;
+    this.latencyMs = options.latencyMs ?? 0;
     this.busState = "error-active";
   }
 
@@ -305,26 +315,37 @@ export class VirtualCanBus extends BaseBus {
 
   /** @internal a frame arrived from the wire. */
   deliver(frame: CanFrame): void {
-    if (!this.closed) this.dispatch(frame);
+    if (this.closed) return;
+    if (this.latencyMs > 0)
+      this.medium.clock.schedule(this.latencyMs, () => !this.closed && this.dispatch(frame));
+    else this.dispatch(frame);
   }
 
   /** @internal the channel took the head of the transmit queue onto the wire. */
   transmitted(): void {
     this.spaceWaiters.shift()?.();
-    if (this.tx.length === 0) for (const w of this.drainWaiters.splice(0)) w();
+    if (this.tx.length === 0 && this.inTransit === 0)
+      for (const w of this.drainWaiters.splice(0)) w();
   }
 
   protected async transmit(frame: CanFrame, options: SendOptions): Promise<void> {
-    while (this.tx.length >= this.txQueueLength) {
+    while (this.tx.length + this.inTransit >= this.txQueueLength) {
       await this.waitForSpace(options.signal);
       if (this.closed) throw new CanBusClosedError(this.channel);
     }
-    this.medium.enqueue(this, frame);
+    if (this.latencyMs > 0) {
+      this.inTransit++;
+      this.medium.clock.schedule(this.latencyMs, () => {
+        this.inTransit--;
+        this.medium.enqueue(this, frame);
+      });
+    } else this.medium.enqueue(this, frame);
   }
 
   protected async release(): Promise<void> {
     for (const w of this.spaceWaiters.splice(0)) w();
-    if (this.tx.length > 0) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    if (this.tx.length > 0 || this.inTransit > 0)
+      await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
     this.medium.detach(this);
   }
 

@@ -14,40 +14,91 @@ export interface Clock {
   schedule(ms: number, fn: () => void): () => void;
 }
 
-/** Below this many ms a real-clock timer is finished by polling the event loop, not setTimeout. */
+/** Below this many ms the real clock finishes a wait by polling the event loop, not setTimeout. */
 const PRECISE_WINDOW_MS = 2;
 
+interface RealTimer {
+  due: number;
+  seq: number;
+  fn: () => void;
+  cancelled: boolean;
+}
+
 /**
- * Wall-clock time. Timers further away than a couple of milliseconds use
- * setTimeout; the last stretch is finished by yielding to the event loop with
- * setImmediate until the deadline, so sub-millisecond bus timings stay within
- * tens of microseconds. Polling only happens while such a timer is pending.
+ * Wall-clock time with ordered, sub-millisecond timers. All timers live in
+ * one queue sorted by (due, creation); one driver reads the time once per
+ * tick and fires everything due in that order — timers never overtake each
+ * other (separate spinners can: a later one may read a later "now" in the
+ * same tick). Far timers wait on setTimeout; the last couple of milliseconds
+ * are finished by yielding to the event loop with setImmediate, so bus-time
+ * models hold tens of microseconds. Polling happens only while a timer is
+ * that close.
  */
-export const realClock: Clock = {
-  now: () => performance.now(),
-  schedule(ms, fn) {
-    const due = performance.now() + Math.max(0, ms);
-    let cancelled = false;
-    let timeout: NodeJS.Timeout | undefined;
-    let immediate: NodeJS.Immediate | undefined;
-    const step = (): void => {
-      timeout = undefined;
-      immediate = undefined;
-      if (cancelled) return;
-      const left = due - performance.now();
-      if (left <= 0) fn();
-      else if (left > PRECISE_WINDOW_MS) timeout = setTimeout(step, left - PRECISE_WINDOW_MS);
-      else immediate = setImmediate(step);
+class RealClock implements Clock {
+  private readonly queue: RealTimer[] = [];
+  private seq = 0;
+  private timeout: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+
+  now(): number {
+    return performance.now();
+  }
+
+  schedule(ms: number, fn: () => void): () => void {
+    const timer: RealTimer = {
+      due: performance.now() + Math.max(0, ms),
+      seq: this.seq++,
+      fn,
+      cancelled: false,
     };
-    if (ms > PRECISE_WINDOW_MS) timeout = setTimeout(step, ms - PRECISE_WINDOW_MS);
-    else immediate = setImmediate(step);
+    let i = this.queue.length;
+    while (i > 0) {
+      const prev = this.queue[i - 1]!;
+      if (prev.due < timer.due || (prev.due === timer.due && prev.seq < timer.seq)) break;
+      i--;
+    }
+    this.queue.splice(i, 0, timer);
+    if (i === 0) this.arm();
     return () => {
-      cancelled = true;
-      if (timeout) clearTimeout(timeout);
-      if (immediate) clearImmediate(immediate);
+      timer.cancelled = true;
+      const at = this.queue.indexOf(timer);
+      if (at >= 0) this.queue.splice(at, 1);
+      if (this.queue.length === 0) this.disarm();
     };
-  },
-};
+  }
+
+  private disarm(): void {
+    if (this.timeout) clearTimeout(this.timeout);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timeout = undefined;
+    this.immediate = undefined;
+  }
+
+  /** (Re)plans the driver for the earliest timer. */
+  private arm(): void {
+    this.disarm();
+    const first = this.queue[0];
+    if (!first) return;
+    const left = first.due - performance.now();
+    if (left > PRECISE_WINDOW_MS)
+      this.timeout = setTimeout(() => this.tick(), left - PRECISE_WINDOW_MS);
+    else this.immediate = setImmediate(() => this.tick());
+  }
+
+  private tick(): void {
+    this.timeout = undefined;
+    this.immediate = undefined;
+    const now = performance.now();
+    while (this.queue.length > 0 && this.queue[0]!.due <= now) {
+      const t = this.queue.shift()!;
+      if (!t.cancelled) t.fn();
+    }
+    this.arm();
+  }
+}
+
+/** Wall-clock time (see RealClock). */
+export const realClock: Clock = new RealClock();
 
 /**
  * Resolves after `ms` on `clock`; rejects with AbortedError when `signal`

@@ -182,6 +182,30 @@ describe("VirtualCanChannel bus-time model", () => {
     await clock.run(Promise.all([tx.close(), rx.close()]));
   });
 
+  it("models an adapter's latency on an endpoint: frames reach the wire and the host later, in order", async () => {
+    const clock = new VirtualClock();
+    const ch = VirtualCanChannel.anonymous({ bitrate: 1_000_000, clock });
+    const host = ch.open({ latencyMs: 0.5 });
+    const dev = ch.open();
+    let arrived = -1;
+    const got = dev.recv().then(() => (arrived = clock.now()));
+    await clock.run(host.send(canFrame(0x10, [1])));
+    await clock.run(got);
+    expect(arrived).toBeCloseTo(0.5 + frameWireTimeMs(canFrame(0x10, [1]), 1_000_000), 9);
+    let back = -1;
+    const reply = host.recv().then(() => (back = clock.now()));
+    const t0 = clock.now();
+    await clock.run(dev.send(canFrame(0x11, [2])));
+    await clock.run(reply);
+    expect(back - t0).toBeCloseTo(frameWireTimeMs(canFrame(0x11, [2]), 1_000_000) + 0.5, 9);
+    await clock.run(
+      Promise.all([host.send(canFrame(0x12, [1])), host.send(canFrame(0x12, [2])), host.close()]),
+    );
+    expect((await dev.recv(1))?.data[0]).toBe(1);
+    expect((await dev.recv(1))?.data[0]).toBe(2);
+    await dev.close();
+  });
+
   it("aborts a send waiting for queue space", async () => {
     const clock = new VirtualClock();
     const ch = VirtualCanChannel.anonymous({ bitrate: 10_000, clock, txQueueLength: 1 });

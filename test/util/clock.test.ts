@@ -58,3 +58,36 @@ describe("delay", () => {
     expect(realClock.now() - t0).toBeGreaterThanOrEqual(3);
   });
 });
+
+describe("realClock ordering", () => {
+  it("fires timers in due order, ties in creation order, even sub-millisecond ones", async () => {
+    for (let run = 0; run < 50; run++) {
+      const order: number[] = [];
+      await new Promise<void>((resolve) => {
+        let n = 0;
+        for (let i = 0; i < 10; i++) {
+          realClock.schedule(0.3, () => {
+            order.push(i);
+            if (++n === 10) resolve();
+          });
+        }
+      });
+      expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    }
+    // Mixed delays fire in order of their due time (taken when scheduled: under load the
+    // schedule calls themselves can be milliseconds apart).
+    const fired: number[] = [];
+    const dues: number[] = [];
+    await new Promise<void>((resolve) => {
+      for (const ms of [4, 1, 2.5, 0, 3]) {
+        const due = realClock.now() + ms;
+        dues.push(due);
+        realClock.schedule(ms, () => fired.push(due));
+      }
+      const cancel = realClock.schedule(2, () => fired.push(-1));
+      cancel();
+      realClock.schedule(8, () => resolve());
+    });
+    expect(fired).toEqual([...dues].sort((a, b) => a - b));
+  });
+});
