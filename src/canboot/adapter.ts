@@ -2,8 +2,8 @@
 // (CAN admin frames, 1200-baud touch, serial request) is the `open` step;
 // everything after CONNECT is the same on every transport.
 
-import type { DeviceInfo, FlashAdapter, FlashContext } from "../flasher/adapter.js";
-import type { PlannedBlock } from "../flasher/plan.js";
+import type { DeviceInfo, FlashAdapter, FlashContext } from "../flash-api/adapter.js";
+import type { PlannedBlock } from "../flash-api/geometry.js";
 import type { ByteTransport } from "../transport/byte-transport.js";
 import type { Uuid } from "../klippy-bridge/uuid.js";
 import { Cmd, maxSendableBlockSize, type ConnectInfo } from "./codec.js";

@@ -9,6 +9,7 @@ import {
   ADMIN_RESP_ID,
   decodeNeedNodeId,
   FIRST_HOST_NODE_ID,
+  nodeCanIds,
   queryUnassignedFrame,
   type NodeAnswer,
   type NodeApp,
@@ -26,6 +27,7 @@ import {
   requestBootloader,
 } from "./can-admin.js";
 import type { SessionTimeouts } from "./session.js";
+import { DryRunStopError } from "../flash-api/errors.js";
 
 interface Pending {
   resolve(nodeId: number): void;
@@ -42,6 +44,8 @@ export interface GateOptions {
   signal?: AbortSignal;
   /** Called once per node when its bootloader is requested. */
   onRequest?: (uuid: Uuid, why: "answered-as-klipper" | "no-answer") => void;
+  /** Dry run: never request a bootloader; a node running Klipper stops with DryRunStopError. */
+  dryRun?: boolean;
 }
 
 export class KatapultCanGate {
@@ -84,8 +88,12 @@ export class KatapultCanGate {
       protocol: "katapult-can",
       expectUuid: uuid,
       ...extra,
-      open: async () => new CanNodeStream(this.bus, await this.nodeIdOf(uuid)),
+      open: async () => this.stream(await this.nodeIdOf(uuid)),
     });
+  }
+
+  private stream(nodeId: number): CanNodeStream {
+    return new CanNodeStream(this.bus, nodeCanIds(nodeId), `node ${nodeId}`);
   }
 
   private async run(): Promise<void> {
@@ -126,9 +134,14 @@ export class KatapultCanGate {
             await assignKatapultNodeId(bus, a.uuid, nodeId);
             this.pending.delete(a.uuid);
             p.resolve(nodeId);
+          } else if (this.options.dryRun) {
+            this.pending.delete(a.uuid);
+            p.reject(new DryRunStopError(a.uuid, "request its bootloader"));
           } else if (!p.requested) await request(a.uuid, p, "answered-as-klipper");
         }
-        for (const [uuid, p] of this.pending) if (!p.requested) await request(uuid, p, "no-answer");
+        if (!this.options.dryRun)
+          for (const [uuid, p] of this.pending)
+            if (!p.requested) await request(uuid, p, "no-answer");
         if (clock.now() >= deadline) break;
       }
     } catch (e) {

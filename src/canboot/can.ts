@@ -3,7 +3,7 @@
 // node's CAN id pair to the Katapult adapter as a byte stream.
 
 import type { CanBus } from "../can/bus.js";
-import { FIRST_HOST_NODE_ID } from "../klippy-bridge/admin.js";
+import { FIRST_HOST_NODE_ID, nodeCanIds } from "../klippy-bridge/admin.js";
 import type { Uuid } from "../klippy-bridge/uuid.js";
 import { CanNodeStream } from "../transport/can-node-stream.js";
 import { KatapultAdapter } from "./adapter.js";
@@ -57,7 +57,7 @@ export function katapultCanAdapter(options: KatapultCanOptions): KatapultAdapter
         data: { firstSeenAs: r.firstSeenAs ?? "none" },
       });
       await assignKatapultNodeId(bus, uuid, nodeId);
-      return new CanNodeStream(bus, nodeId);
+      return new CanNodeStream(bus, nodeCanIds(nodeId), `node ${nodeId}`);
     },
   });
 }

@@ -6,7 +6,7 @@
 // string first). USB replies get the "prime" write (katapult.md §8.2).
 
 import { access } from "node:fs/promises";
-import type { FlashContext } from "../flasher/adapter.js";
+import type { FlashContext } from "../flash-api/adapter.js";
 import { delay, realClock, type Clock } from "../util/clock.js";
 import { CanflashError } from "../util/errors.js";
 import { moduleLogger } from "../util/log.js";
@@ -22,6 +22,7 @@ import {
 } from "../transport/usb-tree.js";
 import { KatapultAdapter } from "./adapter.js";
 import type { SessionTimeouts } from "./session.js";
+import { DryRunStopError } from "../flash-api/errors.js";
 
 const log = moduleLogger("canboot.serial");
 
@@ -68,6 +69,8 @@ export interface SerialLinkOptions {
   /** Reports decisions (touch sent, device followed) for progress output. */
   onInfo?: (message: string) => void;
   signal?: AbortSignal;
+  /** Dry run: a board running Klipper stops with DryRunStopError instead of being touched. */
+  dryRun?: boolean;
 }
 
 /** The "1200-baud touch": open, DTR on, 1200 baud, DTR off, close. Refused DTR calls (pty) are fine. */
@@ -146,6 +149,7 @@ export async function reachKatapultSerial(
   if (!tty.usb) return { path: tty.devPath, usb: false };
   if (isKatapultUsb(tty.usb)) return { path: tty.devPath, usb: true };
   if (isKlipperUsb(tty.usb)) {
+    if (o.dryRun) throw new DryRunStopError(device, "do a 1200-baud touch to enter Katapult");
     o.onInfo?.(`${device} runs Klipper (${usbText(tty.usb)}): 1200-baud touch to enter Katapult`);
     await touch1200(tty.devPath, o.procRoot);
     const k = await waitForKatapultUsb(tree, device, tty.usb.usbPath, o);
@@ -175,6 +179,7 @@ export function katapultSerialAdapter(o: KatapultSerialOptions): KatapultAdapter
     async open(ctx: FlashContext): Promise<ByteTransport> {
       const reached = await reachKatapultSerial(o.device, {
         ...o,
+        ...(ctx.dryRun ? { dryRun: true } : {}),
         ...(ctx.signal ? { signal: ctx.signal } : {}),
         onInfo: (m) => ctx.emit({ type: "info", message: m }),
       });

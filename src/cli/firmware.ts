@@ -5,7 +5,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
-import type { DeviceInfo } from "../flasher/adapter.js";
+import type { DeviceInfo } from "../flash-api/adapter.js";
 import type { FlashImage } from "../flasher/execute.js";
 import type { PlanInput } from "../flasher/plan.js";
 import { UsageError } from "./usage-error.js";

@@ -1,14 +1,57 @@
-// Rendering for people: compat lines on stdout, progress as a bar on a TTY
-// or plain lines elsewhere (readable over SSH and in Mainsail's console),
-// errors with causes and the next command on stderr.
+// Rendering for people and for programs. TextReporter: result lines on
+// stdout (flashtool's wording), progress as live bars on a TTY (one line
+// per board, redrawn in place) or plain lines elsewhere (readable over SSH
+// and in Mainsail's console), errors with causes and the next command on
+// stderr, a final table for batches. JsonReporter: NDJSON (json-events.ts)
+// and nothing else on stdout.
 
-import type { FlashEvent, FlashPhase } from "../flasher/progress.js";
+import type { FlashEvent, FlashPhase } from "../flash-api/progress.js";
 import type { Explained } from "./hints.js";
 import type { CliIo } from "./io.js";
+import type { JsonEvent } from "./json-events.js";
+
+export interface BoardRow {
+  board: string;
+  uuid?: string;
+  device?: string;
+  interface?: string;
+  result: "ok" | "failed" | "skipped";
+  bytes?: number;
+  ms?: number;
+  /** Dry runs: what a real run would do. */
+  note?: string;
+  error?: { code: string; message: string; phase?: string; deviceState?: string };
+}
+
+export interface NodeLine {
+  uuid: string;
+  application: "Katapult" | "Klipper" | "Unknown";
+  interface: string;
+  mcu?: string;
+  version?: string;
+  section?: string;
+}
+
+export interface Reporter {
+  start(command: string): void;
+  /** A result line (flashtool's wording); not part of --json. */
+  line(text: string): void;
+  info(text: string, board?: string, data?: Record<string, unknown>): void;
+  node(n: NodeLine, text: string): void;
+  /** A row of the target table (text: the rendered line). */
+  target(t: Record<string, unknown>, text: string): void;
+  flashEvent(board: string, e: FlashEvent): void;
+  /** Final table of a batch. */
+  table(rows: BoardRow[]): void;
+  error(e: Explained, detail?: string): void;
+  /** The end: JSON writes its result object. */
+  finish(exitCode: number, rows?: BoardRow[]): void;
+}
 
 export interface OutputOptions {
   quiet?: boolean;
   verbose?: boolean;
+  now?: () => number;
 }
 
 const PHASE_TEXT: Record<FlashPhase, string> = {
@@ -26,31 +69,135 @@ export function formatBytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(2)} MiB`;
 }
 
-export class Output {
-  private barOpen = false;
-  private phaseStart = 0;
-  private lastPlainPct = -1;
+export function renderTable(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+interface BarState {
+  phase: FlashPhase;
+  bytes: number;
+  total: number;
+  started: number;
+  lastPlainStep: number;
+}
+
+const REDRAW_MS = 100;
+
+export class TextReporter implements Reporter {
+  private readonly bars = new Map<string, BarState>();
+  private drawn = 0;
+  private lastDraw = 0;
+  private readonly now: () => number;
 
   constructor(
     private readonly io: CliIo,
     private readonly options: OutputOptions = {},
-    private readonly now: () => number = () => performance.now(),
-  ) {}
-
-  /** A result line (always shown). */
-  line(text: string): void {
-    this.closeBar();
-    this.io.stdout.write(`${text}\n`);
+  ) {
+    this.now = options.now ?? (() => performance.now());
   }
 
-  /** Informational line (hidden with --quiet). */
-  info(text: string): void {
+  private get tty(): boolean {
+    return this.io.stdout.isTTY === true;
+  }
+
+  start(): void {}
+
+  line(text: string): void {
+    this.clearBars();
+    this.io.stdout.write(`${text}\n`);
+    this.drawBars(true);
+  }
+
+  info(text: string, board?: string): void {
     if (this.options.quiet) return;
+    this.line(board ? `${board}: ${text}` : text);
+  }
+
+  node(_n: NodeLine, text: string): void {
     this.line(text);
   }
 
+  target(_t: Record<string, unknown>, text: string): void {
+    this.line(text);
+  }
+
+  flashEvent(board: string, e: FlashEvent): void {
+    const label = this.bars.size > 0 || board.includes("/") ? board : board;
+    switch (e.type) {
+      case "phase-start": {
+        const total = e.totalBytes ?? 0;
+        if (e.phase === "write" || e.phase === "verify" || e.phase === "erase") {
+          this.bars.set(board, {
+            phase: e.phase,
+            bytes: 0,
+            total,
+            started: this.now(),
+            lastPlainStep: -1,
+          });
+          if (!this.tty)
+            this.info(
+              `${PHASE_TEXT[e.phase]} ${formatBytes(total)}...`,
+              this.multi ? label : undefined,
+            );
+          else this.drawBars(true);
+        } else this.info(`${PHASE_TEXT[e.phase]}...`, this.multi ? label : undefined);
+        break;
+      }
+      case "progress": {
+        const bar = this.bars.get(board);
+        if (!bar) break;
+        bar.bytes = e.bytes;
+        bar.total = e.totalBytes;
+        if (this.tty) this.drawBars(e.bytes >= e.totalBytes);
+        else this.plainProgress(board, bar);
+        break;
+      }
+      case "phase-end":
+      case "phase-failed": {
+        const bar = this.bars.get(board);
+        if (bar && this.tty) {
+          this.drawBars(true);
+          // Leave the finished bar in the scroll-back.
+          this.clearBars();
+          this.io.stdout.write(`${this.barLine(board, bar)}\n`);
+        }
+        this.bars.delete(board);
+        this.drawBars(true);
+        if (e.type === "phase-end" && this.options.verbose)
+          this.info(`${e.phase} done in ${(e.ms / 1000).toFixed(2)} s`, board);
+        break;
+      }
+      case "info":
+        this.info(e.message, this.multi ? board : undefined);
+        break;
+    }
+  }
+
+  table(rows: BoardRow[]): void {
+    const body = rows.map((r) => [
+      r.board,
+      r.uuid ?? r.device ?? "-",
+      r.result === "failed"
+        ? `FAILED: ${r.error?.message ?? ""}`
+        : r.note
+          ? `${r.result} (${r.note})`
+          : r.result,
+      r.bytes !== undefined ? formatBytes(r.bytes) : "-",
+      r.ms !== undefined ? `${(r.ms / 1000).toFixed(1)} s` : "-",
+    ]);
+    this.line(renderTable([["BOARD", "UUID/DEVICE", "RESULT", "BYTES", "TIME"], ...body]));
+  }
+
   error(e: Explained, detail?: string): void {
-    this.closeBar();
+    this.clearBars();
     const lines = [`error: ${e.message}`];
     for (const c of e.causes) lines.push(`  ${c}`);
     if (e.next.length) {
@@ -59,66 +206,155 @@ export class Output {
     }
     if (detail && this.options.verbose) lines.push(detail);
     this.io.stderr.write(`${lines.join("\n")}\n`);
+    this.drawBars(true);
   }
 
-  /** Renders one flash event. */
-  flashEvent(e: FlashEvent, label = ""): void {
-    const prefix = label ? `${label}: ` : "";
+  finish(): void {
+    this.clearBars();
+  }
+
+  /** Several boards at once: label the lines. */
+  private multi = false;
+  setMulti(multi: boolean): void {
+    this.multi = multi;
+  }
+
+  private plainProgress(board: string, bar: BarState): void {
+    if (this.options.quiet) return;
+    const pct = bar.total > 0 ? Math.floor((bar.bytes * 100) / bar.total) : 100;
+    const step = Math.floor(pct / 25) * 25;
+    if (step <= bar.lastPlainStep) return;
+    bar.lastPlainStep = step;
+    const secs = Math.max(1e-3, (this.now() - bar.started) / 1000);
+    const prefix = this.multi ? `${board}: ` : "";
+    this.io.stdout.write(
+      `${prefix}${bar.phase} ${step}% (${formatBytes(bar.bytes)} of ${formatBytes(bar.total)}, ${formatBytes(bar.bytes / secs)}/s)\n`,
+    );
+  }
+
+  private barLine(board: string, bar: BarState): string {
+    const pct = bar.total > 0 ? Math.floor((bar.bytes * 100) / bar.total) : 100;
+    const secs = Math.max(1e-3, (this.now() - bar.started) / 1000);
+    const rate = bar.bytes / secs;
+    const eta = rate > 0 ? (bar.total - bar.bytes) / rate : 0;
+    const cols = this.io.stdout.columns ?? 80;
+    const label = this.multi ? `${board.slice(0, 14).padEnd(14)} ` : "";
+    const width = Math.max(10, Math.min(40, cols - 62 - label.length));
+    const filled = Math.round((pct / 100) * width);
+    return `${label}${bar.phase.padEnd(6)} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${String(pct).padStart(3)}% ${formatBytes(bar.bytes)}/${formatBytes(bar.total)} ${formatBytes(rate)}/s ETA ${eta.toFixed(0)}s`;
+  }
+
+  private clearBars(): void {
+    if (!this.tty || this.drawn === 0) return;
+    this.io.stdout.write(`\x1b[${this.drawn}F\x1b[J`);
+    this.drawn = 0;
+  }
+
+  private drawBars(force: boolean): void {
+    if (!this.tty || this.options.quiet || this.bars.size === 0) return;
+    const t = this.now();
+    if (!force && t - this.lastDraw < REDRAW_MS) return;
+    this.lastDraw = t;
+    this.clearBars();
+    const lines = [...this.bars].map(([board, bar]) => this.barLine(board, bar));
+    this.io.stdout.write(`${lines.join("\n")}\n`);
+    this.drawn = lines.length;
+  }
+}
+
+export class JsonReporter implements Reporter {
+  private lastError: Explained | undefined;
+
+  constructor(
+    private readonly io: CliIo,
+    private readonly version: string,
+  ) {}
+
+  private emit(e: JsonEvent): void {
+    this.io.stdout.write(`${JSON.stringify(e)}\n`);
+  }
+
+  start(command: string): void {
+    this.emit({ type: "start", command, version: this.version, time: new Date().toISOString() });
+  }
+
+  line(): void {}
+
+  info(message: string, board?: string, data?: Record<string, unknown>): void {
+    this.emit({ type: "info", message, ...(board ? { board } : {}), ...(data ? { data } : {}) });
+  }
+
+  node(n: NodeLine): void {
+    this.emit({ type: "node", ...n });
+  }
+
+  target(t: Record<string, unknown>): void {
+    this.emit({ type: "target", target: t });
+  }
+
+  flashEvent(board: string, e: FlashEvent): void {
     switch (e.type) {
       case "phase-start":
-        this.phaseStart = this.now();
-        this.lastPlainPct = -1;
-        if (e.phase === "write" || e.phase === "verify") {
-          this.info(
-            `${prefix}${PHASE_TEXT[e.phase]} ${e.totalBytes !== undefined ? formatBytes(e.totalBytes) : ""}...`,
-          );
-        } else this.info(`${prefix}${PHASE_TEXT[e.phase]}...`);
-        break;
-      case "progress":
-        this.progress(prefix, e.phase, e.bytes, e.totalBytes);
+        this.emit({
+          type: "phase",
+          board,
+          phase: e.phase,
+          status: "start",
+          ...(e.totalBytes !== undefined ? { totalBytes: e.totalBytes } : {}),
+        });
         break;
       case "phase-end":
-        this.closeBar();
-        if (this.options.verbose)
-          this.info(`${prefix}${e.phase} done in ${(e.ms / 1000).toFixed(2)} s`);
+        this.emit({
+          type: "phase",
+          board,
+          phase: e.phase,
+          status: "end",
+          ms: Math.round(e.ms * 1000) / 1000,
+        });
         break;
       case "phase-failed":
-        this.closeBar();
+        this.emit({
+          type: "phase",
+          board,
+          phase: e.phase,
+          status: "failed",
+          error: e.error.message,
+        });
+        break;
+      case "progress":
+        if (e.phase !== "enter" && e.phase !== "connect" && e.phase !== "finish") {
+          this.emit({
+            type: "progress",
+            board,
+            phase: e.phase,
+            bytes: e.bytes,
+            totalBytes: e.totalBytes,
+          });
+        }
         break;
       case "info":
-        this.info(`${prefix}${e.message}`);
+        this.emit({ type: "info", board, message: e.message, ...(e.data ? { data: e.data } : {}) });
         break;
     }
   }
 
-  private progress(prefix: string, phase: FlashPhase, bytes: number, total: number): void {
-    if (this.options.quiet) return;
-    const pct = total > 0 ? Math.floor((bytes * 100) / total) : 100;
-    const secs = Math.max(1e-3, (this.now() - this.phaseStart) / 1000);
-    const rate = bytes / secs;
-    const eta = rate > 0 ? (total - bytes) / rate : 0;
-    if (this.io.stdout.isTTY) {
-      const width = Math.max(10, Math.min(40, (this.io.stdout.columns ?? 80) - 60));
-      const filled = Math.round((pct / 100) * width);
-      const bar = `${"#".repeat(filled)}${".".repeat(width - filled)}`;
-      const text = `\r${prefix}${phase.padEnd(6)} [${bar}] ${String(pct).padStart(3)}% ${formatBytes(bytes)}/${formatBytes(total)} ${formatBytes(rate)}/s ETA ${eta.toFixed(0)}s `;
-      this.io.stdout.write(text);
-      this.barOpen = true;
-    } else {
-      const step = Math.floor(pct / 25) * 25;
-      if (step > this.lastPlainPct) {
-        this.lastPlainPct = step;
-        this.io.stdout.write(
-          `${prefix}${phase} ${step}% (${formatBytes(bytes)} of ${formatBytes(total)}, ${formatBytes(rate)}/s)\n`,
-        );
-      }
-    }
+  table(): void {}
+
+  error(e: Explained, detail?: string): void {
+    this.lastError = e;
+    this.io.stderr.write(`error: ${e.message}\n${detail ?? ""}`);
   }
 
-  private closeBar(): void {
-    if (this.barOpen) {
-      this.io.stdout.write("\n");
-      this.barOpen = false;
-    }
+  finish(exitCode: number, rows?: BoardRow[]): void {
+    const e = this.lastError;
+    this.emit({
+      type: "result",
+      ok: exitCode === 0,
+      exitCode,
+      ...(rows ? { boards: rows } : {}),
+      ...(e
+        ? { error: { code: String(exitCode), message: e.message, causes: e.causes, next: e.next } }
+        : {}),
+    });
   }
 }

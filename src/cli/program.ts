@@ -2,50 +2,67 @@
 // level (-q, -u, -f, -s, -r, -i, -d, -b, -v); the same actions exist as
 // subcommands with their own --help and examples.
 
+import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { pino } from "pino";
 import { setRootLogger } from "../util/log.js";
 import { CanflashError } from "../util/errors.js";
 import {
-  flashCommand,
   queryCommand,
   requestCommand,
   statusCommand,
   type CanCommandOptions,
 } from "./commands/can.js";
 import type { CommandContext } from "./commands/context.js";
+import { flashBoards, type FlashEntry } from "./commands/flash.js";
+import { serialRequestCommand, serialStatusCommand } from "./commands/serial.js";
 import { simCommand } from "./commands/sim.js";
-import {
-  serialFlashCommand,
-  serialRequestCommand,
-  serialStatusCommand,
-} from "./commands/serial.js";
 import { resolveTarget, targetsCommand } from "./commands/targets.js";
 import { ExitCode, type ExitCodeValue } from "./exit-codes.js";
 import { DEFAULT_FIRMWARE } from "./firmware.js";
 import { explain } from "./hints.js";
 import type { CliIo } from "./io.js";
-import { Output } from "./output.js";
+import { loadManifest } from "./manifest.js";
+import { JsonReporter, TextReporter, type Reporter } from "./output.js";
 import { UsageError } from "./usage-error.js";
 
-interface CommonFlags {
-  interface: string;
+export const VERSION = (
+  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  }
+).version;
+
+interface Flags {
+  interface?: string;
   uuid: string[];
   verbose?: boolean;
   quiet?: boolean;
+  json?: boolean;
+  [k: string]: unknown;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
-function common(cmd: Command, defaults = false): Command {
+/** Options every command takes. */
+function common(cmd: Command, root = false): Command {
   return cmd
     .option(
       "-i, --interface <name>",
       'CAN interface: can0, vcan0, "sim" (built-in demo bus) or virtual:<name>',
-      defaults ? "can0" : undefined,
+      root ? "can0" : undefined,
     )
     .option("-v, --verbose", "debug logging and stack traces on stderr")
-    .option("--quiet", "only result lines and errors");
+    .option("--quiet", "only result lines and errors")
+    .option("--json", "NDJSON events and a final result object on stdout (see README)");
+}
+
+/** Options of flashing. */
+function flashing(cmd: Command): Command {
+  return cmd
+    .option("--manifest <file>", "flash the boards listed in a JSON or YAML manifest")
+    .option("--jobs <n>", "boards flashed at once per interface (default: all)")
+    .option("--keep-going", "after a failure, still flash the remaining boards")
+    .option("--dry-run", "check everything and plan the blocks, but write nothing");
 }
 
 const EXAMPLES = `
@@ -53,10 +70,15 @@ Examples:
   canflash -q                                   list CAN nodes waiting for a node id (Katapult and Klipper)
   canflash -u aabbccddeeff ~/klipper/out/klipper.bin
                                                 flash one node over CAN (can0) and verify it
+  canflash -u aabbccddeeff -u 112233445566 klipper.bin
+                                                flash several nodes at once
+  canflash --manifest boards.yaml               flash the boards of a manifest
+  canflash -d /dev/serial/by-id/usb-katapult_… klipper.bin
+                                                flash over USB or UART (-b 250000)
   canflash -i sim -q                            try it without hardware: the built-in demo bus
-  canflash -i sim -u 8266c4636429 klipper.bin   flash a simulated board
   canflash -s -u aabbccddeeff                   print what the node's bootloader reports
   canflash -r -u aabbccddeeff                   put the node into its bootloader and stop
+  canflash targets                              the chips and bootloaders canflash knows
   canflash sim -i vcan0 --katapult 8266c4636429 simulated boards on vcan0 until Ctrl-C
 
 Exit codes: 0 ok, 1 failure, 2 usage/bad input, 3 no node answered, 4 verify mismatch,
@@ -66,6 +88,14 @@ function parseBaud(text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n <= 0)
     throw new UsageError(`-b ${text}: the baud rate must be a positive integer`, "e.g. -b 250000");
+  return n;
+}
+
+function parseJobs(text: unknown): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new UsageError(`--jobs ${String(text)}: must be a positive integer`);
   return n;
 }
 
@@ -85,53 +115,126 @@ export async function run(
   io: CliIo,
   signal: AbortSignal = new AbortController().signal,
 ): Promise<ExitCodeValue> {
-  let exitCode: ExitCodeValue = ExitCode.OK;
+  const json = argv.includes("--json");
   let verbose = argv.includes("-v") || argv.includes("--verbose");
-  let out = new Output(io, { verbose });
-  const context = (flags: CommonFlags): CommandContext => {
-    verbose = !!flags.verbose;
-    out = new Output(io, { quiet: !!flags.quiet, verbose });
-    if (verbose) setRootLogger(pino({ level: "debug" }, pino.destination(2)));
-    return { io, out, signal, verbose };
-  };
+  let out: Reporter = json ? new JsonReporter(io, VERSION) : new TextReporter(io, { verbose });
   let ctx: CommandContext | undefined;
+  let command = "canflash";
+  let started = false;
+
   const act =
     (
-      fn: (
-        flags: CommonFlags & Record<string, unknown>,
-        c: CommandContext,
-      ) => Promise<ExitCodeValue>,
+      name: string | ((f: Flags) => string),
+      fn: (f: Flags, c: CommandContext) => Promise<ExitCodeValue>,
     ) =>
     async (...args: unknown[]) => {
       const cmd = args[args.length - 1] as Command;
       // Subcommand options win; options typed before the subcommand apply too.
-      const flags = { ...cmd.opts<CommonFlags & Record<string, unknown>>() };
+      const flags: Flags = { ...cmd.opts<Flags>() };
       const root = cmd.parent;
       if (root) {
-        for (const key of ["interface", "verbose", "quiet"] as const) {
+        for (const key of ["interface", "verbose", "quiet", "json"] as const) {
           if (flags[key] === undefined && root.getOptionValueSource(key) === "cli") {
-            (flags as Record<string, unknown>)[key] = root.opts<Record<string, unknown>>()[key];
+            (flags as Record<string, unknown>)[key] = root.opts<Flags>()[key];
           }
         }
       }
       flags.interface ??= "can0";
-      ctx = context(flags);
-      exitCode = await fn({ ...flags, _args: cmd.args }, ctx);
+      flags.uuid ??= [];
+      flags._args = cmd.args;
+      verbose = !!flags.verbose;
+      out = flags.json
+        ? new JsonReporter(io, VERSION)
+        : new TextReporter(io, { quiet: !!flags.quiet, verbose });
+      if (verbose) setRootLogger(pino({ level: "debug" }, pino.destination(2)));
+      command = typeof name === "string" ? name : name(flags);
+      out.start(command);
+      started = true;
+      ctx = { io, out, signal, verbose };
+      const code = await fn(flags, ctx);
+      out.finish(code, ctx.rows);
+      return code;
     };
-  const canOpts = (f: CommonFlags & Record<string, unknown>): CanCommandOptions => ({
-    iface: f.interface,
+  let exitCode: ExitCodeValue = ExitCode.OK;
+  const wrap =
+    (
+      name: string | ((f: Flags) => string),
+      fn: (f: Flags, c: CommandContext) => Promise<ExitCodeValue>,
+    ) =>
+    async (...args: unknown[]) => {
+      exitCode = await act(name, fn)(...args);
+    };
+  const canOpts = (f: Flags): CanCommandOptions => ({
+    iface: f.interface!,
     uuids: f.uuid,
     ...(f.queryMs !== undefined ? { queryMs: Number(f.queryMs) } : {}),
   });
 
-  const program = common(new Command("canflash"), true)
+  /** Flash: -u (repeatable) with one file, -d with one file, or a manifest. */
+  const flash = async (
+    f: Flags,
+    c: CommandContext,
+    file: string | undefined,
+  ): Promise<ExitCodeValue> => {
+    const target = resolveTarget(f.target as string | undefined);
+    let entries: FlashEntry[] = [];
+    let jobs = parseJobs(f.jobs);
+    if (f.manifest) {
+      if (f.uuid.length > 0 || f.device)
+        throw new UsageError("give boards either with --manifest or with -u/-d, not both");
+      const m = await loadManifest(f.manifest as string, io.cwd);
+      entries = m.entries;
+      jobs ??= m.jobs;
+    } else if (f.device) {
+      if (f.uuid.length > 0) throw new UsageError("give either -d <tty> or -u <uuid>, not both");
+      entries = [
+        {
+          label: f.device as string,
+          device: f.device as string,
+          ...(f.baud !== undefined
+            ? { baud: parseBaud(f.baud as string) }
+            : target?.defaultBaud
+              ? { baud: target.defaultBaud }
+              : {}),
+          iface: f.interface!,
+          file: file ?? DEFAULT_FIRMWARE,
+          ...(target?.appEnd !== undefined ? { flashEnd: target.appEnd } : {}),
+        },
+      ];
+    } else {
+      entries = f.uuid.map((u) => ({
+        label: u,
+        uuid: u,
+        iface: f.interface!,
+        file: file ?? DEFAULT_FIRMWARE,
+        ...(target?.appEnd !== undefined ? { flashEnd: target.appEnd } : {}),
+      }));
+    }
+    return flashBoards(
+      {
+        entries,
+        ...(jobs !== undefined ? { jobs } : {}),
+        keepGoing: !!f.keepGoing,
+        dryRun: !!f.dryRun,
+      },
+      c,
+    );
+  };
+
+  const program = flashing(common(new Command("canflash"), true))
     .description(
-      "Find and flash 3D-printer micro-controllers: Katapult and Klipper over CAN, and more.",
+      "Find and flash 3D-printer micro-controllers: Katapult and Klipper over CAN, USB and UART.",
     )
     .usage("[options] [file]")
-    .argument("[file]", "firmware to flash (default with -u: ~/klipper/out/klipper.bin)")
+    .version(VERSION, "-V, --version")
+    .argument("[file]", "firmware to flash (default with -u/-d: ~/klipper/out/klipper.bin)")
     .option("-q, --query", "list CAN nodes that wait for a node id")
-    .option("-u, --uuid <uuid>", "the CAN node to act on", collect, [] as string[])
+    .option(
+      "-u, --uuid <uuid>",
+      "the CAN node to act on (repeat to flash several)",
+      collect,
+      [] as string[],
+    )
     .option("-f, --file <path>", "firmware file (same as the [file] argument)")
     .option("-s, --status", "connect to the node's bootloader and print its status")
     .option("-r, --request-bootloader", "put the node into its bootloader and stop")
@@ -142,68 +245,82 @@ export async function run(
     .option("-b, --baud <rate>", "UART baud rate of Katapult (default 250000; USB ignores it)")
     .option(
       "--target <id>",
-      "the board/chip from `canflash targets` (sets protocol, baud, application area)",
+      "the board/chip from `canflash targets` (sets baud and application area)",
     )
     .addOption(new Option("--query-ms <ms>", "how long a query listens").hideHelp())
     .addHelpText("after", EXAMPLES)
     .showHelpAfterError("(run canflash --help for usage)")
     .enablePositionalOptions()
     .action(
-      act(async (f, c) => {
-        const args = f._args as string[];
-        const target = resolveTarget(f.target as string | undefined);
-        if (f.device) {
-          if (f.uuid.length > 0)
-            throw new UsageError("give either -d <tty> or -u <uuid>, not both");
-          const so = {
-            device: f.device as string,
-            ...(f.baud !== undefined ? { baud: parseBaud(f.baud as string) } : {}),
-            ...(target ? { target } : {}),
-          };
-          if (f.requestBootloader) return serialRequestCommand(so, c);
-          if (f.status) return serialStatusCommand(so, c);
-          return serialFlashCommand(
-            { ...so, file: (f.file as string | undefined) ?? args[0] ?? DEFAULT_FIRMWARE },
-            c,
-          );
-        }
-        if (f.query) return queryCommand(canOpts(f), c);
-        if (f.requestBootloader) return requestCommand(canOpts(f), c);
-        if (f.status) return statusCommand(canOpts(f), c);
-        const file = (f.file as string | undefined) ?? args[0];
-        if (f.uuid.length > 0)
-          return flashCommand({ ...canOpts(f), file: file ?? DEFAULT_FIRMWARE }, c);
-        if (file)
+      wrap(
+        (f) =>
+          f.query
+            ? "query"
+            : f.requestBootloader
+              ? "request-bootloader"
+              : f.status
+                ? "status"
+                : "flash",
+        async (f, c) => {
+          const args = f._args as string[];
+          const file = (f.file as string | undefined) ?? args[0];
+          if (f.device) {
+            const so = {
+              device: f.device as string,
+              ...(f.baud !== undefined ? { baud: parseBaud(f.baud as string) } : {}),
+            };
+            if (f.requestBootloader) return serialRequestCommand(so, c);
+            if (f.status) return serialStatusCommand(so, c);
+            return flash(f, c, file);
+          }
+          if (f.query) return queryCommand(canOpts(f), c);
+          if (f.requestBootloader) return requestCommand(canOpts(f), c);
+          if (f.status) return statusCommand(canOpts(f), c);
+          if (f.uuid.length > 0 || f.manifest) return flash(f, c, file);
+          if (file)
+            throw new UsageError(
+              `which node should get ${file}?`,
+              `give its UUID: canflash -u <uuid> ${file} (list them: canflash -i ${f.interface} -q)`,
+            );
           throw new UsageError(
-            `which node should get ${file}?`,
-            `give its UUID: canflash -u <uuid> ${file} (list them: canflash -i ${f.interface} -q)`,
+            "nothing to do",
+            "canflash -q to list nodes, canflash -u <uuid> <file> to flash, canflash --help for more",
           );
-        throw new UsageError(
-          "nothing to do",
-          "canflash -q to list nodes, canflash -u <uuid> <file> to flash, canflash --help for more",
-        );
-      }),
+        },
+      ),
     );
 
   common(program.command("query"))
     .description("list CAN nodes that wait for a node id (Katapult and Klipper)")
     .option("--query-ms <ms>", "how long to listen for answers", "1000")
-    .addHelpText("after", "\nExamples:\n  canflash query -i can0\n  canflash query -i sim")
-    .action(act((f, c) => queryCommand(canOpts(f), c)));
+    .addHelpText("after", "\nExamples:\n  canflash query -i can0\n  canflash query -i sim --json")
+    .action(wrap("query", (f, c) => queryCommand(canOpts(f), c)));
 
-  common(program.command("flash"))
-    .description("flash a node over CAN through Katapult and verify it by reading it back")
+  flashing(common(program.command("flash")))
+    .description("flash boards (CAN through Katapult, or USB/UART) and verify them by reading back")
     .argument("[file]", "firmware file", DEFAULT_FIRMWARE)
-    .requiredOption("-u, --uuid <uuid>", "the node to flash", collect, [] as string[])
+    .option("-u, --uuid <uuid>", "a CAN node to flash (repeatable)", collect, [] as string[])
+    .option("-d, --device <tty>", "a serial/USB board to flash")
+    .option("-b, --baud <rate>", "UART baud rate of Katapult")
+    .option("--target <id>", "the board/chip from `canflash targets`")
     .addHelpText(
       "after",
-      "\nExamples:\n  canflash flash -u aabbccddeeff ~/klipper/out/klipper.bin\n  canflash flash -i sim -u 8266c4636429 klipper.bin",
+      `
+Examples:
+  canflash flash -u aabbccddeeff ~/klipper/out/klipper.bin
+  canflash flash -u aabbccddeeff -u 112233445566 --jobs 2 klipper.bin
+  canflash flash --manifest boards.yaml --keep-going
+  canflash flash -i sim -u 8266c4636429 -u ef00c3c43f24 klipper.bin
+
+Manifest (JSON or YAML):
+  interface: can0
+  firmware: ~/klipper/out/klipper.bin
+  boards:
+    - { name: EBBCan, uuid: aabbccddeeff }
+    - { name: toolhead1, uuid: 112233445566, firmware: ~/klipper/out/t1.bin, interface: can1 }
+    - { name: mainboard, device: /dev/serial/by-id/usb-katapult_stm32f446xx_123-if00 }`,
     )
-    .action(
-      act((f, c) =>
-        flashCommand({ ...canOpts(f), file: (f._args as string[])[0] ?? DEFAULT_FIRMWARE }, c),
-      ),
-    );
+    .action(wrap("flash", (f, c) => flash(f, c, (f._args as string[])[0] ?? DEFAULT_FIRMWARE)));
 
   common(program.command("status"))
     .description(
@@ -211,21 +328,20 @@ export async function run(
     )
     .requiredOption("-u, --uuid <uuid>", "the node", collect, [] as string[])
     .addHelpText("after", "\nExample:\n  canflash status -u aabbccddeeff")
-    .action(act((f, c) => statusCommand(canOpts(f), c)));
+    .action(wrap("status", (f, c) => statusCommand(canOpts(f), c)));
 
   common(program.command("request-bootloader"))
     .description("put a node into its bootloader and confirm it answers as Katapult")
     .requiredOption("-u, --uuid <uuid>", "the node", collect, [] as string[])
     .addHelpText("after", "\nExample:\n  canflash request-bootloader -u aabbccddeeff")
-    .action(act((f, c) => requestCommand(canOpts(f), c)));
+    .action(wrap("request-bootloader", (f, c) => requestCommand(canOpts(f), c)));
 
   common(program.command("targets"))
     .description("list the chips and bootloaders canflash knows (and which this build flashes)")
     .argument("[id]", "show one target in full (id or chip)")
-    .option("--json", "one JSON object per line")
     .addHelpText("after", "\nExamples:\n  canflash targets\n  canflash targets atmega2560")
     .action(
-      act((f, c) =>
+      wrap("targets", (f, c) =>
         targetsCommand(
           { json: !!f.json, ...((f._args as string[])[0] ? { id: (f._args as string[])[0] } : {}) },
           c,
@@ -253,10 +369,10 @@ export async function run(
       "\nExample:\n  canflash sim -i vcan0 --katapult 8266c4636429 --klipper 625720a262c6 --dump-dir /tmp/dumps",
     )
     .action(
-      act((f, c) =>
+      wrap("sim", (f, c) =>
         simCommand(
           {
-            iface: f.interface,
+            iface: f.interface!,
             katapult: f.katapult as string[],
             klipper: f.klipper as string[],
             ...(f.dumpDir ? { dumpDir: f.dumpDir as string } : {}),
@@ -284,6 +400,16 @@ export async function run(
         e.code === "commander.help"
       )
         return ExitCode.OK;
+      if (json) {
+        out.start(command);
+        out.error({
+          exitCode: ExitCode.USAGE,
+          message: e.message.replace(/^error: /, ""),
+          causes: [],
+          next: ["canflash --help"],
+        });
+        out.finish(ExitCode.USAGE);
+      }
       return ExitCode.USAGE;
     }
     const iface = argValue(argv, ["-i", "--interface"]) ?? "can0";
@@ -295,7 +421,9 @@ export async function run(
             ? `\ncause: ${e.cause instanceof Error ? (e.cause.stack ?? e.cause.message) : JSON.stringify(e.cause)}`
             : "")
         : String(e);
+    if (!started) out.start(command);
     out.error(explained, detail);
+    out.finish(explained.exitCode, ctx?.rows);
     return explained.exitCode;
   }
 }

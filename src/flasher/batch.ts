@@ -6,7 +6,7 @@
 
 import { CanflashError } from "../util/errors.js";
 import type { FlashResult } from "./execute.js";
-import type { FlashEvent } from "./progress.js";
+import type { FlashEvent } from "../flash-api/progress.js";
 
 export interface BatchJob {
   /** Label for output: a printer.cfg section, a UUID, a tty. */

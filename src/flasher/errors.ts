@@ -2,7 +2,7 @@
 // it left the device in, and carries the protocol error as its cause.
 
 import { CanflashError } from "../util/errors.js";
-import type { FlashPhase } from "./progress.js";
+import type { FlashPhase } from "../flash-api/progress.js";
 
 const hex8 = (a: number) => `0x${a.toString(16).padStart(8, "0")}`;
 const hex2 = (b: number) => `0x${b.toString(16).padStart(2, "0")}`;

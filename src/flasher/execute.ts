@@ -5,7 +5,7 @@
 
 import { realClock, type Clock } from "../util/clock.js";
 import { throwIfAborted } from "../util/errors.js";
-import type { DeviceInfo, FlashAdapter, FlashContext } from "./adapter.js";
+import type { DeviceInfo, FlashAdapter, FlashContext } from "../flash-api/adapter.js";
 import {
   DigestMismatchError,
   FlashError,
@@ -13,7 +13,7 @@ import {
   type DeviceState,
 } from "./errors.js";
 import { planFlash, type FlashPlan, type PlanInput } from "./plan.js";
-import type { FlashEvent, FlashEventListener, FlashPhase } from "./progress.js";
+import type { FlashEvent, FlashEventListener, FlashPhase } from "../flash-api/progress.js";
 
 export interface FlashOptions {
   signal?: AbortSignal;
@@ -49,7 +49,7 @@ export async function runFlash(
 ): Promise<FlashResult> {
   const clock = options.clock ?? realClock;
   const emit = (e: FlashEvent): void => options.onEvent?.(e);
-  const ctx: FlashContext = { signal: options.signal, clock, emit };
+  const ctx: FlashContext = { signal: options.signal, clock, emit, dryRun: !!options.dryRun };
   const phaseMs: Partial<Record<FlashPhase, number>> = {};
   const t0 = clock.now();
   let state: DeviceState = "untouched";

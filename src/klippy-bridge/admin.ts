@@ -106,10 +106,9 @@ export function decodeAdminRequest(frame: CanFrame): AdminRequest | undefined {
   }
 }
 
+/** Host → device and device → host CAN ids of a node. */
 export interface NodeCanIds {
-  /** Host → device. */
   toDevice: number;
-  /** Device → host. */
   fromDevice: number;
 }
 

@@ -8,12 +8,18 @@
 import type { CanBus, CanReader } from "../can/bus.js";
 import { canFrame } from "../can/frame.js";
 import type { Clock } from "../util/clock.js";
-import { nodeCanIds, type NodeCanIds } from "../klippy-bridge/admin.js";
 import { concatBytes, type ByteTransport, type ReadOptions } from "./byte-transport.js";
+
+/** The CAN ids of a node's byte stream. */
+export interface NodeCanIds {
+  /** Host → device. */
+  toDevice: number;
+  /** Device → host. */
+  fromDevice: number;
+}
 
 export class CanNodeStream implements ByteTransport {
   readonly name: string;
-  readonly ids: NodeCanIds;
   private readonly reader: CanReader;
   private closed = false;
   /** Tail of the write queue: concurrent writes go out one after another, never interleaved. */
@@ -21,10 +27,11 @@ export class CanNodeStream implements ByteTransport {
 
   constructor(
     private readonly bus: CanBus,
-    readonly nodeId: number,
+    readonly ids: NodeCanIds,
+    /** For messages: "node 128". */
+    label = `ids 0x${ids.toDevice.toString(16)}/0x${ids.fromDevice.toString(16)}`,
   ) {
-    this.ids = nodeCanIds(nodeId);
-    this.name = `${bus.channel} node ${nodeId}`;
+    this.name = `${bus.channel} ${label}`;
     this.reader = bus.subscribe({
       filters: [{ id: this.ids.fromDevice, mask: 0x7ff, extended: false }],
     });

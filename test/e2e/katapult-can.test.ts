@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { katapultCanAdapter } from "../../src/canboot/can.js";
 import { queryNodes } from "../../src/canboot/can-admin.js";
 import { runFlash } from "../../src/flasher/execute.js";
-import type { FlashEvent } from "../../src/flasher/progress.js";
+import type { FlashEvent } from "../../src/flash-api/progress.js";
 import { parseUuid } from "../../src/klippy-bridge/uuid.js";
 import { randomBytes } from "../../src/util/random.js";
 import { simBus } from "../fakes/sim-bus.js";

@@ -6,7 +6,7 @@ import { katapultAdapterForCanNode } from "../../src/canboot/bridge.js";
 import { katapultSerialAdapter, sendSerialBootloaderRequest } from "../../src/canboot/serial.js";
 import { VirtualCanChannel } from "../../src/can/virtual.js";
 import { runFlash } from "../../src/flasher/execute.js";
-import type { FlashEvent } from "../../src/flasher/progress.js";
+import type { FlashEvent } from "../../src/flash-api/progress.js";
 import { parseUuid } from "../../src/klippy-bridge/uuid.js";
 import { SimCanDevice } from "../../src/sim/device.js";
 import { SimSerialDevice, type WatchedLink } from "../../src/sim/serial-device.js";

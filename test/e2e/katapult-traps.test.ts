@@ -12,7 +12,7 @@ import {
 } from "../../src/canboot/codec.js";
 import { FlashError } from "../../src/flasher/errors.js";
 import { runFlash } from "../../src/flasher/execute.js";
-import type { FlashEvent } from "../../src/flasher/progress.js";
+import type { FlashEvent } from "../../src/flash-api/progress.js";
 import type { FaultDecision } from "../../src/can/faults.js";
 import type { CanFrame } from "../../src/can/frame.js";
 import { parseUuid } from "../../src/klippy-bridge/uuid.js";

@@ -14,6 +14,7 @@ import {
 import { assignKatapultNodeId, queryNodes } from "../../src/canboot/can-admin.js";
 import { parseUuid } from "../../src/klippy-bridge/uuid.js";
 import { CanNodeStream } from "../../src/transport/can-node-stream.js";
+import { nodeCanIds } from "../../src/klippy-bridge/admin.js";
 import { randomBytes } from "../../src/util/random.js";
 import { simBus } from "../fakes/sim-bus.js";
 
@@ -26,7 +27,7 @@ async function rawNode(
   const sim = simBus({ bitrate: 1_000_000 });
   const node = sim.add(options);
   await sim.run(assignKatapultNodeId(sim.host, UUID, 128));
-  const stream = new CanNodeStream(sim.host, 128);
+  const stream = new CanNodeStream(sim.host, nodeCanIds(128));
   const parser = new FrameParser(() => true);
   /** Writes bytes, waits `ms`, returns the replies that arrived. */
   const exchange = async (bytes: Uint8Array, ms = 50) => {
@@ -41,7 +42,7 @@ describe("simulated Katapult node", () => {
   it("answers CONNECT only once a node id is assigned", async () => {
     const sim = simBus({ bitrate: 1_000_000 });
     sim.add({ uuid: UUID, boot: "katapult" });
-    const stream = new CanNodeStream(sim.host, 128);
+    const stream = new CanNodeStream(sim.host, nodeCanIds(128));
     await sim.run(stream.write(connectFrame()));
     await sim.clock.advance(20);
     expect((await stream.read(0)).length).toBe(0);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { formatFrame } from "../../src/can/frame.js";
 import { VirtualCanChannel } from "../../src/can/virtual.js";
 import { CanNodeStream } from "../../src/transport/can-node-stream.js";
+import { nodeCanIds } from "../../src/klippy-bridge/admin.js";
 import { VirtualClock } from "../../src/util/clock.js";
 import { canFrame } from "../../src/can/frame.js";
 
@@ -11,7 +12,7 @@ describe("CanNodeStream", () => {
     const ch = VirtualCanChannel.anonymous({ clock, bitrate: 1_000_000 });
     const host = ch.open();
     const dev = ch.open();
-    const s = new CanNodeStream(host, 129);
+    const s = new CanNodeStream(host, nodeCanIds(129));
     const a = Uint8Array.from({ length: 20 }, (_, i) => i);
     const b = Uint8Array.from({ length: 9 }, (_, i) => 0xa0 + i);
     await clock.run(Promise.all([s.write(a), s.write(b)]));
@@ -34,7 +35,7 @@ describe("CanNodeStream", () => {
     const ch = VirtualCanChannel.anonymous({ clock });
     const host = ch.open();
     const dev = ch.open();
-    const s = new CanNodeStream(host, 129);
+    const s = new CanNodeStream(host, nodeCanIds(129));
     await clock.run(
       Promise.all([
         dev.send(canFrame(0x203, [1, 2])),

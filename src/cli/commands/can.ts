@@ -1,19 +1,13 @@
 // The CAN commands: query, flash, status, request-bootloader. Inputs are
 // validated before a bus is opened, so bad input sends nothing.
 
-import { katapultAdapterForCanNode } from "../../canboot/bridge.js";
 import { katapultCanAdapter } from "../../canboot/can.js";
-import { isVirtualChannel } from "../../can/open.js";
-import { DEMO_INTERFACE } from "../bus.js";
 import { clearKatapultNodeIds, queryNodes, waitForKatapult } from "../../canboot/can-admin.js";
-import { runFlash } from "../../flasher/execute.js";
-import type { FlashContext } from "../../flasher/adapter.js";
+import type { FlashContext } from "../../flash-api/adapter.js";
 import { parseUuid, type Uuid } from "../../klippy-bridge/uuid.js";
 import { realClock } from "../../util/clock.js";
 import { openCliBus } from "../bus.js";
-import type { KatapultAdapter } from "../../canboot/adapter.js";
 import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
-import { readFirmware } from "../firmware.js";
 import { UsageError } from "../usage-error.js";
 import type { CommandContext } from "./context.js";
 
@@ -56,7 +50,10 @@ export async function queryCommand(
           : a.appByte === 0x01 || a.appByte === 0x11
             ? APP_NAMES[a.app]
             : "Unknown";
-      ctx.out.line(`Detected UUID: ${a.uuid}, Application: ${app}`);
+      ctx.out.node(
+        { uuid: a.uuid, application: app, interface: o.iface },
+        `Detected UUID: ${a.uuid}, Application: ${app}`,
+      );
     }
     if (answers.length === 0) {
       ctx.out.error({
@@ -78,43 +75,6 @@ export async function queryCommand(
   }
 }
 
-/** canflash -u <uuid> <file>: flash one node over CAN. */
-export async function flashCommand(
-  o: CanCommandOptions & { file: string },
-  ctx: CommandContext,
-): Promise<ExitCodeValue> {
-  const uuid = oneUuid(o, "flashing");
-  const firmware = await readFirmware(o.file, ctx.io.cwd);
-  ctx.retry = `canflash -i ${o.iface} -u ${uuid} ${o.file}`;
-  const { bus, close } = await openCliBus(o.iface);
-  try {
-    ctx.out.info(`Flashing '${firmware.path}' to ${uuid} on ${o.iface}`);
-    const adapter = await adapterFor(o.iface, bus, uuid);
-    const result = await runFlash(adapter, firmware.image, {
-      signal: ctx.signal,
-      clock: bus.clock,
-      onEvent: (e) => ctx.out.flashEvent(e),
-    });
-    ctx.out.info(
-      `Wrote and verified ${result.plan.imageBytes} bytes in ${(result.totalMs / 1000).toFixed(1)} s (${result.plan.blocks.length} blocks)`,
-    );
-    ctx.out.line("Programming Complete");
-    return ExitCode.OK;
-  } finally {
-    await close();
-  }
-}
-
-/** Katapult over CAN, or the bridge hand-off when the UUID is the USB-to-CAN bridge behind a real interface. */
-async function adapterFor(
-  iface: string,
-  bus: Parameters<typeof katapultCanAdapter>[0]["bus"],
-  uuid: Uuid,
-): Promise<KatapultAdapter> {
-  if (iface === DEMO_INTERFACE || isVirtualChannel(iface)) return katapultCanAdapter({ bus, uuid });
-  return (await katapultAdapterForCanNode({ bus, uuid, iface })).adapter;
-}
-
 /** canflash -s -u <uuid>: enter the bootloader, connect, print what it reports. The board stays in Katapult. */
 export async function statusCommand(
   o: CanCommandOptions,
@@ -126,7 +86,7 @@ export async function statusCommand(
   const fctx: FlashContext = {
     signal: ctx.signal,
     clock: bus.clock ?? realClock,
-    emit: (e) => ctx.out.flashEvent(e),
+    emit: (e) => ctx.out.flashEvent(uuid, e),
   };
   try {
     await adapter.enter(fctx);

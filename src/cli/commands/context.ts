@@ -1,14 +1,16 @@
 // What every command gets from the program.
 
 import type { CliIo } from "../io.js";
-import type { Output } from "../output.js";
+import type { BoardRow, Reporter } from "../output.js";
 
 export interface CommandContext {
   io: CliIo;
-  out: Output;
+  out: Reporter & { setMulti?(multi: boolean): void };
   /** Fires on SIGINT/SIGTERM. */
   signal: AbortSignal;
   verbose: boolean;
   /** Set by a command once known: the command line that retries it (for error hints). */
   retry?: string;
+  /** Per-board results for the final --json result object. */
+  rows?: BoardRow[];
 }

@@ -7,13 +7,12 @@ import {
   reachKatapultSerial,
   sendSerialBootloaderRequest,
 } from "../../canboot/serial.js";
-import type { FlashContext } from "../../flasher/adapter.js";
-import { runFlash } from "../../flasher/execute.js";
+import type { FlashContext } from "../../flash-api/adapter.js";
 import type { Target } from "../../flasher/targets.js";
 import { UsbTree } from "../../transport/usb-tree.js";
 import { realClock } from "../../util/clock.js";
 import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
-import { expandPath, readFirmware } from "../firmware.js";
+import { expandPath } from "../firmware.js";
 import { UsageError } from "../usage-error.js";
 import type { CommandContext } from "./context.js";
 
@@ -30,31 +29,6 @@ function baudOf(o: SerialCommandOptions): number {
   return b;
 }
 
-export async function serialFlashCommand(
-  o: SerialCommandOptions & { file: string },
-  ctx: CommandContext,
-): Promise<ExitCodeValue> {
-  const baud = baudOf(o);
-  const firmware = await readFirmware(o.file, ctx.io.cwd);
-  const device = expandPath(o.device, ctx.io.cwd);
-  ctx.retry = `canflash -d ${o.device}${o.baud ? ` -b ${o.baud}` : ""} ${o.file}`;
-  ctx.out.info(`Flashing '${firmware.path}' to ${device}`);
-  const result = await runFlash(
-    katapultSerialAdapter({
-      device,
-      baud,
-      ...(o.target?.appEnd !== undefined ? { flashEnd: o.target.appEnd } : {}),
-    }),
-    firmware.image,
-    { signal: ctx.signal, onEvent: (e) => ctx.out.flashEvent(e) },
-  );
-  ctx.out.info(
-    `Wrote and verified ${result.plan.imageBytes} bytes in ${(result.totalMs / 1000).toFixed(1)} s (${result.plan.blocks.length} blocks)`,
-  );
-  ctx.out.line("Programming Complete");
-  return ExitCode.OK;
-}
-
 export async function serialStatusCommand(
   o: SerialCommandOptions,
   ctx: CommandContext,
@@ -66,7 +40,7 @@ export async function serialStatusCommand(
   const fctx: FlashContext = {
     signal: ctx.signal,
     clock: realClock,
-    emit: (e) => ctx.out.flashEvent(e),
+    emit: (e) => ctx.out.flashEvent(o.device, e),
   };
   try {
     await adapter.enter(fctx);

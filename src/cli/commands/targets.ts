@@ -40,7 +40,7 @@ export async function targetsCommand(
 ): Promise<ExitCodeValue> {
   if (o.id) {
     const t = findTarget(o.id);
-    if (o.json) ctx.out.line(JSON.stringify(t));
+    if (o.json) ctx.out.target({ ...t, supported: isSupported(t) }, "");
     else {
       for (const [k, v] of Object.entries(t))
         ctx.out.line(
@@ -54,7 +54,7 @@ export async function targetsCommand(
   }
   const all = targets();
   if (o.json) {
-    for (const t of all) ctx.out.line(JSON.stringify({ ...t, supported: isSupported(t) }));
+    for (const t of all) ctx.out.target({ ...t, supported: isSupported(t) }, "");
     return ExitCode.OK;
   }
   ctx.out.line(

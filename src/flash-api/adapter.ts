@@ -1,14 +1,17 @@
-// The contract between the one flash executor and each bootloader protocol.
+// The contract between the one flash executor (flasher/) and each bootloader
+// protocol (canboot/, bootloaders/): both import it, neither imports the other.
 // An adapter knows how to reach its bootloader and move blocks; the executor
 // owns order, progress, verification policy and what happens on failure.
 
 import type { Clock } from "../util/clock.js";
-import type { FlashGeometry, FlashPlan, PlannedBlock } from "./plan.js";
+import type { FlashGeometry, FlashPlan, PlannedBlock } from "./geometry.js";
 import type { FlashEvent } from "./progress.js";
 
 export interface FlashContext {
   readonly signal: AbortSignal | undefined;
   readonly clock: Clock;
+  /** A dry run: adapters must not change the device (no bootloader request, no touch, no write). */
+  readonly dryRun?: boolean;
   emit(event: FlashEvent): void;
 }
 

@@ -1,0 +1,257 @@
+// canflash flash: one board or many. Every input is checked first (UUIDs,
+// files, duplicates) so bad input sends nothing. Boards are grouped by
+// interface; each CAN interface gets one gate (one clear, one bootloader
+// round), its boards flash concurrently (--jobs), the USB-to-CAN bridge last;
+// serial boards run in parallel. A final table for batches; the exit code
+// is the worst result.
+
+import { katapultAdapterForCanNode, findBridgeFor } from "../../canboot/bridge.js";
+import { KatapultCanGate } from "../../canboot/can-gate.js";
+import { katapultSerialAdapter, DEFAULT_KATAPULT_BAUD } from "../../canboot/serial.js";
+import type { CanBus } from "../../can/bus.js";
+import { isVirtualChannel } from "../../can/open.js";
+import { FlashError } from "../../flasher/errors.js";
+import { DryRunStopError } from "../../flash-api/errors.js";
+import { runBatch, type BatchJob } from "../../flasher/batch.js";
+import { runFlash } from "../../flasher/execute.js";
+import { parseUuid, type Uuid } from "../../klippy-bridge/uuid.js";
+import { CanflashError } from "../../util/errors.js";
+import { DEMO_INTERFACE, openCliBus } from "../bus.js";
+import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
+import { expandPath, readFirmware, type FirmwareFile } from "../firmware.js";
+import { explain } from "../hints.js";
+import type { BoardRow } from "../output.js";
+import { UsageError } from "../usage-error.js";
+import type { CommandContext } from "./context.js";
+
+export interface FlashEntry {
+  /** Label: printer.cfg section, or the UUID/tty. */
+  label: string;
+  uuid?: string;
+  device?: string;
+  baud?: number;
+  iface: string;
+  file: string;
+  flashEnd?: number;
+}
+
+export interface FlashOptions {
+  entries: FlashEntry[];
+  jobs?: number;
+  keepGoing?: boolean;
+  dryRun?: boolean;
+}
+
+interface Prepared extends FlashEntry {
+  uuidParsed?: Uuid;
+  firmware: FirmwareFile;
+}
+
+/** Exit codes by how bad they are, for "the worst result". */
+const SEVERITY: ExitCodeValue[] = [
+  ExitCode.OK,
+  ExitCode.USAGE,
+  ExitCode.INTERFACE,
+  ExitCode.NO_NODE,
+  ExitCode.REFUSED,
+  ExitCode.FAILURE,
+  ExitCode.VERIFY_MISMATCH,
+  ExitCode.INTERRUPTED,
+];
+
+export function worstExitCode(codes: readonly ExitCodeValue[]): ExitCodeValue {
+  return codes.reduce<ExitCodeValue>(
+    (w, c) => (SEVERITY.indexOf(c) > SEVERITY.indexOf(w) ? c : w),
+    ExitCode.OK,
+  );
+}
+
+async function prepare(o: FlashOptions, cwd: string): Promise<Prepared[]> {
+  if (o.entries.length === 0)
+    throw new UsageError(
+      "no boards to flash",
+      "give -u <uuid> (repeatable), -d <tty> or --manifest <file>",
+    );
+  const seen = new Set<string>();
+  const files = new Map<string, Promise<FirmwareFile>>();
+  const out: Prepared[] = [];
+  for (const e of o.entries) {
+    const key = e.uuid ? `${e.iface}/${parseUuid(e.uuid)}` : expandPath(e.device!, cwd);
+    if (seen.has(key)) throw new UsageError(`${e.label} is listed twice`, "list each board once");
+    seen.add(key);
+    if (!files.has(e.file)) files.set(e.file, readFirmware(e.file, cwd));
+    out.push({
+      ...e,
+      ...(e.uuid ? { uuidParsed: parseUuid(e.uuid) } : {}),
+      firmware: await files.get(e.file)!,
+    });
+  }
+  return out;
+}
+
+export async function flashBoards(o: FlashOptions, ctx: CommandContext): Promise<ExitCodeValue> {
+  const boards = await prepare(o, ctx.io.cwd);
+  const single = boards.length === 1;
+  ctx.out.setMulti?.(!single);
+  if (single) {
+    const b = boards[0]!;
+    ctx.retry = b.uuid
+      ? `canflash -i ${b.iface} -u ${b.uuidParsed} ${b.file}`
+      : `canflash -d ${b.device}${b.baud ? ` -b ${b.baud}` : ""} ${b.file}`;
+    ctx.out.info(
+      `Flashing '${b.firmware.path}' to ${b.uuidParsed ?? expandPath(b.device!, ctx.io.cwd)}${b.uuid ? ` on ${b.iface}` : ""}`,
+    );
+  } else {
+    ctx.out.info(`Flashing ${boards.length} boards: ${boards.map((b) => b.label).join(", ")}`);
+  }
+
+  const buses = new Map<string, { bus: CanBus; close: () => Promise<void> }>();
+  const jobs: BatchJob[] = [];
+  try {
+    // CAN: one bus and one gate per interface; the bridge (if targeted) goes last.
+    const byIface = new Map<string, Prepared[]>();
+    for (const b of boards.filter((x) => x.uuid))
+      byIface.set(b.iface, [...(byIface.get(b.iface) ?? []), b]);
+    for (const [iface, list] of byIface) {
+      const cliBus = await openCliBus(iface);
+      buses.set(iface, cliBus);
+      const real = iface !== DEMO_INTERFACE && !isVirtualChannel(iface);
+      const bridges = new Map<Uuid, boolean>();
+      for (const b of list)
+        bridges.set(
+          b.uuidParsed!,
+          real && (await findBridgeFor(b.uuidParsed!, iface)) !== undefined,
+        );
+      const gate = new KatapultCanGate(
+        cliBus.bus,
+        list.filter((b) => !bridges.get(b.uuidParsed!)).map((b) => b.uuidParsed!),
+        {
+          signal: ctx.signal,
+          ...(o.dryRun ? { dryRun: true } : {}),
+          onRequest: (uuid, why) => {
+            const what =
+              why === "answered-as-klipper"
+                ? "runs Klipper: requesting its bootloader"
+                : "did not answer a query: requesting its bootloader";
+            if (single) ctx.out.info(`${uuid} ${what}`);
+            else ctx.out.info(what, labelOf(list, uuid));
+          },
+        },
+      );
+      for (const b of list) {
+        const isBridge = bridges.get(b.uuidParsed!)!;
+        jobs.push({
+          id: b.label,
+          group: `can:${iface}`,
+          last: isBridge,
+          run: async (onEvent, signal) => {
+            const adapter = isBridge
+              ? (await katapultAdapterForCanNode({ bus: cliBus.bus, uuid: b.uuidParsed!, iface }))
+                  .adapter
+              : gate.adapter(
+                  b.uuidParsed!,
+                  b.flashEnd !== undefined ? { flashEnd: b.flashEnd } : {},
+                );
+            return runFlash(adapter, b.firmware.image, {
+              clock: cliBus.bus.clock,
+              onEvent,
+              ...(signal ? { signal } : {}),
+              ...(o.dryRun ? { dryRun: true } : {}),
+            });
+          },
+        });
+      }
+    }
+    for (const b of boards.filter((x) => x.device)) {
+      jobs.push({
+        id: b.label,
+        group: `tty:${b.device}`,
+        run: (onEvent, signal) =>
+          runFlash(
+            katapultSerialAdapter({
+              device: expandPath(b.device!, ctx.io.cwd),
+              baud: b.baud ?? DEFAULT_KATAPULT_BAUD,
+              ...(b.flashEnd !== undefined ? { flashEnd: b.flashEnd } : {}),
+            }),
+            b.firmware.image,
+            { onEvent, ...(signal ? { signal } : {}), ...(o.dryRun ? { dryRun: true } : {}) },
+          ),
+      });
+    }
+
+    const outcomes = await runBatch(jobs, {
+      ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
+      keepGoing: !!o.keepGoing,
+      signal: ctx.signal,
+      onEvent: (id, e) => ctx.out.flashEvent(id, e),
+    });
+
+    const rows: BoardRow[] = [];
+    const codes: ExitCodeValue[] = [];
+    for (const [i, oc] of outcomes.entries()) {
+      const b = boards.find((x) => x.label === oc.id) ?? boards[i]!;
+      const row: BoardRow = {
+        board: b.label,
+        ...(b.uuidParsed ? { uuid: b.uuidParsed, interface: b.iface } : { device: b.device! }),
+        result: oc.status,
+        ms: Math.round(oc.ms),
+        ...(oc.result ? { bytes: oc.result.plan.imageBytes } : {}),
+      };
+      if (oc.result?.dryRun) {
+        const p = oc.result.plan;
+        row.note = `would write ${p.blocks.length} blocks at 0x${p.start.toString(16)}..0x${p.end.toString(16)} to ${oc.result.device.description}`;
+      }
+      const dryStop =
+        !!o.dryRun && oc.error instanceof FlashError && oc.error.cause instanceof DryRunStopError;
+      if (dryStop) {
+        // Not a failure: the board runs its application and a real run would ask it into the bootloader.
+        row.result = "ok";
+        row.note = (oc.error as FlashError).cause.message;
+        codes.push(ExitCode.OK);
+      } else if (oc.error) {
+        const ex = explain(oc.error, {
+          iface: b.iface,
+          ...(ctx.retry ? { retry: ctx.retry } : {}),
+        });
+        row.error = {
+          code:
+            oc.error instanceof FlashError
+              ? oc.error.causeCode
+              : ((oc.error as CanflashError).code ?? "ERROR"),
+          message: ex.message,
+          ...(oc.error instanceof FlashError
+            ? { phase: oc.error.phase, deviceState: oc.error.deviceState }
+            : {}),
+        };
+        if (oc.status === "failed") {
+          codes.push(ex.exitCode);
+          if (single) throw oc.error; // one board: the program renders the error with its hints
+          ctx.out.error({ ...ex, message: `${b.label}: ${ex.message}` });
+        }
+      } else codes.push(ExitCode.OK);
+      rows.push(row);
+    }
+    if (single) {
+      const r = outcomes[0]!.result;
+      if (o.dryRun) {
+        ctx.out.info(`Dry run: ${rows[0]!.note ?? ""}; nothing was written`);
+        ctx.out.line("Dry Run Complete");
+      } else if (r) {
+        ctx.out.info(
+          `Wrote and verified ${r.plan.imageBytes} bytes in ${(r.totalMs / 1000).toFixed(1)} s (${r.plan.blocks.length} blocks)`,
+        );
+        ctx.out.line("Programming Complete");
+      }
+    } else {
+      ctx.out.table(rows);
+    }
+    ctx.rows = rows;
+    return worstExitCode(codes);
+  } finally {
+    for (const { close } of buses.values()) await close();
+  }
+}
+
+function labelOf(list: readonly Prepared[], uuid: Uuid): string {
+  return list.find((b) => b.uuidParsed === uuid)?.label ?? uuid;
+}
