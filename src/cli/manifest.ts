@@ -109,7 +109,7 @@ export async function loadManifest(
     const node = doc.getIn(path, true) as Node | undefined;
     const line = node?.range
       ? lines.linePos(node.range[0]).line
-      : lineOfParent(doc.contents as Node, path, lines);
+      : lineOfParent(doc.contents, path, lines);
     throw new ManifestError(full, fieldName(path), line, problem);
   }
   const m = r.data;
@@ -142,8 +142,8 @@ function lineOfParent(
   let node: unknown = root;
   let line: number | undefined = root?.range ? lines.linePos(root.range[0]).line : undefined;
   for (const key of path) {
-    if (isMap(node)) node = node.get(key as string, true);
-    else if (isSeq(node)) node = node.get(key as number, true);
+    if (isMap(node)) node = node.get(key, true);
+    else if (isSeq(node)) node = node.get(key, true);
     else break;
     const n = node as Node | undefined;
     if (n?.range) line = lines.linePos(n.range[0]).line;

@@ -91,11 +91,11 @@ function parseBaud(text: string): number {
   return n;
 }
 
-function parseJobs(text: unknown): number | undefined {
+function parseJobs(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
   if (!Number.isInteger(n) || n <= 0)
-    throw new UsageError(`--jobs ${String(text)}: must be a positive integer`);
+    throw new UsageError(`--jobs ${text}: must be a positive integer`);
   return n;
 }
 
@@ -178,7 +178,7 @@ export async function run(
   ): Promise<ExitCodeValue> => {
     const target = resolveTarget(f.target as string | undefined);
     let entries: FlashEntry[] = [];
-    let jobs = parseJobs(f.jobs);
+    let jobs = parseJobs(f.jobs as string | undefined);
     if (f.manifest) {
       if (f.uuid.length > 0 || f.device)
         throw new UsageError("give boards either with --manifest or with -u/-d, not both");
