@@ -20,6 +20,8 @@ export interface KatapultAdapterOptions {
   protocol: string;
   /** Reaches the bootloader and returns the link to it (the enter phase). */
   open(ctx: FlashContext): Promise<ByteTransport>;
+  /** Wraps the link once opened (e.g. to trace every byte). */
+  wrapTransport?: (t: ByteTransport) => ByteTransport;
   /** CAN: GET_CANBUS_ID must return this UUID. */
   expectUuid?: Uuid;
   /** USB: write the prime frame before CONNECT (katapult.md §8.2); may be decided by open(). */
@@ -51,7 +53,8 @@ export class KatapultAdapter implements FlashAdapter {
   }
 
   async enter(ctx: FlashContext): Promise<void> {
-    this.transport = await this.options.open(ctx);
+    const link = await this.options.open(ctx);
+    this.transport = this.options.wrapTransport ? this.options.wrapTransport(link) : link;
     this.session = new KatapultSession(this.transport, {
       timeouts: this.options.timeouts,
       signal: ctx.signal,

@@ -162,6 +162,8 @@ export async function reachKatapultSerial(
 
 export interface KatapultSerialOptions extends SerialLinkOptions {
   device: string;
+  /** Wraps the opened port (e.g. to trace every byte). */
+  wrapTransport?: (t: ByteTransport) => ByteTransport;
   /** UART speed (ignored by USB CDC). */
   baud?: number;
   timeouts?: Partial<SessionTimeouts>;
@@ -176,6 +178,7 @@ export function katapultSerialAdapter(o: KatapultSerialOptions): KatapultAdapter
     ...(o.timeouts ? { timeouts: o.timeouts } : {}),
     ...(o.flashEnd !== undefined ? { flashEnd: o.flashEnd } : {}),
     prime: () => usb,
+    ...(o.wrapTransport ? { wrapTransport: o.wrapTransport } : {}),
     async open(ctx: FlashContext): Promise<ByteTransport> {
       const reached = await reachKatapultSerial(o.device, {
         ...o,

@@ -4,6 +4,7 @@
 import type { CanBus } from "../can/bus.js";
 import { openCanBus } from "../can/open.js";
 import { startDemoSim } from "../sim/demo.js";
+import { TracedBus, type TraceSink } from "../can/trace.js";
 
 export const DEMO_INTERFACE = "sim";
 
@@ -12,10 +13,12 @@ export interface CliBus {
   close: () => Promise<void>;
 }
 
-export async function openCliBus(iface: string): Promise<CliBus> {
+/** Opens -i; with `trace`, every frame sent and received is also written there. */
+export async function openCliBus(iface: string, trace?: TraceSink): Promise<CliBus> {
+  const traced = (bus: CanBus): CanBus => (trace ? new TracedBus(bus, trace) : bus);
   if (iface === DEMO_INTERFACE) {
     const demo = startDemoSim();
-    const bus = demo.openHost();
+    const bus = traced(demo.openHost());
     return {
       bus,
       close: async () => {
@@ -24,6 +27,6 @@ export async function openCliBus(iface: string): Promise<CliBus> {
       },
     };
   }
-  const bus = await openCanBus(iface);
+  const bus = traced(await openCanBus(iface));
   return { bus, close: () => bus.close() };
 }

@@ -25,6 +25,13 @@ export const JsonEvent = z.discriminatedUnion("type", [
     section: z.string().optional(),
   }),
   z.object({
+    type: z.literal("finding"),
+    level: z.enum(["ok", "warn", "error"]),
+    topic: z.string(),
+    message: z.string(),
+    fix: z.string().optional(),
+  }),
+  z.object({
     type: z.literal("target"),
     target: z
       .record(z.string(), z.unknown())

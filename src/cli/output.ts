@@ -40,6 +40,11 @@ export interface Reporter {
   node(n: NodeLine, text: string): void;
   /** A row of the target table (text: the rendered line). */
   target(t: Record<string, unknown>, text: string): void;
+  /** A doctor finding (text: the rendered line). */
+  finding(
+    f: { level: "ok" | "warn" | "error"; topic: string; message: string; fix?: string },
+    text: string,
+  ): void;
   flashEvent(board: string, e: FlashEvent): void;
   /** Final table of a batch. */
   table(rows: BoardRow[]): void;
@@ -126,6 +131,10 @@ export class TextReporter implements Reporter {
   }
 
   target(_t: Record<string, unknown>, text: string): void {
+    this.line(text);
+  }
+
+  finding(_f: unknown, text: string): void {
     this.line(text);
   }
 
@@ -290,6 +299,15 @@ export class JsonReporter implements Reporter {
 
   target(t: Record<string, unknown>): void {
     this.emit({ type: "target", target: t });
+  }
+
+  finding(f: {
+    level: "ok" | "warn" | "error";
+    topic: string;
+    message: string;
+    fix?: string;
+  }): void {
+    this.emit({ type: "finding", ...f });
   }
 
   flashEvent(board: string, e: FlashEvent): void {

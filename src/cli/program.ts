@@ -2,7 +2,7 @@
 // level (-q, -u, -f, -s, -r, -i, -d, -b, -v); the same actions exist as
 // subcommands with their own --help and examples.
 
-import { readFileSync } from "node:fs";
+import { createWriteStream, readFileSync, type WriteStream } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { pino } from "pino";
 import { setRootLogger } from "../util/log.js";
@@ -17,9 +17,10 @@ import type { CommandContext } from "./commands/context.js";
 import { flashBoards, type FlashEntry } from "./commands/flash.js";
 import { serialRequestCommand, serialStatusCommand } from "./commands/serial.js";
 import { simCommand } from "./commands/sim.js";
+import { doctorCommand } from "./commands/doctor.js";
 import { resolveTarget, targetsCommand } from "./commands/targets.js";
 import { ExitCode, type ExitCodeValue } from "./exit-codes.js";
-import { DEFAULT_FIRMWARE } from "./firmware.js";
+import { DEFAULT_FIRMWARE, expandPath } from "./firmware.js";
 import { explain } from "./hints.js";
 import type { CliIo } from "./io.js";
 import { loadManifest } from "./manifest.js";
@@ -53,7 +54,11 @@ function common(cmd: Command, root = false): Command {
     )
     .option("-v, --verbose", "debug logging and stack traces on stderr")
     .option("--quiet", "only result lines and errors")
-    .option("--json", "NDJSON events and a final result object on stdout (see README)");
+    .option("--json", "NDJSON events and a final result object on stdout (see README)")
+    .option(
+      "--trace-file <file>",
+      "write every CAN frame / serial byte with timestamps to <file> (for bug reports)",
+    );
 }
 
 /** Options of flashing. */
@@ -151,6 +156,11 @@ export async function run(
       out.start(command);
       started = true;
       ctx = { io, out, signal, verbose };
+      if (typeof flags.traceFile === "string") {
+        const stream = createWriteStream(expandPath(flags.traceFile, io.cwd));
+        traceStream = stream;
+        ctx.trace = (line) => void stream.write(`${line}\n`);
+      }
       const code = await fn(flags, ctx);
       out.finish(code, ctx.rows);
       return code;
@@ -349,6 +359,13 @@ Manifest (JSON or YAML):
       ),
     );
 
+  common(program.command("doctor"))
+    .description(
+      "check CAN interfaces, a running Klipper and serial devices; each finding with its fix",
+    )
+    .addHelpText("after", "\nExamples:\n  canflash doctor\n  canflash doctor --json")
+    .action(wrap("doctor", (_f, c) => doctorCommand({}, c)));
+
   common(program.command("sim"))
     .description("run simulated boards on a CAN interface until Ctrl-C, one line per event")
     .option("--katapult <uuid>", "a board running Katapult (repeatable)", collect, [] as string[])
@@ -389,10 +406,15 @@ Manifest (JSON or YAML):
     writeOut: (s) => io.stdout.write(s),
     writeErr: (s) => io.stderr.write(s),
   });
+  let traceStream: WriteStream | undefined;
+  const closeTrace = () =>
+    new Promise<void>((resolve) => (traceStream ? traceStream.end(() => resolve()) : resolve()));
   try {
     await program.parseAsync([...argv], { from: "user" });
+    await closeTrace();
     return exitCode;
   } catch (e) {
+    await closeTrace();
     if (e instanceof CommanderError) {
       if (
         e.code === "commander.helpDisplayed" ||

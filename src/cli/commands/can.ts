@@ -34,7 +34,7 @@ export async function queryCommand(
   o: CanCommandOptions,
   ctx: CommandContext,
 ): Promise<ExitCodeValue> {
-  const { bus, close } = await openCliBus(o.iface);
+  const { bus, close } = await openCliBus(o.iface, ctx.trace);
   try {
     ctx.out.info("Resetting all bootloader node IDs...");
     await clearKatapultNodeIds(bus);
@@ -81,7 +81,7 @@ export async function statusCommand(
   ctx: CommandContext,
 ): Promise<ExitCodeValue> {
   const uuid = oneUuid(o, "status");
-  const { bus, close } = await openCliBus(o.iface);
+  const { bus, close } = await openCliBus(o.iface, ctx.trace);
   const adapter = katapultCanAdapter({ bus, uuid });
   const fctx: FlashContext = {
     signal: ctx.signal,
@@ -112,7 +112,7 @@ export async function requestCommand(
   ctx: CommandContext,
 ): Promise<ExitCodeValue> {
   const uuid = oneUuid(o, "a bootloader request");
-  const { bus, close } = await openCliBus(o.iface);
+  const { bus, close } = await openCliBus(o.iface, ctx.trace);
   try {
     ctx.out.info("Sending bootloader jump command...");
     const r = await waitForKatapult(bus, uuid, {

@@ -13,4 +13,6 @@ export interface CommandContext {
   retry?: string;
   /** Per-board results for the final --json result object. */
   rows?: BoardRow[];
+  /** --trace-file: every CAN frame / serial byte goes here. */
+  trace?: (line: string) => void;
 }

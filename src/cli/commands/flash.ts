@@ -22,6 +22,7 @@ import { expandPath, readFirmware, type FirmwareFile } from "../firmware.js";
 import { explain } from "../hints.js";
 import type { BoardRow } from "../output.js";
 import { UsageError } from "../usage-error.js";
+import { TracedTransport } from "../../transport/trace.js";
 import type { CommandContext } from "./context.js";
 
 export interface FlashEntry {
@@ -113,7 +114,7 @@ export async function flashBoards(o: FlashOptions, ctx: CommandContext): Promise
     for (const b of boards.filter((x) => x.uuid))
       byIface.set(b.iface, [...(byIface.get(b.iface) ?? []), b]);
     for (const [iface, list] of byIface) {
-      const cliBus = await openCliBus(iface);
+      const cliBus = await openCliBus(iface, ctx.trace);
       buses.set(iface, cliBus);
       const real = iface !== DEMO_INTERFACE && !isVirtualChannel(iface);
       const bridges = new Map<Uuid, boolean>();
@@ -170,6 +171,7 @@ export async function flashBoards(o: FlashOptions, ctx: CommandContext): Promise
           runFlash(
             katapultSerialAdapter({
               device: expandPath(b.device!, ctx.io.cwd),
+              ...(ctx.trace ? { wrapTransport: (t) => new TracedTransport(t, ctx.trace!) } : {}),
               baud: b.baud ?? DEFAULT_KATAPULT_BAUD,
               ...(b.flashEnd !== undefined ? { flashEnd: b.flashEnd } : {}),
             }),

@@ -14,6 +14,7 @@ import { realClock } from "../../util/clock.js";
 import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
 import { expandPath } from "../firmware.js";
 import { UsageError } from "../usage-error.js";
+import { TracedTransport } from "../../transport/trace.js";
 import type { CommandContext } from "./context.js";
 
 export interface SerialCommandOptions {
@@ -36,6 +37,7 @@ export async function serialStatusCommand(
   const adapter = katapultSerialAdapter({
     device: expandPath(o.device, ctx.io.cwd),
     baud: baudOf(o),
+    ...(ctx.trace ? { wrapTransport: (t) => new TracedTransport(t, ctx.trace!) } : {}),
   });
   const fctx: FlashContext = {
     signal: ctx.signal,

@@ -1,0 +1,124 @@
+// Is Klipper running here? From three independent signs: a klippy.py
+// process (/proc), the systemd unit, and Moonraker's HTTP API (which also
+// says whether Klippy is connected and ready). A running Klippy holds its
+// MCUs: its CAN nodes have node ids (and do not answer queries), its serial
+// ports are open.
+
+import { execFile } from "node:child_process";
+import { readdir, readFile, stat } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+export interface KlippyProcess {
+  pid: number;
+  cmdline: string;
+  /** The config file given to klippy.py, when it can be read from its command line. */
+  config: string | undefined;
+}
+
+export interface KlipperStatus {
+  /** True when any sign says Klipper runs. */
+  running: boolean;
+  processes: KlippyProcess[];
+  /** systemd's view of the klipper unit: "active", "inactive", … or undefined (no systemd). */
+  unit: string | undefined;
+  moonraker: { reachable: boolean; klippyConnected?: boolean; klippyState?: string } | undefined;
+  /** The Klippy API socket, if one exists. */
+  socket: string | undefined;
+}
+
+export interface DetectOptions {
+  procRoot?: string;
+  /** `systemctl is-active klipper` (returns stdout) — undefined to skip. */
+  systemctl?: (() => Promise<string>) | null;
+  /** Moonraker base URL; null to skip. Default http://127.0.0.1:7125 */
+  moonrakerUrl?: string | null;
+  /** Klippy API socket paths to look for. */
+  socketPaths?: string[];
+  timeoutMs?: number;
+}
+
+/** How long Moonraker may take to answer /server/info. */
+export const MOONRAKER_TIMEOUT_MS = 1000;
+
+export async function findKlippyProcesses(procRoot = "/proc"): Promise<KlippyProcess[]> {
+  const out: KlippyProcess[] = [];
+  let pids: string[] = [];
+  try {
+    pids = (await readdir(procRoot)).filter((p) => /^\d+$/.test(p));
+  } catch {
+    return out;
+  }
+  for (const p of pids) {
+    const raw = await readFile(join(procRoot, p, "cmdline"), "utf8").catch(() => "");
+    const args = raw.split("\0").filter(Boolean);
+    if (!args.some((a) => /klippy(\.py)?$|klippy\/klippy\.py$/.test(a) || a === "klippy")) continue;
+    const idx = args.findIndex((a) => /klippy(\.py)?$/.test(a));
+    const config = args.slice(idx + 1).find((a) => !a.startsWith("-") && /\.cfg$/.test(a));
+    out.push({ pid: Number(p), cmdline: args.join(" "), config });
+  }
+  return out;
+}
+
+async function moonraker(url: string, timeoutMs: number): Promise<KlipperStatus["moonraker"]> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), timeoutMs);
+  try {
+    const r = await fetch(`${url}/server/info`, { signal: ac.signal });
+    if (!r.ok) return { reachable: true };
+    const body = (await r.json()) as {
+      result?: { klippy_connected?: boolean; klippy_state?: string };
+    };
+    return {
+      reachable: true,
+      ...(body.result?.klippy_connected !== undefined
+        ? { klippyConnected: body.result.klippy_connected }
+        : {}),
+      ...(body.result?.klippy_state !== undefined ? { klippyState: body.result.klippy_state } : {}),
+    };
+  } catch {
+    return { reachable: false };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const defaultSystemctl = async (): Promise<string> => {
+  try {
+    const { stdout } = await promisify(execFile)("systemctl", ["is-active", "klipper"], {
+      timeout: 2000,
+    });
+    return stdout.trim();
+  } catch (e) {
+    // is-active exits non-zero for inactive units but still prints the state
+    const out = (e as { stdout?: string }).stdout?.trim();
+    if (out) return out;
+    throw e;
+  }
+};
+
+export async function detectKlipper(o: DetectOptions = {}): Promise<KlipperStatus> {
+  const processes = await findKlippyProcesses(o.procRoot);
+  let unit: string | undefined;
+  if (o.systemctl !== null) unit = await (o.systemctl ?? defaultSystemctl)().catch(() => undefined);
+  const mr =
+    o.moonrakerUrl === null
+      ? undefined
+      : await moonraker(
+          o.moonrakerUrl ?? "http://127.0.0.1:7125",
+          o.timeoutMs ?? MOONRAKER_TIMEOUT_MS,
+        );
+  let socket: string | undefined;
+  for (const p of o.socketPaths ?? [
+    join(homedir(), "printer_data", "comms", "klippy.sock"),
+    "/tmp/klippy_uds",
+  ]) {
+    if ((await stat(p).catch(() => undefined))?.isSocket()) {
+      socket = p;
+      break;
+    }
+  }
+  const running = processes.length > 0 || unit === "active" || mr?.klippyConnected === true;
+  return { running, processes, unit, moonraker: mr, socket };
+}
