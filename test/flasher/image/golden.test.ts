@@ -100,10 +100,11 @@ describe("multi-segment build (ELF32 and ELF64, HEX with 04 and 05 records)", ()
 });
 
 describe("line ends and layout variations of the same HEX", () => {
-  const original = text(fixture("avr-blink.hex"));
+  const original = text(fixture("avr-blink.hex")).replace(/\r\n/g, "\n"); // objcopy writes CRLF
   const want = segmentsOf(parseIntelHex(fixture("avr-blink.hex")));
   const variants: Record<string, string> = {
-    CRLF: original.replace(/\n/g, "\r\n"),
+    "CRLF (as objcopy writes it)": text(fixture("avr-blink.hex")),
+    LF: original,
     CR: original.replace(/\n/g, "\r"),
     "no final newline": original.trimEnd(),
     "trailing whitespace and blank lines": original.replace(/\n/g, "  \t\n\n"),
