@@ -32,7 +32,8 @@ export function describeLocation(where: ImageLocation): string {
 
 /** `0x`-prefixed lowercase hex, for messages. */
 export function hex(n: number): string {
-  return Number.isFinite(n) ? `0x${n.toString(16)}` : String(n);
+  if (!Number.isFinite(n)) return String(n);
+  return n < 0 ? `-0x${(-n).toString(16)}` : `0x${n.toString(16)}`;
 }
 
 /** The base of every image-loading failure. */
