@@ -174,7 +174,7 @@ export function parseElf(bytes: Uint8Array, source = "firmware.elf"): FirmwareIm
         "This is not a micro-controller firmware; pass out/klipper.elf or out/klipper.bin",
       );
     }
-    builder.add(ph.paddr, bytes.subarray(ph.offset, ph.offset + ph.filesz), ph.index);
+    builder.add(ph.paddr, bytes.subarray(ph.offset, ph.offset + ph.filesz));
   }
   if (builder.size === 0) {
     throw new EmptyImageError(source, "elf", "its loadable segments hold no file bytes");

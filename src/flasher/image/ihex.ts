@@ -40,9 +40,7 @@ interface HexSummary {
  */
 export function parseIntelHex(bytes: Uint8Array, source = "firmware.hex"): FirmwareImage {
   const builder = new SegmentBuilder(source, "ihex", bytes.length >>> 1);
-  const { entry } = scanHex(bytes, source, (line, address, data) =>
-    builder.add(address, data, line),
-  );
+  const { entry } = scanHex(bytes, source, (_line, address, data) => builder.add(address, data));
   if (builder.size === 0) {
     throw new EmptyImageError(source, "ihex", "the Intel HEX file has no data records");
   }

@@ -7,21 +7,24 @@
 import { ImageTooLargeError, type ImageFormat } from "./errors.js";
 import { MAX_IMAGE_SEGMENTS, MAX_IMAGE_SPAN, type ImageSegment } from "./model.js";
 
+/**
+ * Most pieces that do not continue the previous one (bounds the bookkeeping of
+ * out-of-order input; a 16 MiB image written backwards in 16-byte records fits).
+ */
+const MAX_RUNS = 1 << 20;
+
 interface Run {
   address: number;
   /** Where the run's bytes start in the builder's buffer. */
   at: number;
   length: number;
-  /** Format-specific index of the piece that started the run (line, block, header). */
-  origin: number;
 }
 
 /**
- * Called when two runs write the same address: `first` is the origin of the
- * run that already covers `address`, `second` the origin of the run starting
- * there. Must throw (the format's OverlappingSegmentsError).
+ * Called with the lowest address written twice. Must throw the format's
+ * OverlappingSegmentsError, after finding which parts of the file wrote it.
  */
-export type OverlapHandler = (address: number, first: number, second: number) => never;
+export type OverlapHandler = (address: number) => never;
 
 export class SegmentBuilder {
   private buf: Uint8Array;
@@ -49,7 +52,7 @@ export class SegmentBuilder {
    * Empty pieces are ignored. Throws ImageTooLargeError when the data so far
    * spans more than MAX_IMAGE_SPAN or adds up to more than that.
    */
-  add(address: number, data: Uint8Array, origin: number): void {
+  add(address: number, data: Uint8Array): void {
     if (data.length === 0) return;
     const end = address + data.length;
     const lo = Math.min(this.lo, address);
@@ -72,10 +75,14 @@ export class SegmentBuilder {
     this.reserve(data.length);
     this.buf.set(data, this.used);
     const last = this.runs[this.runs.length - 1];
-    if (last && last.address + last.length === address && last.at + last.length === this.used) {
+    // The buffer only grows at its end, so the last run always ends at `used`.
+    if (last && last.address + last.length === address) {
       last.length += data.length;
     } else {
-      this.runs.push({ address, at: this.used, length: data.length, origin });
+      if (this.runs.length >= MAX_RUNS) {
+        throw new ImageTooLargeError(this.source, this.format, "segments", MAX_RUNS + 1, MAX_RUNS);
+      }
+      this.runs.push({ address, at: this.used, length: data.length });
     }
     this.used += data.length;
   }
@@ -96,17 +103,13 @@ export class SegmentBuilder {
    * than MAX_IMAGE_SEGMENTS segments remain after merging.
    */
   finish(onOverlap: OverlapHandler): ImageSegment[] {
-    const runs = [...this.runs].sort((a, b) => a.address - b.address || a.origin - b.origin);
+    const runs = [...this.runs].sort((a, b) => a.address - b.address);
     const groups: Run[][] = [];
     let group: Run[] = [];
     let groupEnd = -1;
     for (const run of runs) {
       const prev = group[group.length - 1];
-      if (prev && run.address < groupEnd) {
-        const [first, second] =
-          prev.origin <= run.origin ? [prev.origin, run.origin] : [run.origin, prev.origin];
-        onOverlap(run.address, first, second);
-      }
+      if (prev && run.address < groupEnd) onOverlap(run.address);
       if (prev && run.address === groupEnd) {
         group.push(run);
       } else {

@@ -138,7 +138,7 @@ export function parseUf2(bytes: Uint8Array, source = "firmware.uf2"): FirmwareIm
     if (target + payload > ADDRESS_SPACE_END) {
       fail(loc(i), `payload at ${hex(target)} runs past the 4 GiB address space`);
     }
-    builder.add(target, bytes.subarray(o + 32, o + 32 + payload), i);
+    builder.add(target, bytes.subarray(o + 32, o + 32 + payload));
   }
 
   if (builder.size === 0) {

@@ -297,3 +297,15 @@ describe("malformed Intel HEX", () => {
     expect(many.limit).toBe("segments");
   });
 });
+
+describe("out-of-order input", () => {
+  it("merges a HEX written backwards into one segment", () => {
+    const lines = [hexRecord(4, 0, [0, 1])];
+    for (let i = 4095; i >= 0; i--) lines.push(hexRecord(0, i * 16, Array(16).fill(i & 0xff)));
+    const image = parse([...lines, HEX_EOF]);
+    expect(image.segments.length).toBe(1);
+    expect(image.segments[0]!.address).toBe(0x10000);
+    expect(image.segments[0]!.data.length).toBe(65536);
+    expect(image.segments[0]!.data[16 * 300]).toBe(300 & 0xff);
+  });
+});
