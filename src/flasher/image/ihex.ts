@@ -26,6 +26,7 @@ import { ADDRESS_SPACE_END, type FirmwareImage } from "./model.js";
 import { SegmentBuilder } from "./segments.js";
 
 const CORRUPT = "The file is corrupt: rebuild the firmware or copy the file again";
+const CUT = "The file was cut short: rebuild the firmware or copy the file again";
 
 type DataVisitor = (line: number, address: number, data: Uint8Array) => void;
 
@@ -136,21 +137,18 @@ function scanHex(bytes: Uint8Array, source: string, visit: DataVisitor): HexSumm
         fail(at, `${showChar(bytes[i]!)} at column ${i - a + 1} is not a hex digit`, CORRUPT);
       }
     }
-    if (digits % 2 !== 0) fail(at, `odd number of hex digits (${digits})`, CORRUPT);
-    if (digits < 10) {
-      fail(at, `record is only ${digits} hex digits; the shortest record has 10`, CORRUPT);
-    }
+    // A record too short on the file's unterminated last line means the file was cut there.
+    const short = (problem: string): never =>
+      end >= bytes.length
+        ? fail(at, `truncated: the file ends inside this record (${problem})`, CUT)
+        : fail(at, problem, CORRUPT);
+    if (digits % 2 !== 0) short(`odd number of hex digits (${digits})`);
+    if (digits < 10) short(`record is only ${digits} hex digits; the shortest record has 10`);
     const n = digits / 2;
     const count = (hexValue(bytes[a + 1]!) << 4) | hexValue(bytes[a + 2]!);
-    if (n !== count + 5) {
-      fail(
-        at,
-        n < count + 5
-          ? `bad byte count: the record says ${count} data bytes but carries ${n - 5} (truncated line)`
-          : `bad byte count: the record says ${count} data bytes but carries ${n - 5}`,
-        CORRUPT,
-      );
-    }
+    const carried = `bad byte count: the record says ${count} data bytes but carries ${n - 5}`;
+    if (n < count + 5) short(carried);
+    if (n > count + 5) fail(at, carried, CORRUPT);
     let sum = 0;
     for (let i = 0; i < n; i++) {
       const v = (hexValue(bytes[a + 1 + 2 * i]!) << 4) | hexValue(bytes[a + 2 + 2 * i]!);
@@ -238,7 +236,7 @@ function scanHex(bytes: Uint8Array, source: string, visit: DataVisitor): HexSumm
     fail(
       { line: lineNo },
       "truncated: the file ends without an end-of-file record (:00000001FF)",
-      "The file was cut short: rebuild the firmware or copy the file again",
+      CUT,
     );
   }
   return { entry };

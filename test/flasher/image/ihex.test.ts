@@ -141,7 +141,7 @@ describe("malformed Intel HEX", () => {
       () => parse(lines),
       ImageFormatError,
       "line 2",
-      /bad byte count: the record says 17 data bytes but carries 16 \(truncated line\)/,
+      /bad byte count: the record says 17 data bytes but carries 16\. The file is corrupt/,
       CORRUPT_FIX,
     );
     lines[1] = ":0F" + goldenLines[1]!.slice(3);
@@ -171,20 +171,21 @@ describe("malformed Intel HEX", () => {
       () => parse(golden.slice(0, cut)),
       ImageFormatError,
       `line ${line}`,
-      /bad byte count: the record says 16 data bytes but carries 5 \(truncated line\)/,
+      /truncated: the file ends inside this record \(bad byte count: the record says 16 data bytes but carries 5\)/,
+      /cut short/,
     );
     expectError(
       () => parse(golden.slice(0, cut - 1)),
       ImageFormatError,
       `line ${line}`,
-      /odd number of hex digits/,
+      /truncated: the file ends inside this record \(odd number of hex digits/,
     );
     expectError(
-      () => parse(":1000"),
+      () => parse(":1000\n"),
       ImageFormatError,
-      "line 1",
-      /only 4 hex digits; the shortest record has 10/,
+      "line 1: record is only 4 hex digits; the shortest record has 10. The file is corrupt",
     );
+    expectError(() => parse(":1000"), ImageFormatError, "line 1: truncated: the file ends inside");
   });
 
   it("overlapping data names both lines", () => {
