@@ -6,6 +6,13 @@ import { readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
 import type { DeviceInfo } from "../flash-api/adapter.js";
+import {
+  detectImageFormat,
+  parseBin,
+  parseImage,
+  type FirmwareImage,
+  type ImageFormat,
+} from "../flasher/image/index.js";
 import type { FlashImage } from "../flasher/execute.js";
 import type { PlanInput } from "../flasher/plan.js";
 import { UsageError } from "./usage-error.js";
@@ -22,8 +29,11 @@ export function expandPath(path: string, cwd: string, home = homedir()): string 
 export interface FirmwareFile {
   path: string;
   bytes: Uint8Array;
-  /** The image, placed at the bootloader's start address for a raw .bin. */
+  format: ImageFormat;
+  /** The image; a raw .bin is placed at the bootloader's start address once it is known. */
   image: FlashImage;
+  /** Intel HEX, ELF and UF2 carry their addresses: parsed before anything is sent. */
+  parsed: FirmwareImage | undefined;
 }
 
 export async function readFirmware(path: string, cwd: string): Promise<FirmwareFile> {
@@ -57,11 +67,18 @@ export async function readFirmware(path: string, cwd: string): Promise<FirmwareF
       "rebuild the firmware (make in ~/klipper); an interrupted build can leave an empty file",
     );
   }
-  return {
-    path: full,
-    bytes,
-    image: (device: DeviceInfo): PlanInput => ({
-      segments: [{ address: device.geometry.start, data: bytes }],
-    }),
-  };
+  // Content decides the format (a HEX file named .bin is still HEX); errors name the file and line.
+  const format = detectImageFormat(bytes, full);
+  if (format === "bin") {
+    return {
+      path: full,
+      bytes,
+      format,
+      parsed: undefined,
+      image: (device: DeviceInfo): PlanInput =>
+        parseBin(bytes, { base: device.geometry.start, source: full }),
+    };
+  }
+  const parsed = parseImage(bytes, { format, source: full });
+  return { path: full, bytes, format, parsed, image: parsed };
 }

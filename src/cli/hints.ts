@@ -187,9 +187,25 @@ export function explain(error: unknown, ctx: Ctx): Explained {
           ...retry.slice(1),
         ],
       };
-    case "IMAGE_BELOW_APP_START":
-    case "IMAGE_TOO_LARGE":
+    case "IMAGE_FORMAT":
     case "IMAGE_EMPTY":
+    case "IMAGE_NOT_FIRMWARE":
+    case "IMAGE_UNSUPPORTED":
+    case "IMAGE_OVERLAP":
+    case "IMAGE_TOO_LARGE":
+    case "IMAGE_NEEDS_BASE":
+    case "IMAGE_OUT_OF_RANGE":
+    case "IMAGE_READ": {
+      const fix = field<string>(error, "fix");
+      return {
+        exitCode: ExitCode.USAGE,
+        message: error.message,
+        causes: [],
+        next: fix ? [fix] : ["rebuild the firmware (make in ~/klipper) and flash out/klipper.bin"],
+      };
+    }
+    case "IMAGE_BELOW_APP_START":
+    case "IMAGE_DOES_NOT_FIT":
     case "KATAPULT_BLOCK_SIZE":
       return {
         exitCode: ExitCode.REFUSED,

@@ -29,14 +29,14 @@ export class ImageBelowStartError extends CanflashError {
 }
 
 /** The image runs past the end of the writable space. */
-export class ImageTooLargeError extends CanflashError {
+export class ImageDoesNotFitError extends CanflashError {
   constructor(
     readonly imageEnd: number,
     readonly end: number,
     readonly start: number,
   ) {
     super(
-      "IMAGE_TOO_LARGE",
+      "IMAGE_DOES_NOT_FIT",
       `the image ends at ${hex(imageEnd)}, past the end of the application area at ${hex(end)} (${imageEnd - end} bytes too many; ${end - start} bytes available)`,
     );
   }
@@ -61,9 +61,9 @@ export function planFlash(image: PlanInput, geometry: FlashGeometry): FlashPlan 
   const blockOf = (a: number) => geometry.start + Math.floor((a - geometry.start) / bs) * bs;
   const lastBlockEnd = blockOf(imageEnd - 1) + bs;
   if (geometry.end !== undefined && imageEnd > geometry.end)
-    throw new ImageTooLargeError(imageEnd, geometry.end, geometry.start);
+    throw new ImageDoesNotFitError(imageEnd, geometry.end, geometry.start);
   if (geometry.end !== undefined && lastBlockEnd > geometry.end) {
-    throw new ImageTooLargeError(lastBlockEnd, geometry.end, geometry.start);
+    throw new ImageDoesNotFitError(lastBlockEnd, geometry.end, geometry.start);
   }
 
   const blocks = new Map<number, PlannedBlock>();

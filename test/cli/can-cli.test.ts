@@ -13,6 +13,8 @@ const dir = mkdtempSync(join(tmpdir(), "canflash-cli-"));
 const firmware = join(dir, "klipper.bin");
 writeFileSync(firmware, randomBytes(20_000, 9));
 writeFileSync(join(dir, "empty.bin"), new Uint8Array(0));
+writeFileSync(join(dir, "readme.txt"), "Klipper firmware for my printer\n");
+writeFileSync(join(dir, "bad.hex"), ":0400000001020304F1\n:00000001FF\n");
 
 describe("canflash on the demo bus (spawned binary)", () => {
   it("-q lists the demo boards with flashtool's lines", async () => {
@@ -63,6 +65,45 @@ describe("canflash on the demo bus (spawned binary)", () => {
     );
     expect(r.stderr).toMatch(/Klipper is running and holds the node/);
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace without -v
+  });
+});
+
+describe("firmware formats", () => {
+  it("flashes Intel HEX at its own addresses; refuses one built for another offset (exit 6) before writing", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const raw = join(dir, "app.raw");
+    writeFileSync(raw, randomBytes(3000, 12));
+    const hex = join(dir, "app.hex");
+    execFileSync("objcopy", [
+      "-I",
+      "binary",
+      "-O",
+      "ihex",
+      "--change-addresses",
+      "0x08002000",
+      raw,
+      hex,
+    ]);
+    const ok = await canflash(["-i", "sim", "-u", "8266c4636429", hex]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/Wrote and verified 3000 bytes/);
+    const low = join(dir, "low.hex");
+    execFileSync("objcopy", [
+      "-I",
+      "binary",
+      "-O",
+      "ihex",
+      "--change-addresses",
+      "0x08000000",
+      raw,
+      low,
+    ]);
+    const bad = await canflash(["-i", "sim", "-u", "8266c4636429", low]);
+    expect(bad.code).toBe(6);
+    expect(bad.stderr).toMatch(
+      /below the application area at 0x8002000 \(built for a different bootloader offset\?\)/,
+    );
+    expect(bad.stderr).toMatch(/Nothing was written to the board/);
   });
 });
 
