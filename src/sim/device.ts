@@ -20,6 +20,9 @@ import {
 import { DEFAULT_KATAPULT_CAN, KatapultCanNode, type KatapultCanOptions } from "./katapult-can.js";
 import { DEFAULT_FIRMWARE, KatapultFirmware } from "./katapult-firmware.js";
 import { KlipperCanApp, type KlipperAppOptions } from "./klipper-can.js";
+import { KlipperMcuProtocol } from "./klipper-protocol.js";
+import { klipperDictionaryZlib } from "./klipper-image.js";
+import { findImageDictionary } from "../klippy-bridge/dictionary.js";
 
 export interface SimKatapultOptions extends Partial<KatapultCanOptions> {
   appStart?: number;
@@ -33,6 +36,8 @@ export interface SimKatapultOptions extends Partial<KatapultCanOptions> {
 export interface SimCanDeviceOptions {
   uuid: string;
   mcu?: string;
+  /** Klipper version its application reports when the flash holds no Klipper image. */
+  klipperVersion?: string;
   flash?: {
     base?: number;
     size?: number;
@@ -226,6 +231,23 @@ export class SimCanDevice {
         this.options.onBootloaderRequest();
       } else this.enter(this.options.katapult === false ? "rom" : "katapult", "bootloader request");
     });
+    const protocol = new KlipperMcuProtocol(
+      this.klipperDictionary(),
+      (b) => void this.klipperApp?.sendStream(b),
+    );
+    this.klipperApp.onStreamData = (b) => protocol.receive(b);
     this.klipperApp.start();
+  }
+
+  /** The compressed data dictionary of the application in flash, or a default one for this chip. */
+  klipperDictionary(): Uint8Array {
+    const app = this.applicationRegion();
+    const found = findImageDictionary(app);
+    if (found) return app.slice(found.offset, found.offset + found.length);
+    return klipperDictionaryZlib({
+      mcu: this.mcu,
+      transport: "can",
+      ...(this.options.klipperVersion ? { version: this.options.klipperVersion } : {}),
+    });
   }
 }

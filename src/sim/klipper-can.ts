@@ -70,11 +70,18 @@ export class KlipperCanApp {
   }
 
   /** Sends bytes on the node's transmit id (8-byte frames). */
-  async sendStream(bytes: Uint8Array): Promise<void> {
-    if (this.nodeId === undefined) return;
-    const id = nodeCanIds(this.nodeId).fromDevice;
-    for (let i = 0; i < bytes.length; i += 8)
-      await this.bus.send(canFrame(id, bytes.subarray(i, i + 8)));
+  private writing: Promise<void> = Promise.resolve();
+
+  /** Sends bytes on the node's transmit id (8-byte frames); calls are queued whole, in order. */
+  sendStream(bytes: Uint8Array): Promise<void> {
+    const run = this.writing.then(async () => {
+      if (this.nodeId === undefined || this.stopped) return;
+      const id = nodeCanIds(this.nodeId).fromDevice;
+      for (let i = 0; i < bytes.length; i += 8)
+        await this.bus.send(canFrame(id, bytes.subarray(i, i + 8)));
+    });
+    this.writing = run.catch(() => undefined);
+    return this.writing;
   }
 
   private onFrame(f: CanFrame): void {
