@@ -123,7 +123,7 @@ export function parseFormat(format: string): MessageFormat {
   const params = rest.map((p) => {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(%u|%i|%hu|%hi|%c|%s|%\.\*s|%\*s)$/.exec(p);
     if (!m) throw new MsgprotoError(`unsupported parameter "${p}" in "${format}"`);
-    return { name: m[1]!, type: (m[2]!.endsWith("s") ? "buffer" : "int") as ParamType };
+    return { name: m[1]!, type: (m[2]!.endsWith("s") ? "buffer" : "int") };
   });
   return { name, params };
 }

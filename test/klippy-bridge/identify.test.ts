@@ -70,12 +70,13 @@ describe("identify", () => {
   it("adopts the MCU's sequence number from its NAK (a previous host left it elsewhere)", async () => {
     const clock = new VirtualClock();
     const dict = klipperDictionaryZlib({ mcu: "rp2040", transport: "usb" });
-    let proto: KlipperMcuProtocol | undefined;
+    const mcu: { proto?: KlipperMcuProtocol } = {};
     const t = new MockTransport(clock, (w) => {
-      proto!.receive(w);
+      mcu.proto!.receive(w);
       return undefined;
     });
-    proto = new KlipperMcuProtocol(dict, (b) => clock.schedule(0.1, () => t.emitData(b)));
+    const proto = new KlipperMcuProtocol(dict, (b) => clock.schedule(0.1, () => t.emitData(b)));
+    mcu.proto = proto;
     // Another host already spoke: the MCU expects sequence 7 now.
     for (let s = 0; s < 7; s++) proto.receive(encodeBlock(s, identifyRequest(0)));
     t.discardInput();
