@@ -120,10 +120,10 @@ export interface MessageFormat {
 export function parseFormat(format: string): MessageFormat {
   const [name, ...rest] = format.trim().split(/\s+/);
   if (!name) throw new MsgprotoError(`empty message format`);
-  const params = rest.map((p) => {
+  const params = rest.map((p): { name: string; type: ParamType } => {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(%u|%i|%hu|%hi|%c|%s|%\.\*s|%\*s)$/.exec(p);
     if (!m) throw new MsgprotoError(`unsupported parameter "${p}" in "${format}"`);
-    return { name: m[1]!, type: (m[2]!.endsWith("s") ? "buffer" : "int") };
+    return { name: m[1]!, type: m[2]!.endsWith("s") ? "buffer" : "int" };
   });
   return { name, params };
 }
