@@ -1,6 +1,8 @@
 // Imports flow one way: cli → flasher/sim → canboot/bootloaders →
-// flash-api/klippy-bridge/transport → can → util. A module may import its
+// klippy-bridge → flash-api/transport → can → util. A module may import its
 // own folder and lower layers only; peers on one layer do not import each other.
+// klippy-bridge sits just above transport: it speaks Klipper's protocol over
+// a byte stream (identify), never the other way round.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -10,7 +12,7 @@ const LAYER: Record<string, number> = {
   util: 0,
   can: 1,
   transport: 2,
-  "klippy-bridge": 2,
+  "klippy-bridge": 2.5,
   "flash-api": 2,
   canboot: 3,
   bootloaders: 3,

@@ -2,15 +2,30 @@
 // "virtual:<name>" an in-process channel, anything else SocketCAN.
 
 import type { CanBus } from "../can/bus.js";
-import { openCanBus } from "../can/open.js";
-import { startDemoSim } from "../sim/demo.js";
+import { isVirtualChannel, openCanBus, VIRTUAL_PREFIX } from "../can/open.js";
+import { listCanInterfaces } from "../can/interfaces.js";
+import { VirtualCanChannel } from "../can/virtual.js";
+import { DEMO_BITRATE, startDemoSim } from "../sim/demo.js";
 import { TracedBus, type TraceSink } from "../can/trace.js";
 
 export const DEMO_INTERFACE = "sim";
 
 export interface CliBus {
   bus: CanBus;
+  /** The bus's bitrate where it is known (for the image's CAN bitrate check). */
+  bitrate: number | undefined;
   close: () => Promise<void>;
+}
+
+async function bitrateOf(iface: string): Promise<number | undefined> {
+  if (iface === DEMO_INTERFACE) return DEMO_BITRATE;
+  if (isVirtualChannel(iface))
+    return VirtualCanChannel.get(iface.slice(VIRTUAL_PREFIX.length))?.bitrate;
+  try {
+    return (await listCanInterfaces()).find((i) => i.name === iface)?.bitrate;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Opens -i; with `trace`, every frame sent and received is also written there. */
@@ -21,6 +36,7 @@ export async function openCliBus(iface: string, trace?: TraceSink): Promise<CliB
     const bus = traced(demo.openHost());
     return {
       bus,
+      bitrate: DEMO_BITRATE,
       close: async () => {
         await bus.close();
         await demo.close();
@@ -28,5 +44,5 @@ export async function openCliBus(iface: string, trace?: TraceSink): Promise<CliB
     };
   }
   const bus = traced(await openCanBus(iface));
-  return { bus, close: () => bus.close() };
+  return { bus, bitrate: await bitrateOf(iface), close: () => bus.close() };
 }

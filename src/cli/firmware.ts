@@ -15,6 +15,8 @@ import {
 } from "../flasher/image/index.js";
 import type { FlashImage } from "../flasher/execute.js";
 import type { PlanInput } from "../flasher/plan.js";
+import { imageDictionary } from "../flasher/preflight.js";
+import type { KlipperDictionary } from "../klippy-bridge/dictionary.js";
 import { UsageError } from "./usage-error.js";
 
 /** flashtool's default firmware path. */
@@ -34,6 +36,8 @@ export interface FirmwareFile {
   image: FlashImage;
   /** Intel HEX, ELF and UF2 carry their addresses: parsed before anything is sent. */
   parsed: FirmwareImage | undefined;
+  /** The Klipper data dictionary built into the image (none: not a Klipper build, checks skipped). */
+  dictionary: KlipperDictionary | undefined;
 }
 
 export async function readFirmware(path: string, cwd: string): Promise<FirmwareFile> {
@@ -75,10 +79,11 @@ export async function readFirmware(path: string, cwd: string): Promise<FirmwareF
       bytes,
       format,
       parsed: undefined,
+      dictionary: imageDictionary({ segments: [{ address: 0, data: bytes }] }),
       image: (device: DeviceInfo): PlanInput =>
         parseBin(bytes, { base: device.geometry.start, source: full }),
     };
   }
   const parsed = parseImage(bytes, { format, source: full });
-  return { path: full, bytes, format, parsed, image: parsed };
+  return { path: full, bytes, format, parsed, image: parsed, dictionary: imageDictionary(parsed) };
 }

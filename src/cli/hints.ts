@@ -204,6 +204,16 @@ export function explain(error: unknown, ctx: Ctx): Explained {
         next: fix ? [fix] : ["rebuild the firmware (make in ~/klipper) and flash out/klipper.bin"],
       };
     }
+    case "PREFLIGHT_MCU":
+    case "PREFLIGHT_BITRATE":
+    case "PREFLIGHT_TRANSPORT":
+    case "PREFLIGHT_OFFSET":
+      return {
+        exitCode: ExitCode.REFUSED,
+        message: error.message,
+        causes: ["nothing was written"],
+        next: [field<string>(error, "fix") ?? "rebuild the firmware for this board"],
+      };
     case "IMAGE_BELOW_APP_START":
     case "IMAGE_DOES_NOT_FIT":
     case "KATAPULT_BLOCK_SIZE":

@@ -67,7 +67,11 @@ function flashing(cmd: Command): Command {
     .option("--manifest <file>", "flash the boards listed in a JSON or YAML manifest")
     .option("--jobs <n>", "boards flashed at once per interface (default: all)")
     .option("--keep-going", "after a failure, still flash the remaining boards")
-    .option("--dry-run", "check everything and plan the blocks, but write nothing");
+    .option("--dry-run", "check everything and plan the blocks, but write nothing")
+    .option(
+      "--force",
+      "flash even if the image's CAN bitrate or transport differs from the link (never a wrong MCU)",
+    );
 }
 
 const EXAMPLES = `
@@ -226,6 +230,7 @@ export async function run(
         ...(jobs !== undefined ? { jobs } : {}),
         keepGoing: !!f.keepGoing,
         dryRun: !!f.dryRun,
+        force: !!f.force,
       },
       c,
     );

@@ -14,6 +14,7 @@ import { FlashError } from "../../flasher/errors.js";
 import { DryRunStopError } from "../../flash-api/errors.js";
 import { runBatch, type BatchJob } from "../../flasher/batch.js";
 import { runFlash } from "../../flasher/execute.js";
+import { checkCanLink, checkDevice } from "../../flasher/preflight.js";
 import { parseUuid, type Uuid } from "../../klippy-bridge/uuid.js";
 import { CanflashError } from "../../util/errors.js";
 import { DEMO_INTERFACE, openCliBus } from "../bus.js";
@@ -41,6 +42,8 @@ export interface FlashOptions {
   jobs?: number;
   keepGoing?: boolean;
   dryRun?: boolean;
+  /** Skip the overridable link checks (CAN bitrate, build transport); never MCU or offset. */
+  force?: boolean;
 }
 
 interface Prepared extends FlashEntry {
@@ -105,6 +108,18 @@ export async function flashBoards(o: FlashOptions, ctx: CommandContext): Promise
   } else {
     ctx.out.info(`Flashing ${boards.length} boards: ${boards.map((b) => b.label).join(", ")}`);
   }
+  for (const f of new Set(boards.map((b) => b.firmware))) {
+    const d = f.dictionary;
+    ctx.out.info(
+      d
+        ? `${f.path}: Klipper ${d.version ?? "(unknown version)"} for ${d.mcu ?? "an unknown MCU"}${d.transport !== "unknown" ? `, ${d.transport}` : ""}${d.canbusFrequency ? ` at ${d.canbusFrequency} bit/s` : ""}`
+        : `${f.path}: no Klipper data dictionary inside; the MCU and bitrate checks are skipped`,
+    );
+  }
+  const checksFor = (b: Prepared) => [
+    (plan: Parameters<typeof checkDevice>[1], device: Parameters<typeof checkDevice>[2]) =>
+      checkDevice(b.firmware.dictionary, plan, device),
+  ];
 
   const buses = new Map<string, { bus: CanBus; close: () => Promise<void> }>();
   const jobs: BatchJob[] = [];
@@ -116,6 +131,13 @@ export async function flashBoards(o: FlashOptions, ctx: CommandContext): Promise
     for (const [iface, list] of byIface) {
       const cliBus = await openCliBus(iface, ctx.trace);
       buses.set(iface, cliBus);
+      // Before any frame goes out: an image for another bus speed or transport would strand the board.
+      for (const b of list)
+        checkCanLink(b.firmware.dictionary, {
+          iface,
+          interfaceBitrate: cliBus.bitrate,
+          ...(o.force ? { force: true } : {}),
+        });
       const real = iface !== DEMO_INTERFACE && !isVirtualChannel(iface);
       const bridges = new Map<Uuid, boolean>();
       for (const b of list)
@@ -155,6 +177,7 @@ export async function flashBoards(o: FlashOptions, ctx: CommandContext): Promise
                 );
             return runFlash(adapter, b.firmware.image, {
               clock: cliBus.bus.clock,
+              checks: checksFor(b),
               onEvent,
               ...(signal ? { signal } : {}),
               ...(o.dryRun ? { dryRun: true } : {}),
@@ -176,7 +199,12 @@ export async function flashBoards(o: FlashOptions, ctx: CommandContext): Promise
               ...(b.flashEnd !== undefined ? { flashEnd: b.flashEnd } : {}),
             }),
             b.firmware.image,
-            { onEvent, ...(signal ? { signal } : {}), ...(o.dryRun ? { dryRun: true } : {}) },
+            {
+              onEvent,
+              checks: checksFor(b),
+              ...(signal ? { signal } : {}),
+              ...(o.dryRun ? { dryRun: true } : {}),
+            },
           ),
       });
     }

@@ -1,0 +1,137 @@
+// Pre-flight checks: is this image right for this board and this link?
+// Run before anything is written — the link checks before any frame is
+// sent, the device checks after CONNECT — each a typed error with its fix.
+//
+// --force overrides only the link checks (CAN bitrate, build transport).
+// The notes name no check as safe to skip; these two change how the board
+// talks, not whether its code can run, and Katapult stays resident below
+// the application (katapult.md §4, §6), so a double reset undoes them. A
+// wrong MCU, a wrong bootloader offset or an image that does not fit cannot
+// run at all: never overridable.
+
+import type { DeviceInfo } from "../flash-api/adapter.js";
+import type { FlashPlan, PlanInput } from "../flash-api/geometry.js";
+import { findImageDictionary, type KlipperDictionary } from "../klippy-bridge/dictionary.js";
+import { CanflashError } from "../util/errors.js";
+
+const hex = (a: number) => `0x${a.toString(16)}`;
+
+export class PreflightError extends CanflashError {
+  constructor(
+    code: string,
+    message: string,
+    /** What to do instead. */
+    readonly fix: string,
+    /** --force would skip this check. */
+    readonly overridable: boolean,
+  ) {
+    super(code, message);
+  }
+}
+
+export class ImageMcuMismatchError extends PreflightError {
+  constructor(
+    readonly imageMcu: string,
+    readonly deviceMcu: string,
+  ) {
+    super(
+      "PREFLIGHT_MCU",
+      `the image is built for ${imageMcu}, but the bootloader runs on ${deviceMcu}`,
+      `rebuild Klipper for ${deviceMcu} (make menuconfig: Processor model) — or check that this is the right board`,
+      false,
+    );
+  }
+}
+
+export class ImageBitrateMismatchError extends PreflightError {
+  constructor(
+    readonly imageBitrate: number,
+    readonly interfaceBitrate: number,
+    readonly iface: string,
+  ) {
+    super(
+      "PREFLIGHT_BITRATE",
+      `the image talks CAN at ${imageBitrate} bit/s, but ${iface} runs at ${interfaceBitrate} bit/s: the board would fall off the bus`,
+      `rebuild Klipper with CAN bus speed ${interfaceBitrate} (make menuconfig), or move the whole bus to ${imageBitrate} and pass --force`,
+      true,
+    );
+  }
+}
+
+export class ImageTransportError extends PreflightError {
+  constructor(readonly transport: string) {
+    super(
+      "PREFLIGHT_TRANSPORT",
+      `the image is a ${transport === "unknown" ? "non-CAN" : transport.toUpperCase()} build: after flashing over CAN the board would no longer talk CAN`,
+      "rebuild Klipper with Communication interface CAN bus (make menuconfig), or pass --force to move the board off CAN on purpose",
+      true,
+    );
+  }
+}
+
+export class ImageOffsetMismatchError extends PreflightError {
+  constructor(
+    readonly resetVector: number,
+    readonly appStart: number,
+    readonly imageEnd: number,
+  ) {
+    super(
+      "PREFLIGHT_OFFSET",
+      `the image's reset handler is at ${hex(resetVector)}, outside ${hex(appStart)}..${hex(imageEnd)}: it was built for a different bootloader offset`,
+      `rebuild Klipper with Bootloader offset ${hex(appStart - (appStart & 0xfff00000))} (make menuconfig)`,
+      false,
+    );
+  }
+}
+
+/** The Klipper data dictionary inside an image, if any. */
+export function imageDictionary(image: PlanInput): KlipperDictionary | undefined {
+  for (const s of image.segments) {
+    const found = findImageDictionary(s.data);
+    if (found) return found.dictionary;
+  }
+  return undefined;
+}
+
+/** Before any frame is sent: is the image a build for this CAN bus? */
+export function checkCanLink(
+  dict: KlipperDictionary | undefined,
+  o: { iface: string; interfaceBitrate: number | undefined; force?: boolean },
+): void {
+  if (!dict || o.force) return;
+  if (dict.transport !== "can" && dict.transport !== "usb-can-bridge")
+    throw new ImageTransportError(dict.transport);
+  if (
+    dict.canbusFrequency !== undefined &&
+    o.interfaceBitrate !== undefined &&
+    dict.canbusFrequency !== o.interfaceBitrate
+  ) {
+    throw new ImageBitrateMismatchError(dict.canbusFrequency, o.interfaceBitrate, o.iface);
+  }
+}
+
+/** Cortex-M parts (the rest have no vector table at the application start to check). */
+const isArm = (mcu: string | undefined) =>
+  !!mcu && /^(stm32|rp2040|rp2350|lpc17|sam[34cde]|atsam|samd|same|samc)/i.test(mcu);
+
+/** After CONNECT, before writing: is the image right for this chip and its bootloader? */
+export function checkDevice(
+  dict: KlipperDictionary | undefined,
+  plan: FlashPlan,
+  device: DeviceInfo,
+): void {
+  if (dict?.mcu && device.mcu && dict.mcu !== device.mcu)
+    throw new ImageMcuMismatchError(dict.mcu, device.mcu);
+  if (!isArm(device.mcu ?? dict?.mcu)) return;
+  // The vector table sits at the application start: word 0 the initial SP, word 1 the reset handler.
+  const first = plan.blocks[0];
+  if (!first || first.address !== plan.geometry.start || first.data.length < 8) return;
+  const dv = new DataView(first.data.buffer, first.data.byteOffset, 8);
+  const sp = dv.getUint32(0, true);
+  const reset = dv.getUint32(4, true);
+  const looksLikeVectors = (sp & 0xf0000000) === 0x20000000 || (sp & 0xf0000000) === 0x10000000;
+  if (!looksLikeVectors || (reset & 1) === 0) return;
+  const handler = (reset & ~1) >>> 0;
+  if (handler < plan.start || handler >= plan.end)
+    throw new ImageOffsetMismatchError(handler, plan.start, plan.end);
+}

@@ -1,0 +1,173 @@
+// Pre-flight checks on real-shaped Klipper images: the dictionary found in
+// the image decides the MCU, transport and CAN bitrate checks; the vector
+// table decides the bootloader-offset check.
+import { describe, expect, it } from "vitest";
+import type { DeviceInfo } from "../../src/flash-api/adapter.js";
+import type { FlashGeometry } from "../../src/flash-api/geometry.js";
+import { planFlash } from "../../src/flasher/plan.js";
+import {
+  checkCanLink,
+  checkDevice,
+  imageDictionary,
+  ImageBitrateMismatchError,
+  ImageMcuMismatchError,
+  ImageOffsetMismatchError,
+  ImageTransportError,
+  PreflightError,
+} from "../../src/flasher/preflight.js";
+import { klipperImage, type KlipperImageOptions } from "../../src/sim/klipper-image.js";
+import { randomBytes } from "../../src/util/random.js";
+
+const APP = 0x08002000;
+const geometry: FlashGeometry = { start: APP, blockSize: 64, padByte: 0xff, addressUnit: "byte" };
+const device = (mcu?: string): DeviceInfo => ({
+  geometry,
+  description: `Katapult on ${mcu ?? "?"}`,
+  ...(mcu ? { mcu } : {}),
+});
+
+function build(o: Partial<KlipperImageOptions> = {}) {
+  const bytes = klipperImage({ mcu: "stm32g0b1xx", transport: "can", appStart: APP, ...o });
+  const input = { segments: [{ address: APP, data: bytes }] };
+  return { bytes, dict: imageDictionary(input), plan: planFlash(input, geometry) };
+}
+
+function thrown(f: () => void): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+describe("imageDictionary", () => {
+  it("finds the build's MCU, version, transport and CAN bitrate", () => {
+    const { dict } = build({ version: "v0.12.0-500-gabc", canbusFrequency: 500000 });
+    expect(dict).toMatchObject({
+      app: "Klipper",
+      mcu: "stm32g0b1xx",
+      version: "v0.12.0-500-gabc",
+      transport: "can",
+      canbusFrequency: 500000,
+    });
+  });
+
+  it("tells a USB-to-CAN bridge build, a USB build and a UART build apart", () => {
+    expect(build({ transport: "usb-can-bridge" }).dict?.transport).toBe("usb-can-bridge");
+    expect(build({ transport: "usb" }).dict?.transport).toBe("usb");
+    expect(build({ transport: "serial" }).dict?.transport).toBe("serial");
+  });
+
+  it("is undefined for an image without a dictionary (not a Klipper build)", () => {
+    expect(build({ noDictionary: true }).dict).toBeUndefined();
+    expect(
+      imageDictionary({ segments: [{ address: 0, data: randomBytes(4096, 3) }] }),
+    ).toBeUndefined();
+  });
+});
+
+describe("checkCanLink", () => {
+  it("passes a CAN build at the interface's bitrate, and a bridge build", () => {
+    expect(() =>
+      checkCanLink(build().dict, { iface: "can0", interfaceBitrate: 1_000_000 }),
+    ).not.toThrow();
+    expect(() =>
+      checkCanLink(build({ transport: "usb-can-bridge" }).dict, {
+        iface: "can0",
+        interfaceBitrate: 1_000_000,
+      }),
+    ).not.toThrow();
+  });
+
+  it("refuses a build for another bitrate, naming both and the fix; --force overrides", () => {
+    const { dict } = build({ canbusFrequency: 500000 });
+    const e = thrown(() => checkCanLink(dict, { iface: "can0", interfaceBitrate: 1_000_000 }));
+    expect(e).toBeInstanceOf(ImageBitrateMismatchError);
+    const b = e as ImageBitrateMismatchError;
+    expect(b).toMatchObject({
+      code: "PREFLIGHT_BITRATE",
+      imageBitrate: 500000,
+      interfaceBitrate: 1_000_000,
+      overridable: true,
+    });
+    expect(b.message).toContain("500000");
+    expect(b.message).toContain("can0");
+    expect(b.fix).toMatch(/CAN bus speed 1000000/);
+    expect(() =>
+      checkCanLink(dict, { iface: "can0", interfaceBitrate: 1_000_000, force: true }),
+    ).not.toThrow();
+  });
+
+  it("skips the bitrate check when the interface's bitrate is unknown", () => {
+    expect(() =>
+      checkCanLink(build({ canbusFrequency: 500000 }).dict, {
+        iface: "can0",
+        interfaceBitrate: undefined,
+      }),
+    ).not.toThrow();
+  });
+
+  it("refuses a USB or UART build over CAN", () => {
+    for (const transport of ["usb", "serial"] as const) {
+      const e = thrown(() =>
+        checkCanLink(build({ transport }).dict, { iface: "can0", interfaceBitrate: 1_000_000 }),
+      );
+      expect(e).toBeInstanceOf(ImageTransportError);
+      expect((e as ImageTransportError).transport).toBe(transport);
+      expect((e as PreflightError).fix).toMatch(/Communication interface/);
+    }
+  });
+
+  it("has nothing to check without a dictionary", () => {
+    expect(() =>
+      checkCanLink(undefined, { iface: "can0", interfaceBitrate: 1_000_000 }),
+    ).not.toThrow();
+  });
+});
+
+describe("checkDevice", () => {
+  it("passes the right MCU and offset", () => {
+    const { dict, plan } = build();
+    expect(() => checkDevice(dict, plan, device("stm32g0b1xx"))).not.toThrow();
+  });
+
+  it("refuses an image for another MCU, and it is not overridable", () => {
+    const { dict, plan } = build({ mcu: "stm32f103xe" });
+    const e = thrown(() => checkDevice(dict, plan, device("stm32g0b1xx")));
+    expect(e).toBeInstanceOf(ImageMcuMismatchError);
+    expect(e).toMatchObject({
+      imageMcu: "stm32f103xe",
+      deviceMcu: "stm32g0b1xx",
+      overridable: false,
+    });
+    expect((e as PreflightError).fix).toMatch(/Processor model/);
+  });
+
+  it("refuses an image linked for another bootloader offset", () => {
+    const { dict, plan } = build({ linkedFor: 0x08000000 });
+    const e = thrown(() => checkDevice(dict, plan, device("stm32g0b1xx")));
+    expect(e).toBeInstanceOf(ImageOffsetMismatchError);
+    expect(e).toMatchObject({ code: "PREFLIGHT_OFFSET", appStart: APP, overridable: false });
+    expect((e as PreflightError).fix).toContain("0x2000");
+  });
+
+  it("checks the offset even without a dictionary when the board reports a Cortex-M part", () => {
+    const { plan } = build({ linkedFor: 0x08010000, noDictionary: true });
+    expect(() => checkDevice(undefined, plan, device("stm32f446xx"))).toThrow(
+      ImageOffsetMismatchError,
+    );
+  });
+
+  it("leaves images without a vector table alone (nothing to judge)", () => {
+    const data = randomBytes(4096, 9);
+    data.fill(0, 0, 8);
+    const plan = planFlash({ segments: [{ address: APP, data }] }, geometry);
+    expect(() => checkDevice(undefined, plan, device("stm32g0b1xx"))).not.toThrow();
+  });
+
+  it("does not judge AVR images by Cortex-M vectors", () => {
+    const { plan } = build({ linkedFor: 0x08000000, noDictionary: true });
+    expect(() => checkDevice(undefined, plan, device("atmega2560"))).not.toThrow();
+  });
+});
