@@ -7,20 +7,13 @@ import type { CanBus } from "../can/bus.js";
 import type { ByteTransport } from "../transport/byte-transport.js";
 import { CanNodeStream } from "../transport/can-node-stream.js";
 import { concatBytes } from "../transport/byte-transport.js";
-import { throwIfAborted, CanflashError } from "../util/errors.js";
-import { moduleLogger } from "../util/log.js";
+import { CanflashError } from "../util/errors.js";
 import { nodeCanIds, setKlipperNodeIdFrame } from "./admin.js";
 import { parseDictionary, type KlipperDictionary } from "./dictionary.js";
-import {
-  BlockReader,
-  encodeBlock,
-  findIdentifyResponses,
-  IDENTIFY_CHUNK,
-  identifyRequest,
-} from "./msgproto.js";
-import type { Uuid } from "./uuid.js";
-
-const log = moduleLogger("klippy.identify");
+import { KlipperLink, McuTimeoutError } from "./mcu-link.js";
+import { MessageTable } from "./messages.js";
+import { findIdentifyResponses, IDENTIFY_CHUNK, identifyRequest } from "./msgproto.js";
+import { uuidFromBytes, type Uuid } from "./uuid.js";
 
 /** Klipper allows 5 s for the whole identify. */
 export const IDENTIFY_TIMEOUT_MS = 5000;
@@ -46,55 +39,73 @@ export interface IdentifyResult {
   raw: Uint8Array;
 }
 
-/** Reads the data dictionary over `link`. */
+/** Reads the data dictionary over `link` (a byte stream, or a link already in use). */
 export async function identify(
-  link: ByteTransport,
+  link: ByteTransport | KlipperLink,
   o: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<IdentifyResult> {
-  const clock = link.clock;
-  const deadline = clock.now() + (o.timeoutMs ?? IDENTIFY_TIMEOUT_MS);
-  const reader = new BlockReader();
+  const l = link instanceof KlipperLink ? link : new KlipperLink(link);
+  const timeoutMs = o.timeoutMs ?? IDENTIFY_TIMEOUT_MS;
+  const deadline = l.transport.clock.now() + timeoutMs;
   const parts: Uint8Array[] = [];
   let offset = 0;
-  let seq = 0;
   for (;;) {
-    throwIfAborted(o.signal, "identify");
-    if (clock.now() >= deadline)
-      throw new IdentifyError(
-        link.name,
-        `no complete dictionary within ${o.timeoutMs ?? IDENTIFY_TIMEOUT_MS} ms (got ${offset} bytes)`,
+    let data: Uint8Array;
+    try {
+      data = await l.request(
+        identifyRequest(offset, IDENTIFY_CHUNK),
+        (content) => findIdentifyResponses(content).find((r) => r.offset === offset)?.data,
+        {
+          deadline,
+          timeoutMs,
+          what: `identify_response for offset ${offset}`,
+          replyMs: IDENTIFY_REPLY_MS,
+          ...(o.signal ? { signal: o.signal } : {}),
+        },
       );
-    await link.write(encodeBlock(seq, identifyRequest(offset, IDENTIFY_CHUNK)));
-    const replyBy = Math.min(deadline, clock.now() + IDENTIFY_REPLY_MS);
-    let got: Uint8Array | undefined;
-    wait: while (clock.now() < replyBy) {
-      const bytes = await link.read(replyBy - clock.now(), o.signal ? { signal: o.signal } : {});
-      for (const block of reader.push(bytes)) {
-        if (block.content.length === 0) {
-          // ACK or NAK: the MCU's next expected sequence number.
-          if (block.seq !== ((seq + 1) & 0x0f)) {
-            log.debug({ link: link.name, want: block.seq }, "adopting the MCU's sequence number");
-            seq = block.seq;
-            break wait; // resend with the sequence it expects
-          }
-          continue;
-        }
-        for (const r of findIdentifyResponses(block.content)) {
-          if (r.offset === offset) got = r.data;
-        }
-      }
-      if (got) break;
+    } catch (e) {
+      if (e instanceof McuTimeoutError)
+        throw new IdentifyError(
+          l.name,
+          `no complete dictionary within ${timeoutMs} ms (got ${offset} bytes)`,
+        );
+      throw e;
     }
-    if (!got) continue;
-    seq = (seq + 1) & 0x0f;
-    if (got.length === 0) break;
-    parts.push(got);
-    offset += got.length;
+    if (data.length === 0) break;
+    parts.push(data);
+    offset += data.length;
     if (offset > MAX_IDENTIFY_BYTES)
-      throw new IdentifyError(link.name, `dictionary larger than ${MAX_IDENTIFY_BYTES} bytes`);
+      throw new IdentifyError(l.name, `dictionary larger than ${MAX_IDENTIFY_BYTES} bytes`);
   }
   const raw = concatBytes(parts);
   return { dictionary: parseDictionary(raw), raw };
+}
+
+/** Asks an identified node for its CAN UUID and node id (get_canbus_id; CAN builds only). */
+export async function getCanbusId(
+  link: KlipperLink,
+  dictionary: KlipperDictionary,
+  o: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<{ uuid: Uuid; nodeId: number | undefined }> {
+  const table = new MessageTable(dictionary);
+  if (!table.has("get_canbus_id"))
+    throw new IdentifyError(link.name, "this build has no get_canbus_id (not a CAN build)");
+  const timeoutMs = o.timeoutMs ?? IDENTIFY_REPLY_MS * 4;
+  const reply = await link.request(
+    table.encode("get_canbus_id"),
+    (content) => table.decode(content).find((m) => m.name === "canbus_id")?.params,
+    {
+      deadline: link.transport.clock.now() + timeoutMs,
+      timeoutMs,
+      what: "canbus_id",
+      ...(o.signal ? { signal: o.signal } : {}),
+    },
+  );
+  const raw = reply.canbus_uuid;
+  if (!(raw instanceof Uint8Array) || raw.length !== 6)
+    throw new IdentifyError(link.name, "canbus_id carried no 6-byte UUID");
+  const nodeId = typeof reply.canbus_nodeid === "number" ? reply.canbus_nodeid : undefined;
+  return { uuid: uuidFromBytes(raw), nodeId };
 }
 
 /** Assigns `uuid` a node id (Klipper's 01 admin frame) and identifies it over its CAN ids. */

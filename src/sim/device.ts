@@ -6,7 +6,7 @@
 
 import type { CanBus } from "../can/bus.js";
 import { PROTO_1_1_0 } from "../canboot/codec.js";
-import { parseUuid, type Uuid } from "../klippy-bridge/uuid.js";
+import { parseUuid, uuidBytes, type Uuid } from "../klippy-bridge/uuid.js";
 import type { SimEvent, SimEventListener } from "./events.js";
 import {
   lpc176xDriver,
@@ -234,6 +234,12 @@ export class SimCanDevice {
     const protocol = new KlipperMcuProtocol(
       this.klipperDictionary(),
       (b) => void this.klipperApp?.sendStream(b),
+      {
+        canbusUuid: () => uuidBytes(this.uuid),
+        canbusNodeId: () => this.klipperApp?.assignedNodeId,
+      },
+      // A node a Klippy host held has seen its blocks: it expects some later sequence number.
+      opts.heldByNodeId !== undefined ? 11 : 0,
     );
     this.klipperApp.onStreamData = (b) => protocol.receive(b);
     this.klipperApp.start();

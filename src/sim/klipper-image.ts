@@ -79,7 +79,7 @@ export function klipperDictionaryJson(o: DictionaryOptions): string {
       "config is_config=%c crc=%u is_shutdown=%c move_count=%hu": 82,
       "shutdown clock=%u static_string_id=%hu": 83,
       "is_shutdown static_string_id=%hu": 84,
-      "canbus_id canbus_uuid=%.*s": 85,
+      "canbus_id canbus_uuid=%.*s canbus_nodeid=%u": 85,
       "stats count=%u sum=%u sumsq=%u": 86,
       starting: 87,
     },

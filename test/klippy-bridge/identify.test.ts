@@ -3,10 +3,15 @@ import { describe, expect, it } from "vitest";
 import { katapultCanAdapter } from "../../src/canboot/can.js";
 import { runFlash } from "../../src/flasher/execute.js";
 import {
+  getCanbusId,
   identify,
   identifyCanNode,
   IDENTIFY_NODE_ID_BASE,
 } from "../../src/klippy-bridge/identify.js";
+import { findAssignedKlipperNodes, KLIPPY_PROBE_IDS } from "../../src/klippy-bridge/assigned.js";
+import { KlipperLink } from "../../src/klippy-bridge/mcu-link.js";
+import { nodeCanIds, setKlipperNodeIdFrame } from "../../src/klippy-bridge/admin.js";
+import { CanNodeStream } from "../../src/transport/can-node-stream.js";
 import { encodeBlock, identifyRequest } from "../../src/klippy-bridge/msgproto.js";
 import { parseUuid } from "../../src/klippy-bridge/uuid.js";
 import { klipperImage } from "../../src/sim/klipper-image.js";
@@ -91,5 +96,53 @@ describe("identify", () => {
     await expect(clock.run(identify(t, { timeoutMs: 1000 }))).rejects.toThrow(
       /identify on silent: no complete dictionary within 1000 ms/,
     );
+  });
+
+  it("get_canbus_id names the node's UUID and node id on the same link", async () => {
+    const sim = simBus({ bitrate: 1_000_000 });
+    sim.add({ uuid: UUID, boot: "klipper" });
+    await sim.run(sim.host.send(setKlipperNodeIdFrame(UUID, 7)));
+    const link = new KlipperLink(new CanNodeStream(sim.host, nodeCanIds(7)));
+    const { dictionary } = await sim.run(identify(link));
+    expect(await sim.run(getCanbusId(link, dictionary))).toEqual({ uuid: UUID, nodeId: 7 });
+    await link.transport.close();
+    await sim.close();
+  });
+});
+
+describe("finding Klipper nodes that hold a node id", () => {
+  it("finds nodes a stopped Klippy left assigned (they do not answer queries) and names them", async () => {
+    const sim = simBus({ bitrate: 1_000_000 });
+    const a = sim.add({
+      uuid: UUID,
+      boot: "klipper",
+      mcu: "stm32g0b1xx",
+      klipper: { heldByNodeId: 4 },
+    });
+    sim.add({
+      uuid: parseUuid("0000000000b2"),
+      boot: "klipper",
+      mcu: "rp2040",
+      klipperVersion: "v0.12.0-1-gaaaa",
+      klipper: { heldByNodeId: 6 },
+    });
+    sim.add({ uuid: parseUuid("0000000000c3"), boot: "klipper" }); // unassigned: not probed
+    const found = await sim.run(findAssignedKlipperNodes(sim.host, KLIPPY_PROBE_IDS));
+    expect(found.map((f) => [f.nodeId, f.uuid, f.dictionary?.mcu])).toEqual([
+      [4, UUID, "stm32g0b1xx"],
+      [6, "0000000000b2", "rp2040"],
+    ]);
+    expect(found[1]!.dictionary?.version).toBe("v0.12.0-1-gaaaa");
+    expect(a.events.filter((e) => e.type === "assigned")).toEqual([]);
+    await sim.close();
+  });
+
+  it("finds nothing on an empty range, within the probe window", async () => {
+    const sim = simBus({ bitrate: 1_000_000 });
+    sim.add({ uuid: UUID, boot: "katapult" });
+    const t0 = sim.clock.now();
+    expect(await sim.run(findAssignedKlipperNodes(sim.host, KLIPPY_PROBE_IDS))).toEqual([]);
+    expect(sim.clock.now() - t0).toBeLessThan(1000);
+    await sim.close();
   });
 });

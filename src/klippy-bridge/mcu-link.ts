@@ -1,0 +1,116 @@
+// A command/response link to a Klipper MCU over any byte stream — the part
+// of Klippy's serialqueue a flasher needs: message blocks with 4-bit
+// sequence numbers, resend when no reply comes, and the MCU's expected
+// sequence adopted from its NAK (an empty block carrying the number it
+// wants), so it works whatever a previous host left behind.
+
+import type { ByteTransport } from "../transport/byte-transport.js";
+import { throwIfAborted, CanflashError } from "../util/errors.js";
+import { moduleLogger } from "../util/log.js";
+import { BlockReader, encodeBlock, MESSAGE_SEQ_MASK } from "./msgproto.js";
+
+const log = moduleLogger("klippy.link");
+
+/** Per request: a reply takes milliseconds; resend after this. */
+export const MCU_REPLY_MS = 300;
+
+export class McuTimeoutError extends CanflashError {
+  constructor(
+    readonly link: string,
+    readonly what: string,
+    readonly timeoutMs: number,
+  ) {
+    super("MCU_TIMEOUT", `${link}: no ${what} within ${timeoutMs} ms`);
+  }
+}
+
+export interface RequestOptions {
+  /** Absolute deadline on the link's clock. */
+  deadline: number;
+  /** The budget the deadline came from, for the error message. */
+  timeoutMs: number;
+  /** For the timeout message: "identify_response offset=40". */
+  what: string;
+  replyMs?: number;
+  signal?: AbortSignal;
+}
+
+export class KlipperLink {
+  /** The sequence number of the next block we send. */
+  private seq = 0;
+  private readonly reader = new BlockReader();
+  /** Blocks received: any reply at all, for probing. */
+  blocksSeen = 0;
+
+  constructor(readonly transport: ByteTransport) {}
+
+  get name(): string {
+    return this.transport.name;
+  }
+
+  /**
+   * Sends one block with `content` and waits for a block whose content
+   * `match` accepts; resends after replyMs and on a NAK (adopting its
+   * sequence number) until the deadline.
+   */
+  async request<T>(
+    content: Uint8Array,
+    match: (content: Uint8Array) => T | undefined,
+    o: RequestOptions,
+  ): Promise<T> {
+    const clock = this.transport.clock;
+    const replyMs = o.replyMs ?? MCU_REPLY_MS;
+    for (;;) {
+      throwIfAborted(o.signal, o.what);
+      if (clock.now() >= o.deadline) throw new McuTimeoutError(this.name, o.what, o.timeoutMs);
+      const sent = this.seq;
+      await this.transport.write(encodeBlock(sent, content));
+      const replyBy = Math.min(o.deadline, clock.now() + replyMs);
+      let resend = false;
+      while (!resend && clock.now() < replyBy) {
+        const bytes = await this.transport.read(
+          replyBy - clock.now(),
+          o.signal ? { signal: o.signal } : {},
+        );
+        let got: { value: T } | undefined;
+        for (const block of this.reader.push(bytes)) {
+          this.blocksSeen++;
+          if (block.content.length === 0) {
+            // ACK (next = sent + 1) or a stale one (next = sent): fine. Anything else is a
+            // NAK naming the sequence the MCU expects: adopt it and resend.
+            if (block.seq !== sent && block.seq !== ((sent + 1) & MESSAGE_SEQ_MASK)) {
+              log.debug({ link: this.name, want: block.seq }, "adopting the MCU's sequence number");
+              this.seq = block.seq;
+              resend = true;
+            }
+            continue;
+          }
+          const v = match(block.content);
+          if (v !== undefined) got = { value: v };
+        }
+        if (got) {
+          this.seq = (sent + 1) & MESSAGE_SEQ_MASK;
+          return got.value;
+        }
+      }
+    }
+  }
+
+  /** Sends once and reports whether any block came back within `replyMs` (is a node there?). */
+  async probe(content: Uint8Array, replyMs: number, signal?: AbortSignal): Promise<boolean> {
+    const clock = this.transport.clock;
+    const before = this.blocksSeen;
+    await this.transport.write(encodeBlock(this.seq, content));
+    const end = clock.now() + replyMs;
+    while (clock.now() < end) {
+      const bytes = await this.transport.read(end - clock.now(), signal ? { signal } : {});
+      for (const block of this.reader.push(bytes)) {
+        // Every block from the MCU carries the sequence number it expects next.
+        this.blocksSeen++;
+        this.seq = block.seq;
+      }
+      if (this.blocksSeen > before) return true;
+    }
+    return false;
+  }
+}
