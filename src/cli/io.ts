@@ -1,6 +1,8 @@
 // Where the CLI writes. Real runs use the process streams; tests pass
 // capturing writers. Only cli/ prints.
 
+import type { DetectOptions } from "../klippy-bridge/klippy.js";
+
 export interface CliStream {
   write(text: string): void;
   readonly isTTY?: boolean;
@@ -12,6 +14,11 @@ export interface CliIo {
   stderr: CliStream;
   env: Record<string, string | undefined>;
   cwd: string;
+  /** Where the host's Klipper is looked for (tests point it at fakes). */
+  host?: {
+    home?: string;
+    klipper?: DetectOptions;
+  };
 }
 
 export function processIo(): CliIo {

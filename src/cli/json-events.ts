@@ -1,5 +1,5 @@
 // The --json output: NDJSON on stdout, one object per line, in this order:
-//   start → (node | phase | progress | info)* → result
+//   start → (node | missing | finding | target | phase | progress | info)* → result
 // and nothing else on stdout (human-readable errors go to stderr). The zod
 // schema below is the documentation and the test oracle; the README
 // describes it for users.
@@ -22,7 +22,26 @@ export const JsonEvent = z.discriminatedUnion("type", [
     interface: z.string(),
     mcu: z.string().optional(),
     version: z.string().optional(),
-    section: z.string().optional(),
+    section: z.string().optional().describe('the printer.cfg section naming it: "mcu EBBCan"'),
+    found: z
+      .enum(["query", "node-id"])
+      .optional()
+      .describe("answered the query, or found holding a node id (silent to queries)"),
+    nodeId: z.number().int().optional(),
+    blockSize: z.number().int().optional().describe("Katapult (--katapult-info)"),
+    appStart: z.number().int().optional().describe("Katapult (--katapult-info)"),
+    protocol: z.string().optional().describe("Katapult protocol version (--katapult-info)"),
+    transport: z.string().optional().describe("Klipper build: can, usb-can-bridge, usb, serial"),
+    canbusFrequency: z.number().int().optional(),
+    error: z.string().optional().describe("identify or CONNECT failed"),
+  }),
+  z.object({
+    type: z.literal("missing"),
+    section: z.string(),
+    uuid: z.string(),
+    interface: z.string(),
+    reason: z.string(),
+    fix: z.string().optional(),
   }),
   z.object({
     type: z.literal("finding"),

@@ -30,6 +30,27 @@ export interface NodeLine {
   mcu?: string;
   version?: string;
   section?: string;
+  /** Answered the query, or found holding a node id (silent to queries). */
+  found?: "query" | "node-id";
+  nodeId?: number;
+  /** Katapult's CONNECT facts (--katapult-info). */
+  blockSize?: number;
+  appStart?: number;
+  protocol?: string;
+  /** Klipper build facts from identify. */
+  transport?: string;
+  canbusFrequency?: number;
+  /** Identify or CONNECT failed. */
+  error?: string;
+}
+
+/** A node printer.cfg names that did not show up. */
+export interface MissingLine {
+  section: string;
+  uuid: string;
+  interface: string;
+  reason: string;
+  fix?: string;
 }
 
 export interface Reporter {
@@ -38,6 +59,7 @@ export interface Reporter {
   line(text: string): void;
   info(text: string, board?: string, data?: Record<string, unknown>): void;
   node(n: NodeLine, text: string): void;
+  missing(m: MissingLine, text: string): void;
   /** A row of the target table (text: the rendered line). */
   target(t: Record<string, unknown>, text: string): void;
   /** A doctor finding (text: the rendered line). */
@@ -127,6 +149,10 @@ export class TextReporter implements Reporter {
   }
 
   node(_n: NodeLine, text: string): void {
+    this.line(text);
+  }
+
+  missing(_m: MissingLine, text: string): void {
     this.line(text);
   }
 
@@ -295,6 +321,10 @@ export class JsonReporter implements Reporter {
 
   node(n: NodeLine): void {
     this.emit({ type: "node", ...n });
+  }
+
+  missing(m: MissingLine): void {
+    this.emit({ type: "missing", ...m });
   }
 
   target(t: Record<string, unknown>): void {

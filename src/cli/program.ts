@@ -182,6 +182,9 @@ export async function run(
     iface: f.interface!,
     uuids: f.uuid,
     ...(f.queryMs !== undefined ? { queryMs: Number(f.queryMs) } : {}),
+    identify: f.identify !== false,
+    katapultInfo: !!f.katapultInfo,
+    ...(typeof f.config === "string" ? { config: f.config } : {}),
   });
 
   /** Flash: -u (repeatable) with one file, -d with one file, or a manifest. */
@@ -263,6 +266,15 @@ export async function run(
       "the board/chip from `canflash targets` (sets baud and application area)",
     )
     .addOption(new Option("--query-ms <ms>", "how long a query listens").hideHelp())
+    .option(
+      "--no-identify",
+      "-q: the bare query (no Klipper identify, no look for nodes holding an id)",
+    )
+    .option("--katapult-info", "-q: also connect to each Katapult node for its version and MCU")
+    .option(
+      "--config <file>",
+      "printer.cfg to compare with (default: ~/printer_data/config/printer.cfg)",
+    )
     .addHelpText("after", EXAMPLES)
     .showHelpAfterError("(run canflash --help for usage)")
     .enablePositionalOptions()
@@ -308,6 +320,15 @@ export async function run(
   common(program.command("query"))
     .description("list CAN nodes that wait for a node id (Katapult and Klipper)")
     .option("--query-ms <ms>", "how long to listen for answers", "1000")
+    .option(
+      "--no-identify",
+      "the bare query (no Klipper identify, no look for nodes holding an id)",
+    )
+    .option("--katapult-info", "also connect to each Katapult node for its version and MCU")
+    .option(
+      "--config <file>",
+      "printer.cfg to compare with (default: ~/printer_data/config/printer.cfg)",
+    )
     .addHelpText("after", "\nExamples:\n  canflash query -i can0\n  canflash query -i sim --json")
     .action(wrap("query", (f, c) => queryCommand(canOpts(f), c)));
 

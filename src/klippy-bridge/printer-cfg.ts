@@ -10,6 +10,8 @@
 import { CanflashError } from "../util/errors.js";
 
 export const SAVE_CONFIG_MARKER = "#*# <---------------------- SAVE_CONFIG ---------------------->";
+/** The block Klipper writes above saved settings; the settings count only below all of it. */
+export const SAVE_CONFIG_HEADER = `\n${SAVE_CONFIG_MARKER}\n#*# DO NOT EDIT THIS BLOCK OR BELOW. The contents are auto-generated.\n#*#\n`;
 
 export interface ConfigFs {
   readFile(path: string): Promise<string>;
@@ -67,18 +69,26 @@ function stripInline(text: string): string {
   return (m ? text.slice(0, m.index) : text).trimEnd();
 }
 
-/** Splits the main file text into its own part and the SAVE_CONFIG part (prefixes removed). */
+/**
+ * Splits the main file into its own part and the SAVE_CONFIG settings
+ * (prefixes removed). As Klippy does: without the exact header, or with
+ * "#*# " lines above it or other lines below it, the block is not applied
+ * (its lines are comments then).
+ */
 export function splitSaveConfig(text: string): { main: string; saved: string | undefined } {
-  const at = text.indexOf(SAVE_CONFIG_MARKER);
-  if (at < 0) return { main: text, saved: undefined };
-  const saved = text
-    .slice(at + SAVE_CONFIG_MARKER.length)
-    .split("\n")
-    .map((l) => l.replace(/\r$/, ""))
-    .filter((l) => l.startsWith("#*#"))
-    .map((l) => l.slice(3).replace(/^ /, ""))
-    .join("\n");
-  return { main: text.slice(0, at), saved };
+  const data = text.replace(/\r\n/g, "\n");
+  const at = data.indexOf(SAVE_CONFIG_HEADER);
+  if (at < 0) return { main: data, saved: undefined };
+  const main = data.slice(0, at);
+  const block = data.slice(at + SAVE_CONFIG_HEADER.length).trim();
+  if (main.includes("\n#*# ")) return { main: data, saved: undefined };
+  const lines: string[] = [];
+  for (const line of block === "" ? [] : block.split("\n")) {
+    if (!line.startsWith("#*#") || (line.length >= 4 && !line.startsWith("#*# ")))
+      return { main: data, saved: undefined };
+    lines.push(line.slice(4));
+  }
+  return { main, saved: lines.join("\n") };
 }
 
 class Builder {

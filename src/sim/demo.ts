@@ -1,7 +1,9 @@
 // The built-in demo bus behind `-i sim`: a 1 Mbit/s virtual channel with
-// bus-time accounting and two Katapult boards and one Klipper board with
-// STM32G0B1-like flash timing, so a newcomer can query and flash without
-// hardware. UUIDs are the worked examples of the protocol notes.
+// bus-time accounting: two Katapult boards, one Klipper board (STM32G0B1-like
+// flash timing), and one Klipper board that holds a node id from an earlier
+// Klipper run, so a newcomer can query and flash without hardware. The first
+// UUIDs are the worked examples of the protocol notes; examples/printer.cfg
+// names these boards (and one that is not there).
 
 import type { CanBus } from "../can/bus.js";
 import { VirtualCanChannel } from "../can/virtual.js";
@@ -18,6 +20,17 @@ export const DEMO_NODES: readonly SimCanDeviceOptions[] = [
     mcu: "stm32g0b1xx",
     boot: "klipper",
     klipper: { bootloaderDelayMs: 200 },
+  },
+  // Klipper on an RP2040 toolhead that still holds node id 5 from a Klippy
+  // run that has since stopped: silent to queries, found by probing.
+  {
+    uuid: "3a1b5c7d9e0f",
+    mcu: "rp2040",
+    boot: "klipper",
+    klipperVersion: "v0.12.0-427-g1a2b3c4d",
+    flash: { base: 0x10000000, size: 2 * 1024 * 1024 },
+    katapult: { appStart: 0x10004000, blockSize: 64 },
+    klipper: { bootloaderDelayMs: 200, heldByNodeId: 5 },
   },
 ];
 

@@ -43,7 +43,11 @@ export function canflash(
 }
 
 /** run() in this process with captured output. */
-export async function runInProcess(args: string[], cwd = process.cwd()): Promise<CliResult> {
+export async function runInProcess(
+  args: string[],
+  cwd = process.cwd(),
+  host?: CliIo["host"],
+): Promise<CliResult> {
   let stdout = "";
   let stderr = "";
   const io: CliIo = {
@@ -51,6 +55,7 @@ export async function runInProcess(args: string[], cwd = process.cwd()): Promise
     stderr: { write: (t) => void (stderr += t), isTTY: false },
     env: {},
     cwd,
+    ...(host ? { host } : {}),
   };
   const code = await run(args, io);
   return { code, stdout, stderr };

@@ -8,6 +8,7 @@ import {
   loadPrinterConfig,
   parsePrinterConfig,
   PrinterConfigError,
+  SAVE_CONFIG_HEADER,
   SAVE_CONFIG_MARKER,
   splitSaveConfig,
 } from "../../src/klippy-bridge/printer-cfg.js";
@@ -66,10 +67,19 @@ describe("printer.cfg parser", () => {
   });
 
   it("applies the SAVE_CONFIG block last", async () => {
-    const text = `[mcu EBB]\ncanbus_uuid: 111111111111\n\n${SAVE_CONFIG_MARKER}\n#*# [mcu EBB]\n#*# canbus_uuid = 222222222222\n#*#\n`;
+    const text = `[mcu EBB]\ncanbus_uuid: 111111111111\n${SAVE_CONFIG_HEADER}#*# [mcu EBB]\n#*# canbus_uuid = 222222222222\n#*#\n`;
     expect(splitSaveConfig(text).saved).toBe("[mcu EBB]\ncanbus_uuid = 222222222222\n");
     const c = await parsePrinterConfig(text);
     expect(opt(c, "mcu EBB", "canbus_uuid")).toBe("222222222222");
+  });
+
+  it("ignores a SAVE_CONFIG block Klippy would ignore (edited below the header, or no full header)", async () => {
+    const edited = `[mcu EBB]\ncanbus_uuid: 111111111111\n${SAVE_CONFIG_HEADER}#*# [mcu EBB]\ncanbus_uuid = 222222222222\n`;
+    expect(splitSaveConfig(edited).saved).toBeUndefined();
+    const bare = `[mcu EBB]\ncanbus_uuid: 111111111111\n${SAVE_CONFIG_MARKER}\n#*# [mcu EBB]\n#*# canbus_uuid = 222222222222\n`;
+    expect(splitSaveConfig(bare).saved).toBeUndefined();
+    const c = await parsePrinterConfig(bare);
+    expect(opt(c, "mcu EBB", "canbus_uuid")).toBe("111111111111");
   });
 
   it("says where a line cannot be read", async () => {

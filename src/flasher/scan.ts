@@ -1,0 +1,146 @@
+// What is on a CAN bus: the nodes that answer a query (Katapult and
+// Klipper), what they run (identify for Klipper, CONNECT for Katapult when
+// asked), and Klipper nodes that hold a node id and so stay silent to
+// queries (found by probing node ids the caller says are safe).
+//
+// The probe of canflash's own identify range runs alongside the query
+// window, so it costs no time; it also keeps identify from handing out an
+// id an earlier run left on another node (which would knock that node off
+// with an id conflict).
+
+import type { CanBus } from "../can/bus.js";
+import { assignKatapultNodeId, clearKatapultNodeIds, queryNodes } from "../canboot/can-admin.js";
+import type { ConnectInfo } from "../canboot/codec.js";
+import { KatapultSession } from "../canboot/session.js";
+import { FIRST_HOST_NODE_ID, nodeCanIds } from "../klippy-bridge/admin.js";
+import { CANFLASH_PROBE_IDS, findAssignedKlipperNodes } from "../klippy-bridge/assigned.js";
+import type { KlipperDictionary } from "../klippy-bridge/dictionary.js";
+import { identifyCanNode } from "../klippy-bridge/identify.js";
+import type { Uuid } from "../klippy-bridge/uuid.js";
+import { CanNodeStream } from "../transport/can-node-stream.js";
+
+export type NodeApplication = "Katapult" | "Klipper" | "Unknown";
+
+export interface ScannedNode {
+  uuid: Uuid;
+  application: NodeApplication;
+  /** Answered the query, or found holding a node id (silent to queries). */
+  found: "query" | "node-id";
+  /** The node id it holds (found by probing) or was given to identify it. */
+  nodeId?: number;
+  /** Klipper: from identify. */
+  dictionary?: KlipperDictionary;
+  /** Katapult: from CONNECT (katapultInfo). */
+  katapult?: ConnectInfo;
+  /** Identify or CONNECT failed: why. */
+  error?: string;
+}
+
+export interface ScanOptions {
+  queryMs?: number;
+  /** Read Klipper nodes' data dictionaries (default true). */
+  identify?: boolean;
+  /** CONNECT to Katapult nodes for version, MCU, block size. */
+  katapultInfo?: boolean;
+  /**
+   * Further node ids to probe for Klipper nodes that hold an id (e.g. Klippy's
+   * 4, 5, … when Klippy is not running). canflash's own identify range is
+   * always probed when identify is on: no Klippy host uses it.
+   */
+  probeIds?: readonly number[];
+  signal?: AbortSignal;
+}
+
+const appName = (appByte: number | undefined): NodeApplication =>
+  appByte === undefined || appByte === 0x01 ? "Klipper" : appByte === 0x11 ? "Katapult" : "Unknown";
+
+const msg = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+export interface ScanResult {
+  nodes: ScannedNode[];
+  /** Answered on a probed node id but could not be identified (no UUID). */
+  unnamed: Array<{ nodeId: number; error: string }>;
+}
+
+export async function scanCanBus(bus: CanBus, o: ScanOptions = {}): Promise<ScanResult> {
+  const identify = o.identify ?? true;
+  const signal = o.signal ? { signal: o.signal } : {};
+  await clearKatapultNodeIds(bus);
+  const probeIds = [...new Set([...(identify ? CANFLASH_PROBE_IDS : []), ...(o.probeIds ?? [])])];
+  const [answers, assigned] = await Promise.all([
+    queryNodes(bus, { ...signal, ...(o.queryMs !== undefined ? { windowMs: o.queryMs } : {}) }),
+    probeIds.length > 0 ? findAssignedKlipperNodes(bus, probeIds, signal) : Promise.resolve([]),
+  ]);
+
+  const nodes: ScannedNode[] = answers.map((a) => ({
+    uuid: a.uuid,
+    application: appName(a.appByte),
+    found: "query",
+  }));
+  const unnamed: ScanResult["unnamed"] = [];
+  for (const a of assigned) {
+    if (!a.uuid) {
+      unnamed.push({ nodeId: a.nodeId, error: a.error ?? "no UUID" });
+      continue;
+    }
+    if (nodes.some((n) => n.uuid === a.uuid)) continue;
+    nodes.push({
+      uuid: a.uuid,
+      application: "Klipper",
+      found: "node-id",
+      nodeId: a.nodeId,
+      ...(a.dictionary ? { dictionary: a.dictionary } : {}),
+      ...(a.error ? { error: a.error } : {}),
+    });
+  }
+
+  const used = new Set(assigned.map((a) => a.nodeId));
+  const freeIds = CANFLASH_PROBE_IDS.filter((id) => !used.has(id));
+  const work: Promise<void>[] = [];
+  if (identify) {
+    for (const n of nodes.filter((x) => x.found === "query" && x.application === "Klipper")) {
+      const nodeId = freeIds.shift();
+      if (nodeId === undefined) {
+        n.error = "no free node id left to identify it";
+        continue;
+      }
+      n.nodeId = nodeId;
+      work.push(
+        identifyCanNode(bus, n.uuid, { nodeId, ...signal }).then(
+          (r) => void (n.dictionary = r.dictionary),
+          (e) => void (n.error = msg(e)),
+        ),
+      );
+    }
+  }
+  if (o.katapultInfo) {
+    let nodeId = FIRST_HOST_NODE_ID;
+    for (const n of nodes.filter((x) => x.application === "Katapult")) {
+      const id = nodeId++;
+      work.push(
+        katapultConnectInfo(bus, n.uuid, id, o.signal).then(
+          (info) => void (n.katapult = info),
+          (e) => void (n.error = msg(e)),
+        ),
+      );
+    }
+  }
+  await Promise.all(work);
+  return { nodes, unnamed };
+}
+
+/** Assigns a Katapult node an id and reads its CONNECT reply; it stays in Katapult (the next query clears the id). */
+export async function katapultConnectInfo(
+  bus: CanBus,
+  uuid: Uuid,
+  nodeId: number,
+  signal?: AbortSignal,
+): Promise<ConnectInfo> {
+  await assignKatapultNodeId(bus, uuid, nodeId);
+  const stream = new CanNodeStream(bus, nodeCanIds(nodeId), `node ${nodeId}`);
+  try {
+    return await new KatapultSession(stream, signal ? { signal } : {}).connect();
+  } finally {
+    await stream.close();
+  }
+}
