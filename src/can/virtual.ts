@@ -108,9 +108,19 @@ export class VirtualCanChannel {
   }
 
   /** A private channel not reachable by name (for tests and simulations). */
-  static anonymous(options: VirtualChannelOptions = {}): VirtualCanChannel {
-    return new VirtualCanChannel("anonymous", options, false);
+  static anonymous(
+    options: VirtualChannelOptions & {
+      /** What its endpoints call their channel in messages (default "virtual"). */
+      label?: string;
+    } = {},
+  ): VirtualCanChannel {
+    const ch = new VirtualCanChannel("anonymous", options, false);
+    ch.label = options.label;
+    return ch;
   }
+
+  /** Anonymous channels: the name endpoints report. */
+  label: string | undefined;
 
   static get(name: string): VirtualCanChannel | undefined {
     return VirtualCanChannel.registry.get(name);
@@ -296,7 +306,10 @@ export class VirtualCanBus extends BaseBus {
     readonly medium: VirtualCanChannel,
     options: VirtualEndpointOptions,
   ) {
-    super(medium.name === "anonymous" ? "virtual" : `virtual:${medium.name}`, medium.clock);
+    super(
+      medium.name === "anonymous" ? (medium.label ?? "virtual") : `virtual:${medium.name}`,
+      medium.clock,
+    );
     this.receiveOwn = options.receiveOwn ?? false;
     this.filters = options.filters ?? [];
     this.label = options.label ?? "endpoint";

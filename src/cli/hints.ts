@@ -138,10 +138,10 @@ export function explain(error: unknown, ctx: Ctx): Explained {
         exitCode: ExitCode.NO_NODE,
         message: error.message,
         causes: [
-          "Klipper is running and holds the node (nodes with a node id do not answer queries): sudo systemctl stop klipper",
-          `the board runs at another bitrate than ${iface}`,
           "the board is not powered, or CAN H/L are swapped or unterminated",
-          "the UUID is mistyped",
+          `the board runs at another bitrate than ${iface}`,
+          "the UUID is mistyped (compare canflash -q and canbus_uuid in printer.cfg)",
+          "its Klipper predates 2022-04 and ignores the bootloader request: double-tap reset to enter Katapult",
         ],
         next: [`list the nodes: canflash -i ${ctx.iface} -q`],
       };

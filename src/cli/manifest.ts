@@ -4,8 +4,10 @@
 //
 //   interface: can0                      # default for CAN boards
 //   firmware: ~/klipper/out/klipper.bin  # default for all boards
+//   config: ~/printer_data/config/printer.cfg   # for boards named by mcu
 //   boards:
-//     - name: EBBCan                     # a label (printer.cfg section name)
+//     - mcu: EBBCan                      # [mcu EBBCan] in printer.cfg: its canbus_uuid
+//     - name: T0                         # a label
 //       uuid: aabbccddeeff
 //     - name: toolhead1
 //       uuid: 112233445566
@@ -34,19 +36,22 @@ const uuidField = z.string().refine((s) => {
 const Board = z
   .strictObject({
     name: z.string().min(1).optional(),
+    mcu: z.string().min(1).optional(),
     uuid: uuidField.optional(),
     device: z.string().min(1).optional(),
     interface: z.string().min(1).optional(),
     firmware: z.string().min(1).optional(),
     baud: z.number().int().positive().optional(),
   })
-  .refine((b) => (b.uuid === undefined) !== (b.device === undefined), {
-    message: "give exactly one of uuid (a CAN board) or device (a serial/USB board)",
+  .refine((b) => [b.uuid, b.device, b.mcu].filter((x) => x !== undefined).length === 1, {
+    message:
+      "give exactly one of uuid (a CAN board), device (a serial/USB board) or mcu (its printer.cfg name)",
   });
 
 export const ManifestSchema = z.strictObject({
   interface: z.string().min(1).optional(),
   firmware: z.string().min(1).optional(),
+  config: z.string().min(1).optional(),
   jobs: z.number().int().positive().optional(),
   boards: z.array(Board).min(1, "list at least one board"),
 });
@@ -77,7 +82,7 @@ function fieldName(path: readonly PropertyKey[]): string {
 export async function loadManifest(
   path: string,
   cwd: string,
-): Promise<{ entries: FlashEntry[]; jobs?: number }> {
+): Promise<{ entries: FlashEntry[]; jobs?: number; config?: string }> {
   const full = expandPath(path, cwd);
   let text: string;
   try {
@@ -104,7 +109,7 @@ export async function loadManifest(
     let problem = issue.message;
     if (issue.code === "unrecognized_keys") {
       path = [...issue.path, issue.keys[0]!];
-      problem = `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")} (known: name, uuid, device, interface, firmware, baud)`;
+      problem = `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")} (known: name, mcu, uuid, device, interface, firmware, baud)`;
     }
     const node = doc.getIn(path, true) as Node | undefined;
     const line = node?.range
@@ -123,7 +128,9 @@ export async function loadManifest(
         "no firmware for this board and no top-level default",
       );
     return {
-      label: b.name ?? (b.uuid ? parseUuid(b.uuid) : b.device!),
+      label: b.name ?? b.mcu ?? (b.uuid ? parseUuid(b.uuid) : b.device!),
+      ...(b.mcu ? { mcu: b.mcu } : {}),
+      ...(b.interface || m.interface ? { explicitIface: true } : {}),
       ...(b.uuid ? { uuid: b.uuid } : {}),
       ...(b.device ? { device: b.device } : {}),
       ...(b.baud ? { baud: b.baud } : {}),
@@ -131,7 +138,11 @@ export async function loadManifest(
       file,
     };
   });
-  return { entries, ...(m.jobs ? { jobs: m.jobs } : {}) };
+  return {
+    entries,
+    ...(m.jobs ? { jobs: m.jobs } : {}),
+    ...(m.config ? { config: m.config } : {}),
+  };
 }
 
 function lineOfParent(

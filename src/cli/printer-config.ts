@@ -12,6 +12,7 @@ import type { KlipperStatus } from "../klippy-bridge/klippy.js";
 import { DEMO_INTERFACE } from "./bus.js";
 import { expandPath } from "./firmware.js";
 import { UsageError } from "./usage-error.js";
+import type { FlashEntry } from "./commands/flash.js";
 
 export interface CliPrinterConfig {
   path: string;
@@ -64,4 +65,93 @@ export async function choosePrinterConfig(o: {
   } catch (e) {
     return { config: undefined, note: `printer.cfg not used: ${(e as Error).message}` };
   }
+}
+
+/** Finds an [mcu …] by the name Klipper uses ("EBBCan", "mcu EBBCan", "mcu"); exact first, then ignoring case. */
+export function findConfiguredMcu(
+  mcus: readonly ConfiguredMcu[],
+  name: string,
+): ConfiguredMcu | undefined {
+  const want = name.trim().replace(/^mcu\s+/, "");
+  return (
+    mcus.find((m) => m.name === want || m.section === name.trim()) ??
+    mcus.find((m) => m.name.toLowerCase() === want.toLowerCase())
+  );
+}
+
+/**
+ * Boards given by printer.cfg name (--mcu, manifest `mcu:`) become CAN
+ * UUIDs on their canbus_interface or serial devices, before anything is
+ * opened; an unknown name lists the known ones.
+ */
+export async function resolveMcuEntries(
+  entries: FlashEntry[],
+  o: {
+    config: string | undefined;
+    cwd: string;
+    home: string | undefined;
+    klipper: KlipperStatus | undefined;
+  },
+): Promise<FlashEntry[]> {
+  if (!entries.some((e) => e.mcu !== undefined)) return entries;
+  let path: string | undefined;
+  if (o.config !== undefined) path = expandPath(o.config, o.cwd, o.home);
+  else {
+    const candidates = [
+      ...(o.klipper?.processes.map((p) => p.config).filter((c): c is string => !!c) ?? []),
+      ...defaultPrinterConfigPaths(o.home),
+    ];
+    for (const c of candidates)
+      if ((await stat(c).catch(() => undefined))?.isFile()) {
+        path = c;
+        break;
+      }
+    if (!path)
+      throw new UsageError(
+        `boards named by printer.cfg section, but no printer.cfg found (looked in ${candidates.join(", ")})`,
+        "give it with --config <file> (or `config:` in the manifest)",
+      );
+  }
+  let mcus: ConfiguredMcu[];
+  try {
+    mcus = configuredMcus(await loadPrinterConfig(path, nodeConfigFs));
+  } catch (e) {
+    throw new UsageError(
+      (e as Error).message,
+      "fix printer.cfg, or name the boards by UUID (-u) or device (-d)",
+    );
+  }
+  return entries.map((e) => {
+    if (e.mcu === undefined) return e;
+    const m = findConfiguredMcu(mcus, e.mcu);
+    if (!m)
+      throw new UsageError(
+        `${path} has no [mcu ${e.mcu}]`,
+        `known: ${mcus.map((x) => x.name).join(", ") || "none"} (or give the board by UUID with -u)`,
+      );
+    if (m.problem)
+      throw new UsageError(
+        `[${m.section}] in ${m.file}:${m.line}: ${m.problem}`,
+        "fix printer.cfg",
+      );
+    const label = e.label === e.mcu ? m.name : e.label;
+    if (m.canbusUuid)
+      return {
+        ...e,
+        label,
+        uuid: m.canbusUuid,
+        iface: e.explicitIface ? e.iface : m.canbusInterface!,
+      };
+    if (m.serial?.startsWith("/tmp/"))
+      throw new UsageError(
+        `[${m.section}] is ${m.serial}, the Linux process MCU: it is not flashed`,
+        "rebuild and reinstall it (make; sudo make flash) in ~/klipper",
+      );
+    return {
+      ...e,
+      label,
+      device: m.serial!,
+      ...(e.baud === undefined && m.baud !== undefined ? { baud: m.baud } : {}),
+    };
+  });
 }

@@ -24,6 +24,8 @@ import { DEFAULT_FIRMWARE, expandPath } from "./firmware.js";
 import { explain } from "./hints.js";
 import type { CliIo } from "./io.js";
 import { loadManifest } from "./manifest.js";
+import { resolveMcuEntries } from "./printer-config.js";
+import { detectKlipper } from "../klippy-bridge/klippy.js";
 import { JsonReporter, TextReporter, type Reporter } from "./output.js";
 import { UsageError } from "./usage-error.js";
 
@@ -68,6 +70,16 @@ function flashing(cmd: Command): Command {
     .option("--jobs <n>", "boards flashed at once per interface (default: all)")
     .option("--keep-going", "after a failure, still flash the remaining boards")
     .option("--dry-run", "check everything and plan the blocks, but write nothing")
+    .option(
+      "--mcu <name>",
+      "a board by its printer.cfg name ([mcu EBBCan] → EBBCan; repeatable)",
+      collect,
+      [] as string[],
+    )
+    .option(
+      "--config <file>",
+      "printer.cfg for --mcu names and -q (default: ~/printer_data/config/printer.cfg)",
+    )
     .option(
       "--force",
       "flash even if the image's CAN bitrate or transport differs from the link (never a wrong MCU)",
@@ -159,7 +171,15 @@ export async function run(
       command = typeof name === "string" ? name : name(flags);
       out.start(command);
       started = true;
-      ctx = { io, out, signal, verbose };
+      ctx = {
+        io,
+        out,
+        signal,
+        verbose,
+        ifaceGiven:
+          cmd.getOptionValueSource("interface") === "cli" ||
+          root?.getOptionValueSource("interface") === "cli",
+      };
       if (typeof flags.traceFile === "string") {
         const stream = createWriteStream(expandPath(flags.traceFile, io.cwd));
         traceStream = stream;
@@ -196,14 +216,18 @@ export async function run(
     const target = resolveTarget(f.target as string | undefined);
     let entries: FlashEntry[] = [];
     let jobs = parseJobs(f.jobs as string | undefined);
+    let config = typeof f.config === "string" ? f.config : undefined;
+    const mcuNames = (f.mcu as string[] | undefined) ?? [];
     if (f.manifest) {
-      if (f.uuid.length > 0 || f.device)
-        throw new UsageError("give boards either with --manifest or with -u/-d, not both");
+      if (f.uuid.length > 0 || f.device || mcuNames.length > 0)
+        throw new UsageError("give boards either with --manifest or with -u/-d/--mcu, not both");
       const m = await loadManifest(f.manifest as string, io.cwd);
       entries = m.entries;
       jobs ??= m.jobs;
+      config ??= m.config;
     } else if (f.device) {
-      if (f.uuid.length > 0) throw new UsageError("give either -d <tty> or -u <uuid>, not both");
+      if (f.uuid.length > 0 || mcuNames.length > 0)
+        throw new UsageError("give either -d <tty> or -u <uuid>/--mcu <name>, not both");
       entries = [
         {
           label: f.device as string,
@@ -219,13 +243,25 @@ export async function run(
         },
       ];
     } else {
-      entries = f.uuid.map((u) => ({
-        label: u,
-        uuid: u,
+      const explicitIface = c.ifaceGiven === true;
+      entries = [
+        ...f.uuid.map((u) => ({ label: u, uuid: u })),
+        ...mcuNames.map((name) => ({ label: name, mcu: name })),
+      ].map((b) => ({
+        ...b,
         iface: f.interface!,
+        ...(explicitIface ? { explicitIface } : {}),
         file: file ?? DEFAULT_FIRMWARE,
         ...(target?.appEnd !== undefined ? { flashEnd: target.appEnd } : {}),
       }));
+    }
+    if (entries.some((e) => e.mcu !== undefined)) {
+      entries = await resolveMcuEntries(entries, {
+        config,
+        cwd: io.cwd,
+        home: io.host?.home,
+        klipper: config === undefined ? await detectKlipper(io.host?.klipper ?? {}) : undefined,
+      });
     }
     return flashBoards(
       {
@@ -271,10 +307,6 @@ export async function run(
       "-q: the bare query (no Klipper identify, no look for nodes holding an id)",
     )
     .option("--katapult-info", "-q: also connect to each Katapult node for its version and MCU")
-    .option(
-      "--config <file>",
-      "printer.cfg to compare with (default: ~/printer_data/config/printer.cfg)",
-    )
     .addHelpText("after", EXAMPLES)
     .showHelpAfterError("(run canflash --help for usage)")
     .enablePositionalOptions()
@@ -303,7 +335,8 @@ export async function run(
           if (f.query) return queryCommand(canOpts(f), c);
           if (f.requestBootloader) return requestCommand(canOpts(f), c);
           if (f.status) return statusCommand(canOpts(f), c);
-          if (f.uuid.length > 0 || f.manifest) return flash(f, c, file);
+          if (f.uuid.length > 0 || f.manifest || (f.mcu as string[]).length > 0)
+            return flash(f, c, file);
           if (file)
             throw new UsageError(
               `which node should get ${file}?`,
@@ -346,13 +379,15 @@ Examples:
   canflash flash -u aabbccddeeff ~/klipper/out/klipper.bin
   canflash flash -u aabbccddeeff -u 112233445566 --jobs 2 klipper.bin
   canflash flash --manifest boards.yaml --keep-going
+  canflash flash --mcu EBBCan --mcu T0 klipper.bin   (boards by printer.cfg name)
   canflash flash -i sim -u 8266c4636429 -u ef00c3c43f24 klipper.bin
 
 Manifest (JSON or YAML):
   interface: can0
   firmware: ~/klipper/out/klipper.bin
   boards:
-    - { name: EBBCan, uuid: aabbccddeeff }
+    - { mcu: EBBCan }                    # [mcu EBBCan] in printer.cfg
+    - { name: T0, uuid: aabbccddeeff }
     - { name: toolhead1, uuid: 112233445566, firmware: ~/klipper/out/t1.bin, interface: can1 }
     - { name: mainboard, device: /dev/serial/by-id/usb-katapult_stm32f446xx_123-if00 }`,
     )
@@ -460,7 +495,7 @@ Manifest (JSON or YAML):
       }
       return ExitCode.USAGE;
     }
-    const iface = argValue(argv, ["-i", "--interface"]) ?? "can0";
+    const iface = ctx?.iface ?? argValue(argv, ["-i", "--interface"]) ?? "can0";
     const explained = explain(e, { iface, ...(ctx?.retry ? { retry: ctx.retry } : {}) });
     const detail =
       e instanceof Error

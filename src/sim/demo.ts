@@ -46,6 +46,7 @@ export function startDemoSim(
   options: { clock?: Clock; bitrate?: number; onEvent?: SimEventListener } = {},
 ): DemoSim {
   const channel = VirtualCanChannel.anonymous({
+    label: "sim",
     clock: options.clock ?? realClock,
     bitrate: options.bitrate ?? DEMO_BITRATE,
   });

@@ -232,3 +232,82 @@ describe("manifests", () => {
     });
   }
 });
+
+describe("boards by printer.cfg name", () => {
+  const cfg = (iface: string) => {
+    const path = join(dir, `printer-${n++}.cfg`);
+    writeFileSync(
+      path,
+      [
+        "[mcu]",
+        "serial: /dev/serial/by-id/usb-Klipper_stm32h723xx_29001A-if00",
+        "[mcu host]",
+        "serial: /tmp/klipper_host_mcu",
+        "[mcu EBBCan]",
+        "canbus_uuid: 8266c4636429",
+        `canbus_interface: ${iface}`,
+        "[mcu T0]",
+        "canbus_uuid: 625720a262c6",
+        `canbus_interface: ${iface}`,
+        "",
+      ].join("\n"),
+    );
+    return path;
+  };
+
+  it("--mcu names boards; their UUID and canbus_interface come from printer.cfg", async () => {
+    const iface = bus([
+      { uuid: "8266c4636429", boot: "katapult" },
+      { uuid: "625720a262c6", boot: "klipper" },
+    ]);
+    // No -i: the interface is the boards' canbus_interface.
+    const r = await runInProcess([
+      "--config",
+      cfg(iface),
+      "--mcu",
+      "EBBCan",
+      "--mcu",
+      "mcu t0",
+      firmware,
+    ]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/EBBCan\s+8266c4636429\s+ok/);
+    expect(r.stdout).toMatch(/T0\s+625720a262c6\s+ok/);
+    expect(devices[0]!.writtenApplication()).toEqual(image);
+    expect(devices[1]!.writtenApplication()).toEqual(image);
+  });
+
+  it("a manifest can name boards by mcu, with its own config", async () => {
+    const iface = bus([{ uuid: "8266c4636429", boot: "katapult" }]);
+    const m = join(dir, `boards-${n++}.yaml`);
+    writeFileSync(m, `config: ${cfg(iface)}\nfirmware: ${firmware}\nboards:\n  - mcu: EBBCan\n`);
+    const r = await runInProcess(["--manifest", m]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Flashing '.*klipper\.bin' to 8266c4636429 on virtual:/);
+    expect(devices[0]!.writtenApplication()).toEqual(image);
+  });
+
+  it("refuses an unknown name (listing the known ones) and the Linux host MCU, with nothing sent", async () => {
+    const iface = bus([]);
+    const listener = channel!.open();
+    const path = cfg(iface);
+    const unknown = await runInProcess(["--config", path, "--mcu", "T9", firmware]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/has no \[mcu T9\][\s\S]*known: mcu, host, EBBCan, T0/);
+    const host = await runInProcess(["--config", path, "--mcu", "host", firmware]);
+    expect(host.code).toBe(2);
+    expect(host.stderr).toMatch(/\[mcu host\] is \/tmp\/klipper_host_mcu, the Linux process MCU/);
+    const none = await runInProcess([
+      "--config",
+      join(dir, "missing.cfg"),
+      "--mcu",
+      "EBBCan",
+      firmware,
+    ]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/cannot read the printer config \(ENOENT\)/);
+    expect(await listener.recv(20)).toBeUndefined();
+    await listener.close();
+  });
+});

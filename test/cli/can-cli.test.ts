@@ -61,9 +61,10 @@ describe("canflash on the demo bus (spawned binary)", () => {
     const r = await canflash(["-i", "sim", "-u", "aabbccddeeff", firmware]);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(
-      /error: enter failed: node aabbccddeeff did not answer on virtual within \d+ ms \(nodes that answered:/,
+      /error: enter failed: node aabbccddeeff did not answer on sim within \d+ ms \(nodes that answered:/,
     );
-    expect(r.stderr).toMatch(/Klipper is running and holds the node/);
+    expect(r.stderr).toMatch(/the board runs at another bitrate than sim/);
+    expect(r.stderr).toMatch(/list the nodes: canflash -i sim -q/);
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace without -v
   });
 });

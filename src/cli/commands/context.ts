@@ -9,6 +9,10 @@ export interface CommandContext {
   /** Fires on SIGINT/SIGTERM. */
   signal: AbortSignal;
   verbose: boolean;
+  /** -i was typed (not the can0 default). */
+  ifaceGiven?: boolean;
+  /** The interface the command ended up using (a printer.cfg name can choose it), for error hints. */
+  iface?: string;
   /** Set by a command once known: the command line that retries it (for error hints). */
   retry?: string;
   /** Per-board results for the final --json result object. */

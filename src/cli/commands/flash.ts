@@ -33,6 +33,10 @@ export interface FlashEntry {
   device?: string;
   baud?: number;
   iface: string;
+  /** The interface was given for this board (else a printer.cfg name takes its canbus_interface). */
+  explicitIface?: boolean;
+  /** Named by printer.cfg section ("EBBCan"): resolved to uuid/device before anything is opened. */
+  mcu?: string;
   file: string;
   flashEnd?: number;
 }
@@ -80,6 +84,8 @@ async function prepare(o: FlashOptions, cwd: string): Promise<Prepared[]> {
   const files = new Map<string, Promise<FirmwareFile>>();
   const out: Prepared[] = [];
   for (const e of o.entries) {
+    if (e.mcu !== undefined && !e.uuid && !e.device)
+      throw new UsageError(`${e.label}: printer.cfg name not resolved`);
     const key = e.uuid ? `${e.iface}/${parseUuid(e.uuid)}` : expandPath(e.device!, cwd);
     if (seen.has(key)) throw new UsageError(`${e.label} is listed twice`, "list each board once");
     seen.add(key);
@@ -99,6 +105,7 @@ export async function flashBoards(o: FlashOptions, ctx: CommandContext): Promise
   ctx.out.setMulti?.(!single);
   if (single) {
     const b = boards[0]!;
+    if (b.uuid) ctx.iface = b.iface;
     ctx.retry = b.uuid
       ? `canflash -i ${b.iface} -u ${b.uuidParsed} ${b.file}`
       : `canflash -d ${b.device}${b.baud ? ` -b ${b.baud}` : ""} ${b.file}`;
