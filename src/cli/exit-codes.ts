@@ -15,6 +15,8 @@ export const ExitCode = {
   INTERFACE: 5,
   /** A pre-flight check refused the image (wrong MCU, bitrate, offset, size); nothing was written. */
   REFUSED: 6,
+  /** Klipper is running and holds a board to flash (or is printing); nothing was sent. */
+  BUSY: 7,
   /** Interrupted (Ctrl-C). */
   INTERRUPTED: 130,
 } as const;

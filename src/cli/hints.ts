@@ -204,6 +204,32 @@ export function explain(error: unknown, ctx: Ctx): Explained {
         next: fix ? [fix] : ["rebuild the firmware (make in ~/klipper) and flash out/klipper.bin"],
       };
     }
+    case "KLIPPER_HOLDS_BOARDS":
+      return {
+        exitCode: ExitCode.BUSY,
+        message: error.message,
+        causes: ["nothing was sent"],
+        next: [
+          ctx.retry
+            ? `let canflash stop and restart Klipper: ${ctx.retry.replace(/^canflash /, "canflash --stop-klipper ")}`
+            : "add --stop-klipper: canflash stops Klipper, flashes, and starts it again",
+          "or stop it yourself first: sudo systemctl stop klipper",
+        ],
+      };
+    case "KLIPPER_PRINTING":
+      return {
+        exitCode: ExitCode.BUSY,
+        message: error.message,
+        causes: ["nothing was sent; Klipper keeps running"],
+        next: ["wait for the print to finish (or cancel it), then retry"],
+      };
+    case "KLIPPER_CONTROL":
+      return {
+        exitCode: ExitCode.BUSY,
+        message: error.message,
+        causes: ["nothing was sent"],
+        next: [field<string>(error, "fix") ?? "sudo systemctl stop klipper", ...retry],
+      };
     case "PREFLIGHT_MCU":
     case "PREFLIGHT_BITRATE":
     case "PREFLIGHT_TRANSPORT":

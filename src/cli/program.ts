@@ -81,6 +81,10 @@ function flashing(cmd: Command): Command {
       "printer.cfg for --mcu names and -q (default: ~/printer_data/config/printer.cfg)",
     )
     .option(
+      "--stop-klipper",
+      "stop a running Klipper that holds a board to flash, and start it again afterwards",
+    )
+    .option(
       "--force",
       "flash even if the image's CAN bitrate or transport differs from the link (never a wrong MCU)",
     );
@@ -103,7 +107,8 @@ Examples:
   canflash sim -i vcan0 --katapult 8266c4636429 simulated boards on vcan0 until Ctrl-C
 
 Exit codes: 0 ok, 1 failure, 2 usage/bad input, 3 no node answered, 4 verify mismatch,
-            5 interface unusable, 6 image refused by a pre-flight check, 130 interrupted.`;
+            5 interface unusable, 6 image refused by a pre-flight check,
+            7 Klipper holds a board (use --stop-klipper) or is printing, 130 interrupted.`;
 
 function parseBaud(text: string): number {
   const n = Number(text);
@@ -205,6 +210,7 @@ export async function run(
     identify: f.identify !== false,
     katapultInfo: !!f.katapultInfo,
     ...(typeof f.config === "string" ? { config: f.config } : {}),
+    stopKlipper: !!f.stopKlipper,
   });
 
   /** Flash: -u (repeatable) with one file, -d with one file, or a manifest. */
@@ -270,6 +276,8 @@ export async function run(
         keepGoing: !!f.keepGoing,
         dryRun: !!f.dryRun,
         force: !!f.force,
+        stopKlipper: !!f.stopKlipper,
+        ...(config !== undefined ? { config } : {}),
       },
       c,
     );
@@ -326,6 +334,8 @@ export async function run(
           if (f.device) {
             const so = {
               device: f.device as string,
+              stopKlipper: !!f.stopKlipper,
+              ...(typeof f.config === "string" ? { config: f.config } : {}),
               ...(f.baud !== undefined ? { baud: parseBaud(f.baud as string) } : {}),
             };
             if (f.requestBootloader) return serialRequestCommand(so, c);
@@ -394,6 +404,8 @@ Manifest (JSON or YAML):
     .action(wrap("flash", (f, c) => flash(f, c, (f._args as string[])[0] ?? DEFAULT_FIRMWARE)));
 
   common(program.command("status"))
+    .option("--stop-klipper", "stop a running Klipper that holds the node (it stays stopped)")
+    .option("--config <file>", "printer.cfg (which nodes Klipper holds)")
     .description(
       "connect to a node's bootloader and print what it reports (the node stays in its bootloader)",
     )
@@ -402,6 +414,8 @@ Manifest (JSON or YAML):
     .action(wrap("status", (f, c) => statusCommand(canOpts(f), c)));
 
   common(program.command("request-bootloader"))
+    .option("--stop-klipper", "stop a running Klipper that holds the node (it stays stopped)")
+    .option("--config <file>", "printer.cfg (which nodes Klipper holds)")
     .description("put a node into its bootloader and confirm it answers as Katapult")
     .requiredOption("-u, --uuid <uuid>", "the node", collect, [] as string[])
     .addHelpText("after", "\nExample:\n  canflash request-bootloader -u aabbccddeeff")

@@ -7,6 +7,7 @@
 import { execFile } from "node:child_process";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
@@ -26,6 +27,8 @@ export interface KlipperStatus {
   moonraker: { reachable: boolean; klippyConnected?: boolean; klippyState?: string } | undefined;
   /** The Klippy API socket, if one exists. */
   socket: string | undefined;
+  /** Klippy's own answer on that socket ("ready", "startup", "shutdown", "error"), when it answered. */
+  socketState: string | undefined;
 }
 
 export interface DetectOptions {
@@ -98,6 +101,40 @@ const defaultSystemctl = async (): Promise<string> => {
   }
 };
 
+/**
+ * Asks Klippy's API socket for "info" (JSON, each message ending in 0x03);
+ * its state, or undefined when nothing answers in time.
+ */
+export function klippySocketInfo(path: string, timeoutMs: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let buf = "";
+    const sock = connect(path);
+    const done = (v: string | undefined) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(v);
+    };
+    const timer = setTimeout(() => done(undefined), timeoutMs);
+    sock.on("error", () => done(undefined));
+    sock.on("connect", () =>
+      sock.write(`${JSON.stringify({ id: 1, method: "info", params: {} })}\x03`),
+    );
+    sock.on("data", (d: Buffer) => {
+      buf += d.toString("utf8");
+      for (let end = buf.indexOf("\x03"); end >= 0; end = buf.indexOf("\x03")) {
+        const msg = buf.slice(0, end);
+        buf = buf.slice(end + 1);
+        try {
+          const r = JSON.parse(msg) as { id?: number; result?: { state?: string } };
+          if (r.id === 1) return done(r.result?.state ?? "unknown");
+        } catch {
+          // not JSON: keep reading
+        }
+      }
+    });
+  });
+}
+
 export async function detectKlipper(o: DetectOptions = {}): Promise<KlipperStatus> {
   const processes = await findKlippyProcesses(o.procRoot);
   let unit: string | undefined;
@@ -119,6 +156,14 @@ export async function detectKlipper(o: DetectOptions = {}): Promise<KlipperStatu
       break;
     }
   }
-  const running = processes.length > 0 || unit === "active" || mr?.klippyConnected === true;
-  return { running, processes, unit, moonraker: mr, socket };
+  // A socket file can outlive Klippy: only an answer counts.
+  const socketState = socket
+    ? await klippySocketInfo(socket, o.timeoutMs ?? MOONRAKER_TIMEOUT_MS)
+    : undefined;
+  const running =
+    processes.length > 0 ||
+    unit === "active" ||
+    mr?.klippyConnected === true ||
+    socketState !== undefined;
+  return { running, processes, unit, moonraker: mr, socket, socketState };
 }

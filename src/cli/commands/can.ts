@@ -17,6 +17,7 @@ import { DEMO_INTERFACE, openCliBus } from "../bus.js";
 import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
 import { UsageError } from "../usage-error.js";
 import type { CommandContext } from "./context.js";
+import { guardKlipperKeepStopped } from "../klipper-guard.js";
 
 export interface CanCommandOptions {
   iface: string;
@@ -26,9 +27,18 @@ export interface CanCommandOptions {
   identify?: boolean;
   /** -q: CONNECT to Katapult nodes for version and MCU. */
   katapultInfo?: boolean;
-  /** printer.cfg to compare with. */
+  /** printer.cfg to compare with (and to know which nodes Klipper holds). */
   config?: string;
+  /** -r/-s on a node Klipper holds: stop Klipper first. */
+  stopKlipper?: boolean;
 }
+
+const guard = (o: CanCommandOptions, uuid: Uuid, ctx: CommandContext) =>
+  guardKlipperKeepStopped(
+    { label: uuid, uuid, iface: o.iface },
+    { stopKlipper: !!o.stopKlipper, config: o.config },
+    ctx,
+  );
 
 function oneUuid(o: CanCommandOptions, what: string): Uuid {
   if (o.uuids.length === 0)
@@ -214,6 +224,7 @@ export async function statusCommand(
   ctx: CommandContext,
 ): Promise<ExitCodeValue> {
   const uuid = oneUuid(o, "status");
+  await guard(o, uuid, ctx);
   const { bus, close } = await openCliBus(o.iface, ctx.trace);
   const adapter = katapultCanAdapter({ bus, uuid });
   const fctx: FlashContext = {
@@ -245,6 +256,7 @@ export async function requestCommand(
   ctx: CommandContext,
 ): Promise<ExitCodeValue> {
   const uuid = oneUuid(o, "a bootloader request");
+  await guard(o, uuid, ctx);
   const { bus, close } = await openCliBus(o.iface, ctx.trace);
   try {
     ctx.out.info("Sending bootloader jump command...");

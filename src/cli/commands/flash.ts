@@ -25,6 +25,7 @@ import type { BoardRow } from "../output.js";
 import { UsageError } from "../usage-error.js";
 import { TracedTransport } from "../../transport/trace.js";
 import type { CommandContext } from "./context.js";
+import { guardKlipper } from "../klipper-guard.js";
 
 export interface FlashEntry {
   /** Label: printer.cfg section, or the UUID/tty. */
@@ -48,6 +49,10 @@ export interface FlashOptions {
   dryRun?: boolean;
   /** Skip the overridable link checks (CAN bitrate, build transport); never MCU or offset. */
   force?: boolean;
+  /** Stop a running Klipper that holds boards, and start it again afterwards. */
+  stopKlipper?: boolean;
+  /** printer.cfg (to know which boards Klipper holds). */
+  config?: string;
 }
 
 interface Prepared extends FlashEntry {
@@ -62,6 +67,7 @@ const SEVERITY: ExitCodeValue[] = [
   ExitCode.INTERFACE,
   ExitCode.NO_NODE,
   ExitCode.REFUSED,
+  ExitCode.BUSY,
   ExitCode.FAILURE,
   ExitCode.VERIFY_MISMATCH,
   ExitCode.INTERRUPTED,
@@ -127,6 +133,18 @@ export async function flashBoards(o: FlashOptions, ctx: CommandContext): Promise
     (plan: Parameters<typeof checkDevice>[1], device: Parameters<typeof checkDevice>[2]) =>
       checkDevice(b.firmware.dictionary, plan, device),
   ];
+
+  // Before anything is sent: a running Klipper must not lose a board under it.
+  const restartKlipper = await guardKlipper(
+    boards.map((b) => ({
+      label: b.label,
+      iface: b.iface,
+      ...(b.uuidParsed ? { uuid: b.uuidParsed } : {}),
+      ...(b.device ? { device: expandPath(b.device, ctx.io.cwd) } : {}),
+    })),
+    { stopKlipper: !!o.stopKlipper, dryRun: !!o.dryRun, config: o.config },
+    ctx,
+  );
 
   const buses = new Map<string, { bus: CanBus; close: () => Promise<void> }>();
   const jobs: BatchJob[] = [];
@@ -286,6 +304,7 @@ export async function flashBoards(o: FlashOptions, ctx: CommandContext): Promise
     return worstExitCode(codes);
   } finally {
     for (const { close } of buses.values()) await close();
+    await restartKlipper?.();
   }
 }
 

@@ -16,12 +16,22 @@ import { expandPath } from "../firmware.js";
 import { UsageError } from "../usage-error.js";
 import { TracedTransport } from "../../transport/trace.js";
 import type { CommandContext } from "./context.js";
+import { guardKlipperKeepStopped } from "../klipper-guard.js";
 
 export interface SerialCommandOptions {
   device: string;
   baud?: number;
   target?: Target;
+  stopKlipper?: boolean;
+  config?: string;
 }
+
+const guard = (o: SerialCommandOptions, ctx: CommandContext) =>
+  guardKlipperKeepStopped(
+    { label: o.device, iface: "", device: expandPath(o.device, ctx.io.cwd) },
+    { stopKlipper: !!o.stopKlipper, config: o.config },
+    ctx,
+  );
 
 function baudOf(o: SerialCommandOptions): number {
   const b = o.baud ?? o.target?.defaultBaud ?? DEFAULT_KATAPULT_BAUD;
@@ -34,6 +44,7 @@ export async function serialStatusCommand(
   o: SerialCommandOptions,
   ctx: CommandContext,
 ): Promise<ExitCodeValue> {
+  await guard(o, ctx);
   const adapter = katapultSerialAdapter({
     device: expandPath(o.device, ctx.io.cwd),
     baud: baudOf(o),
@@ -66,6 +77,7 @@ export async function serialRequestCommand(
   o: SerialCommandOptions,
   ctx: CommandContext,
 ): Promise<ExitCodeValue> {
+  await guard(o, ctx);
   const device = expandPath(o.device, ctx.io.cwd);
   const tree = new UsbTree();
   const tty = await tree.resolveTty(device);
