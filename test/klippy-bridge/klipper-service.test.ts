@@ -20,7 +20,7 @@ import {
 import { fakeMoonraker, type FakeMoonraker } from "../fakes/moonraker.js";
 
 const emptyProc = mkdtempSync(join(tmpdir(), "canflash-proc-"));
-const cleanups: Array<() => Promise<unknown> | unknown> = [];
+const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
