@@ -164,7 +164,12 @@ export function decodeParams(
   const params: MessageParams = {};
   for (const p of format.params) {
     if (p.type === "int") {
-      const r = decodeVlq(content, pos);
+      let r: { value: number; next: number };
+      try {
+        r = decodeVlq(content, pos);
+      } catch (e) {
+        throw new MsgprotoError(`${format.name}: ${p.name}: ${(e as Error).message}`);
+      }
       params[p.name] = r.value;
       pos = r.next;
     } else {
