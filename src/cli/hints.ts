@@ -27,12 +27,15 @@ function field<T>(e: unknown, name: string): T | undefined {
 export function explain(error: unknown, ctx: Ctx): Explained {
   if (error instanceof FlashError) {
     const inner = explain(error.cause, ctx);
+    const avr = error.protocol.startsWith("stk500");
     const state =
-      error.deviceState === "in-bootloader"
-        ? "The board stays in its bootloader and will not start the partially written firmware."
-        : error.deviceState === "untouched"
-          ? "Nothing was written to the board."
-          : "The firmware was verified, but starting it did not confirm; power-cycle the board if it does not come up.";
+      error.deviceState === "in-bootloader" && avr
+        ? "canflash did not end programming mode, but an AVR bootloader starts the application by itself after about a second of silence: the board may now run a partial image. Flash again: opening the port resets it back into the bootloader."
+        : error.deviceState === "in-bootloader"
+          ? "The board stays in its bootloader and will not start the partially written firmware."
+          : error.deviceState === "untouched"
+            ? "Nothing was written to the board."
+            : "The firmware was verified, but starting it did not confirm; power-cycle the board if it does not come up.";
     return {
       ...inner,
       message: `${error.phase} failed: ${inner.message}`,
@@ -204,6 +207,38 @@ export function explain(error: unknown, ctx: Ctx): Explained {
         next: fix ? [fix] : ["rebuild the firmware (make in ~/klipper) and flash out/klipper.bin"],
       };
     }
+    case "AVR_NO_ANSWER": {
+      const pulsed = field<boolean>(error, "resetPulsed");
+      return {
+        exitCode: ExitCode.NO_NODE,
+        message: error.message,
+        causes: [
+          ...(pulsed
+            ? []
+            : ["press the board's reset button, then run canflash within the listen window"]),
+          `the bootloader runs at another baud rate than ${field<number>(error, "baud")} (-b, or the right --target: canflash targets)`,
+          "the board has no Arduino bootloader (it was programmed over ISP)",
+          "the port is not this board (check /dev/serial/by-id/)",
+        ],
+        next: retry.length
+          ? retry
+          : ["canflash targets — the baud rate and listen window per board"],
+      };
+    }
+    case "AVR_SIGNATURE":
+      return {
+        exitCode: ExitCode.REFUSED,
+        message: error.message,
+        causes: ["nothing was written"],
+        next: ["pick the target of the chip that answered: canflash targets"],
+      };
+    case "STK500_PROTOCOL":
+      return {
+        exitCode: ExitCode.FAILURE,
+        message: error.message,
+        causes: ["the line is noisy, or the baud rate is off by more than the UART tolerates"],
+        next: retry,
+      };
     case "KLIPPER_HOLDS_BOARDS":
       return {
         exitCode: ExitCode.BUSY,

@@ -23,6 +23,7 @@ import { z } from "zod";
 import { isUuid, parseUuid } from "../klippy-bridge/uuid.js";
 import type { FlashEntry } from "./commands/flash.js";
 import { expandPath } from "./firmware.js";
+import { resolveTarget } from "./commands/targets.js";
 import { UsageError } from "./usage-error.js";
 
 const uuidField = z.string().refine((s) => {
@@ -42,6 +43,7 @@ const Board = z
     interface: z.string().min(1).optional(),
     firmware: z.string().min(1).optional(),
     baud: z.number().int().positive().optional(),
+    target: z.string().min(1).optional(),
   })
   .refine((b) => [b.uuid, b.device, b.mcu].filter((x) => x !== undefined).length === 1, {
     message:
@@ -109,7 +111,7 @@ export async function loadManifest(
     let problem = issue.message;
     if (issue.code === "unrecognized_keys") {
       path = [...issue.path, issue.keys[0]!];
-      problem = `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")} (known: name, mcu, uuid, device, interface, firmware, baud)`;
+      problem = `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")} (known: name, mcu, uuid, device, interface, firmware, baud, target)`;
     }
     const node = doc.getIn(path, true) as Node | undefined;
     const line = node?.range
@@ -127,7 +129,16 @@ export async function loadManifest(
         undefined,
         "no firmware for this board and no top-level default",
       );
+    let target;
+    try {
+      target = resolveTarget(b.target);
+    } catch (e) {
+      throw new ManifestError(full, `boards[${i}].target`, undefined, (e as Error).message);
+    }
     return {
+      ...(target ? { target } : {}),
+      ...(target?.appEnd !== undefined ? { flashEnd: target.appEnd } : {}),
+      ...(b.baud === undefined && target?.defaultBaud ? { baud: target.defaultBaud } : {}),
       label: b.name ?? b.mcu ?? (b.uuid ? parseUuid(b.uuid) : b.device!),
       ...(b.mcu ? { mcu: b.mcu } : {}),
       ...(b.interface || m.interface ? { explicitIface: true } : {}),

@@ -100,6 +100,8 @@ Examples:
   canflash --manifest boards.yaml               flash the boards of a manifest
   canflash -d /dev/serial/by-id/usb-katapult_… klipper.bin
                                                 flash over USB or UART (-b 250000)
+  canflash --target atmega2560 -d /dev/ttyACM0 out/klipper.elf.hex
+                                                an AVR through its Arduino bootloader (STK500)
   canflash -i sim -q                            try it without hardware: the built-in demo bus
   canflash -s -u aabbccddeeff                   print what the node's bootloader reports
   canflash -r -u aabbccddeeff                   put the node into its bootloader and stop
@@ -246,6 +248,7 @@ export async function run(
           iface: f.interface!,
           file: file ?? DEFAULT_FIRMWARE,
           ...(target?.appEnd !== undefined ? { flashEnd: target.appEnd } : {}),
+          ...(target ? { target } : {}),
         },
       ];
     } else {

@@ -5,6 +5,7 @@
 // looks rows up by id or chip, so users type the board, not tool flags.
 
 import { z } from "zod";
+import { findAvrPart } from "../bootloaders/avr/parts.js";
 import { CanflashError } from "../util/errors.js";
 
 export const Protocol = z.enum([
@@ -67,6 +68,8 @@ export const TargetSchema = z
     appEnd: hex.optional(),
     /** Programming page / erase unit in bytes. */
     pageSize: z.number().int().positive().optional(),
+    /** How long the bootloader listens after a reset before it starts the application. */
+    listenWindowMs: z.number().int().positive().optional(),
     entry: z.array(Entry).min(1),
     imageFormat: z.enum(["ihex", "bin", "elf"]),
     usbIds: z.array(z.string().regex(/^[0-9a-f]{4}:[0-9a-f]{4}$/)).default([]),
@@ -83,10 +86,18 @@ export const TargetSchema = z
 export type Target = z.infer<typeof TargetSchema>;
 
 /** Protocols this build can flash (the rest are listed with their seed command). */
-export const SUPPORTED_PROTOCOLS: ReadonlySet<Protocol> = new Set(["katapult"]);
+export const SUPPORTED_PROTOCOLS: ReadonlySet<Protocol> = new Set([
+  "katapult",
+  "stk500v1",
+  "stk500v2",
+]);
 
 export function isSupported(t: Target): boolean {
-  return SUPPORTED_PROTOCOLS.has(t.protocol);
+  if (!SUPPORTED_PROTOCOLS.has(t.protocol)) return false;
+  // STK500 here means the AVR serial bootloaders; the SAMD21 M0 bootloader only borrows the framing.
+  if (t.protocol === "stk500v1" || t.protocol === "stk500v2")
+    return findAvrPart(t.chip) !== undefined;
+  return true;
 }
 
 const RAW: unknown[] = [
@@ -102,6 +113,7 @@ const RAW: unknown[] = [
     appStart: 0,
     appEnd: 0x3e000,
     pageSize: 256,
+    listenWindowMs: 830,
     entry: ["dtr-rts-reset"],
     imageFormat: "ihex",
     signature: [0x1e, 0x98, 0x01],
@@ -122,6 +134,7 @@ const RAW: unknown[] = [
     appStart: 0,
     appEnd: 0x1f000,
     pageSize: 256,
+    listenWindowMs: 1330,
     entry: ["dtr-rts-reset"],
     imageFormat: "ihex",
     signature: [0x1e, 0x97, 0x03],
@@ -140,6 +153,7 @@ const RAW: unknown[] = [
     appStart: 0,
     appEnd: 0x1fc00,
     pageSize: 256,
+    listenWindowMs: 1400,
     entry: ["dtr-rts-reset"],
     imageFormat: "ihex",
     signature: [0x1e, 0x97, 0x05],
@@ -158,6 +172,7 @@ const RAW: unknown[] = [
     appStart: 0,
     appEnd: 0x1fc00,
     pageSize: 256,
+    listenWindowMs: 1400,
     entry: ["dtr-rts-reset"],
     imageFormat: "ihex",
     signature: [0x1e, 0x97, 0x05],
@@ -176,6 +191,7 @@ const RAW: unknown[] = [
     appStart: 0,
     appEnd: 0x3e00,
     pageSize: 128,
+    listenWindowMs: 1400,
     entry: ["dtr-rts-reset"],
     imageFormat: "ihex",
     signature: [0x1e, 0x94, 0x06],
@@ -194,6 +210,7 @@ const RAW: unknown[] = [
     appStart: 0,
     appEnd: 0x7e00,
     pageSize: 128,
+    listenWindowMs: 1400,
     entry: ["dtr-rts-reset"],
     imageFormat: "ihex",
     signature: [0x1e, 0x95, 0x0f],

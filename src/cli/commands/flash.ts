@@ -15,6 +15,9 @@ import { DryRunStopError } from "../../flash-api/errors.js";
 import { runBatch, type BatchJob } from "../../flasher/batch.js";
 import { runFlash } from "../../flasher/execute.js";
 import { checkCanLink, checkDevice } from "../../flasher/preflight.js";
+import { avrAdapterFor, isAvrTarget } from "../../flasher/avr.js";
+import { targets, type Target } from "../../flasher/targets.js";
+import type { ByteTransport } from "../../transport/byte-transport.js";
 import { parseUuid, type Uuid } from "../../klippy-bridge/uuid.js";
 import { CanflashError } from "../../util/errors.js";
 import { DEMO_INTERFACE, openCliBus } from "../bus.js";
@@ -40,6 +43,8 @@ export interface FlashEntry {
   mcu?: string;
   file: string;
   flashEnd?: number;
+  /** The board's row of the target table (--target, manifest `target:`); picks the protocol for -d boards. */
+  target?: Target;
 }
 
 export interface FlashOptions {
@@ -96,10 +101,12 @@ async function prepare(o: FlashOptions, cwd: string): Promise<Prepared[]> {
     if (seen.has(key)) throw new UsageError(`${e.label} is listed twice`, "list each board once");
     seen.add(key);
     if (!files.has(e.file)) files.set(e.file, readFirmware(e.file, cwd));
+    const firmware = await files.get(e.file)!;
     out.push({
       ...e,
       ...(e.uuid ? { uuidParsed: parseUuid(e.uuid) } : {}),
-      firmware: await files.get(e.file)!,
+      ...(e.device && !e.target ? avrTargetFromImage(firmware, e) : {}),
+      firmware,
     });
   }
   return out;
@@ -212,17 +219,28 @@ export async function flashBoards(o: FlashOptions, ctx: CommandContext): Promise
       }
     }
     for (const b of boards.filter((x) => x.device)) {
+      const traced = ctx.trace
+        ? { wrapTransport: (t: ByteTransport) => new TracedTransport(t, ctx.trace!) }
+        : {};
       jobs.push({
         id: b.label,
         group: `tty:${b.device}`,
         run: (onEvent, signal) =>
           runFlash(
-            katapultSerialAdapter({
-              device: expandPath(b.device!, ctx.io.cwd),
-              ...(ctx.trace ? { wrapTransport: (t) => new TracedTransport(t, ctx.trace!) } : {}),
-              baud: b.baud ?? DEFAULT_KATAPULT_BAUD,
-              ...(b.flashEnd !== undefined ? { flashEnd: b.flashEnd } : {}),
-            }),
+            isAvrTarget(b.target)
+              ? avrAdapterFor(b.target, {
+                  device: expandPath(b.device!, ctx.io.cwd),
+                  ...(b.baud !== undefined ? { baud: b.baud } : {}),
+                  ...traced,
+                })
+              : katapultSerialAdapter({
+                  device: expandPath(b.device!, ctx.io.cwd),
+                  ...(ctx.trace
+                    ? { wrapTransport: (t) => new TracedTransport(t, ctx.trace!) }
+                    : {}),
+                  baud: b.baud ?? DEFAULT_KATAPULT_BAUD,
+                  ...(b.flashEnd !== undefined ? { flashEnd: b.flashEnd } : {}),
+                }),
             b.firmware.image,
             {
               onEvent,
@@ -306,6 +324,23 @@ export async function flashBoards(o: FlashOptions, ctx: CommandContext): Promise
     for (const { close } of buses.values()) await close();
     await restartKlipper?.();
   }
+}
+
+/**
+ * A -d board without --target whose image is a Klipper build for an AVR:
+ * the AVR bootloader row for that chip (Katapult does not run on AVRs).
+ */
+function avrTargetFromImage(f: FirmwareFile, e: FlashEntry): { target?: Target } {
+  const mcu = f.dictionary?.mcu;
+  if (!mcu) return {};
+  const rows = targets().filter((t) => isAvrTarget(t) && t.mcu.includes(mcu));
+  if (rows.length === 0) return {};
+  if (rows.length > 1)
+    throw new UsageError(
+      `${f.path} is a Klipper build for ${mcu}, which has ${rows.length} bootloader variants`,
+      `pick one: ${rows.map((t) => `--target ${t.id}`).join(" or ")} (e.g. canflash --target ${rows[0]!.id} -d ${e.device} ${e.file})`,
+    );
+  return { target: rows[0]! };
 }
 
 function labelOf(list: readonly Prepared[], uuid: Uuid): string {
