@@ -340,6 +340,7 @@ export async function run(
               stopKlipper: !!f.stopKlipper,
               ...(typeof f.config === "string" ? { config: f.config } : {}),
               ...(f.baud !== undefined ? { baud: parseBaud(f.baud as string) } : {}),
+              ...(f.target ? { target: resolveTarget(f.target as string)! } : {}),
             };
             if (f.requestBootloader) return serialRequestCommand(so, c);
             if (f.status) return serialStatusCommand(so, c);

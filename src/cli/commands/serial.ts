@@ -16,6 +16,7 @@ import { expandPath } from "../firmware.js";
 import { UsageError } from "../usage-error.js";
 import { TracedTransport } from "../../transport/trace.js";
 import type { CommandContext } from "./context.js";
+import { avrAdapterFor, isAvrTarget } from "../../flasher/avr.js";
 import { guardKlipperKeepStopped } from "../klipper-guard.js";
 
 export interface SerialCommandOptions {
@@ -45,6 +46,7 @@ export async function serialStatusCommand(
   ctx: CommandContext,
 ): Promise<ExitCodeValue> {
   await guard(o, ctx);
+  if (isAvrTarget(o.target)) return avrStatus(o.target, o, ctx);
   const adapter = katapultSerialAdapter({
     device: expandPath(o.device, ctx.io.cwd),
     baud: baudOf(o),
@@ -72,11 +74,48 @@ export async function serialStatusCommand(
   }
 }
 
+/** An AVR's bootloader: reset, sync, version and signature. It then times out into the application by itself. */
+async function avrStatus(
+  t: Target,
+  o: SerialCommandOptions,
+  ctx: CommandContext,
+): Promise<ExitCodeValue> {
+  const adapter = avrAdapterFor(t, {
+    device: expandPath(o.device, ctx.io.cwd),
+    baud: baudOf(o),
+    ...(ctx.trace ? { wrapTransport: (tr) => new TracedTransport(tr, ctx.trace!) } : {}),
+  });
+  const fctx: FlashContext = {
+    signal: ctx.signal,
+    clock: realClock,
+    emit: (e) => ctx.out.flashEvent(o.device, e),
+  };
+  try {
+    await adapter.enter!(fctx);
+    const d = await adapter.connect(fctx);
+    ctx.out.line(`${t.bootloader.split(" (")[0]} Connected`);
+    ctx.out.line(`Bootloader Version: ${d.bootloaderVersion ?? "?"}`);
+    ctx.out.line(`MCU type: ${d.mcu ?? "?"}`);
+    ctx.out.line(`Page Size: ${d.geometry.blockSize} bytes`);
+    ctx.out.line(`Application Space: 0x0..0x${(d.geometry.end ?? 0).toString(16).toUpperCase()}`);
+    ctx.out.line(d.description);
+    ctx.out.line("Status Request Complete");
+    return ExitCode.OK;
+  } finally {
+    await adapter.close();
+  }
+}
+
 /** USB: touch and wait for Katapult. UART: send Klipper's request string at -b. */
 export async function serialRequestCommand(
   o: SerialCommandOptions,
   ctx: CommandContext,
 ): Promise<ExitCodeValue> {
+  if (isAvrTarget(o.target))
+    throw new UsageError(
+      `${o.target.bootloader.split(" (")[0]} listens only about ${((o.target.listenWindowMs ?? 1000) / 1000).toFixed(1)} s after a reset, then starts the application: there is no staying in it`,
+      `flash directly: canflash --target ${o.target.id} -d ${o.device} <file> (canflash resets the board itself)`,
+    );
   await guard(o, ctx);
   const device = expandPath(o.device, ctx.io.cwd);
   const tree = new UsbTree();
