@@ -64,3 +64,30 @@ export * from "./flasher/image/index.js";
 export { SimCanDevice } from "./sim/device.js";
 export { SimSerialDevice } from "./sim/serial-device.js";
 export { startDemoSim } from "./sim/demo.js";
+export {
+  scanCanBus,
+  katapultConnectInfo,
+  type ScannedNode,
+  type ScanResult,
+} from "./flasher/scan.js";
+export * from "./flasher/preflight.js";
+export { avrAdapterFor, isAvrTarget } from "./flasher/avr.js";
+export * from "./klippy-bridge/dictionary.js";
+export { identify, identifyCanNode, getCanbusId, IdentifyError } from "./klippy-bridge/identify.js";
+export { findAssignedKlipperNodes } from "./klippy-bridge/assigned.js";
+export { KlipperLink } from "./klippy-bridge/mcu-link.js";
+export * from "./klippy-bridge/printer-cfg.js";
+export { nodeConfigFs, defaultPrinterConfigPaths } from "./klippy-bridge/printer-cfg-fs.js";
+export * from "./klippy-bridge/mcu-inventory.js";
+export {
+  stopKlipper,
+  startKlipper,
+  printState,
+  KlipperControlError,
+} from "./klippy-bridge/klipper-service.js";
+export * from "./bootloaders/avr/parts.js";
+export * from "./bootloaders/avr/errors.js";
+export { Stk500v1Adapter } from "./bootloaders/stk500v1/adapter.js";
+export { Stk500v2Adapter } from "./bootloaders/stk500v2/adapter.js";
+export * as stk500v1 from "./bootloaders/stk500v1/codec.js";
+export * as stk500v2 from "./bootloaders/stk500v2/codec.js";
