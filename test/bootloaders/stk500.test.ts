@@ -202,7 +202,7 @@ describe("STK500v1 through the flasher core", () => {
     expect(e).toBeInstanceOf(FlashError);
     const cause = (e as FlashError).cause;
     expect(cause).toBeInstanceOf(AvrSignatureMismatchError);
-    expect((cause).message).toBe(
+    expect(cause.message).toBe(
       "the bootloader reports signature 1e 98 01 (atmega2560), not atmega1280's 1e 97 03",
     );
     expect(b.boot.events.some((x) => x.type === "page")).toBe(false);
@@ -261,7 +261,7 @@ describe("STK500v1 through the flasher core", () => {
         ),
       )
       .catch((x: unknown) => x);
-    expect(((e as FlashError).cause).message).toMatch(
+    expect((e as FlashError).cause.message).toMatch(
       /refused the DTR\/RTS reset pulse, so the board was not reset/,
     );
 
@@ -375,7 +375,7 @@ describe("STK500v2 through the flasher core", () => {
         ),
       )
       .catch((x: unknown) => x);
-    expect(((e as FlashError).cause).message).toMatch(
+    expect((e as FlashError).cause.message).toMatch(
       /reports signature 1e 98 01 \(atmega2560\), not atmega1280's 1e 97 03/,
     );
     expect(b.boot.events.some((x) => x.type === "page")).toBe(false);
@@ -393,8 +393,6 @@ describe("STK500v2 through the flasher core", () => {
         ),
       )
       .catch((x: unknown) => x);
-    expect(((e as FlashError).cause).message).toMatch(
-      /listens only about 0\.8 s after a reset/,
-    );
+    expect((e as FlashError).cause.message).toMatch(/listens only about 0\.8 s after a reset/);
   });
 });
