@@ -225,6 +225,35 @@ export function explain(error: unknown, ctx: Ctx): Explained {
           : ["canflash targets — the baud rate and listen window per board"],
       };
     }
+    case "AVR_WRONG_TARGET": {
+      const expected = field<string>(error, "expectedTarget")!;
+      const suggested = field<string[]>(error, "suggestedTargets") ?? [];
+      const port = field<string>(error, "port")!;
+      const foundBaud = field<number>(error, "foundBaud")!;
+      const withTarget = (id: string): string => {
+        const r = ctx.retry ?? `canflash --target ${expected} -d ${port} <file>`;
+        const swapped = r
+          .replace(/--target[ =]\S+/, `--target ${id}`)
+          .replace(/ (-b|--baud)[ =]\S+/, "");
+        return swapped.includes(`--target ${id}`)
+          ? swapped
+          : `canflash --target ${id} -d ${port} <file>`;
+      };
+      return {
+        exitCode: ExitCode.REFUSED,
+        message: error.message,
+        causes: [
+          suggested.includes(expected)
+            ? `-b sets ${foundBaud} baud wrongly for this bootloader`
+            : "the board was picked wrongly, or it carries another bootloader than the usual one for it",
+        ],
+        next: suggested.length
+          ? suggested.map(withTarget)
+          : [
+              "canflash targets — no row fits what answered; flash it with avrdude and report the board",
+            ],
+      };
+    }
     case "AVR_SIGNATURE":
       return {
         exitCode: ExitCode.REFUSED,

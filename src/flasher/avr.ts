@@ -6,7 +6,10 @@ import { openAvrSerial } from "../bootloaders/avr/link.js";
 import { findAvrPart } from "../bootloaders/avr/parts.js";
 import { Stk500v1Adapter } from "../bootloaders/stk500v1/adapter.js";
 import { Stk500v2Adapter } from "../bootloaders/stk500v2/adapter.js";
-import type { FlashAdapter } from "../flash-api/adapter.js";
+import { AvrNoAnswerError, AvrWrongTargetError } from "../bootloaders/avr/errors.js";
+import type { DeviceInfo, FlashAdapter, FlashContext } from "../flash-api/adapter.js";
+import type { PlannedBlock } from "../flash-api/geometry.js";
+import { describeLink, probeAvrBootloaders, type AvrLinkKind } from "./avr-probe.js";
 import type { ByteTransport } from "../transport/byte-transport.js";
 import type { Target } from "./targets.js";
 
@@ -21,6 +24,13 @@ export interface AvrAdapterOptions {
   wrapTransport?: (t: ByteTransport) => ByteTransport;
   /** Opens the link instead of a tty (tests). */
   open?: () => Promise<AvrLink>;
+  /** Full reset + listen rounds before giving up (default: the adapter's). */
+  resetRounds?: number;
+  /**
+   * When the bootloader does not answer, try the table's other AVR
+   * bootloaders and name the one that answers (default true).
+   */
+  probeOthers?: boolean;
 }
 
 export const isAvrTarget = (t: Target | undefined): t is Target =>
@@ -49,6 +59,80 @@ export function avrAdapterFor(t: Target, o: AvrAdapterOptions): FlashAdapter {
     bootStart: t.appEnd ?? part.flashSize,
     listenWindowMs: t.listenWindowMs ?? DEFAULT_LISTEN_WINDOW_MS,
     open,
+    ...(o.resetRounds !== undefined ? { resetRounds: o.resetRounds } : {}),
   };
-  return t.protocol === "stk500v2" ? new Stk500v2Adapter(common) : new Stk500v1Adapter(common);
+  const adapter =
+    t.protocol === "stk500v2" ? new Stk500v2Adapter(common) : new Stk500v1Adapter(common);
+  if (o.probeOthers === false) return adapter;
+  return new DiagnosingAvrAdapter(
+    adapter,
+    t,
+    o.device,
+    { protocol: t.protocol as AvrLinkKind["protocol"], baud },
+    (row, kind) =>
+      avrAdapterFor(row, { ...o, baud: kind.baud, resetRounds: 1, probeOthers: false }),
+  );
+}
+
+/**
+ * An AVR adapter that turns "no answer" into a diagnosis: after the target's
+ * own rounds fail it probes the other bootloaders (probeAvrBootloaders) and
+ * reports the one that answered as AvrWrongTargetError.
+ */
+class DiagnosingAvrAdapter implements FlashAdapter {
+  readonly protocol: string;
+  readonly capabilities: FlashAdapter["capabilities"];
+
+  constructor(
+    private readonly inner: FlashAdapter,
+    private readonly target: Target,
+    private readonly port: string,
+    private readonly kind: AvrLinkKind,
+    private readonly adapterFor: (row: Target, kind: AvrLinkKind) => FlashAdapter,
+  ) {
+    this.protocol = inner.protocol;
+    this.capabilities = inner.capabilities;
+  }
+
+  enter(ctx: FlashContext): Promise<void> {
+    return this.inner.enter?.(ctx) ?? Promise.resolve();
+  }
+
+  async connect(ctx: FlashContext): Promise<DeviceInfo> {
+    try {
+      return await this.inner.connect(ctx);
+    } catch (e) {
+      if (!(e instanceof AvrNoAnswerError) || ctx.signal?.aborted) throw e;
+      // The port must be free for the probes' own opens (each open resets a pty-backed board).
+      await this.inner.close();
+      const { hit, tried } = await probeAvrBootloaders(ctx, this.kind, this.adapterFor);
+      if (!hit) throw e.withAlsoTried(tried.map(describeLink));
+      throw new AvrWrongTargetError(
+        this.port,
+        this.target.id,
+        describeLink(this.kind),
+        describeLink(hit),
+        hit.baud,
+        hit.signature,
+        hit.part,
+        hit.targets,
+      );
+    }
+  }
+
+  writeBlock(ctx: FlashContext, block: PlannedBlock): Promise<void> {
+    return this.inner.writeBlock(ctx, block);
+  }
+
+  readBlock(ctx: FlashContext, block: PlannedBlock): Promise<Uint8Array> {
+    return this.inner.readBlock!(ctx, block);
+  }
+
+  finish(ctx: FlashContext): Promise<void> {
+    return this.inner.finish(ctx);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 }

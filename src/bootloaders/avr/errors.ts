@@ -15,6 +15,8 @@ export class AvrNoAnswerError extends CanflashError {
     readonly resetPulsed: boolean,
     /** What came back instead, if anything. */
     readonly got: string | undefined,
+    /** Other bootloader protocols and speeds tried afterwards, none answering ("STK500v2 at 115200 baud"). */
+    readonly alsoTried: readonly string[] = [],
   ) {
     super(
       "AVR_NO_ANSWER",
@@ -23,7 +25,51 @@ export class AvrNoAnswerError extends CanflashError {
         `: it listens only about ${(listenWindowMs / 1000).toFixed(1)} s after a reset, and ` +
         (resetPulsed
           ? "canflash reset the board with a DTR/RTS pulse before each round"
-          : "this port refused the DTR/RTS reset pulse, so the board was not reset"),
+          : "this port refused the DTR/RTS reset pulse, so the board was not reset") +
+        (alsoTried.length ? `; nothing answered ${alsoTried.join(" or ")} either` : ""),
+    );
+  }
+
+  /** The same failure, with the other bootloaders probed afterwards. */
+  withAlsoTried(tried: readonly string[]): AvrNoAnswerError {
+    return new AvrNoAnswerError(
+      this.port,
+      this.baud,
+      this.bootloader,
+      this.listenWindowMs,
+      this.attempts,
+      this.resetPulsed,
+      this.got,
+      tried,
+    );
+  }
+}
+
+/**
+ * The bootloader the target names did not answer, but another AVR bootloader
+ * did: the board is not what --target says (or -b is off). Nothing was written.
+ */
+export class AvrWrongTargetError extends CanflashError {
+  constructor(
+    readonly port: string,
+    /** The target that was asked for. */
+    readonly expectedTarget: string,
+    /** "STK500v1 at 57600 baud". */
+    readonly expectedLink: string,
+    /** "STK500v2 at 115200 baud". */
+    readonly foundLink: string,
+    readonly foundBaud: number,
+    readonly signature: readonly number[],
+    readonly foundPart: string | undefined,
+    /** Target rows that fit what answered. */
+    readonly suggestedTargets: readonly string[],
+  ) {
+    super(
+      "AVR_WRONG_TARGET",
+      `no bootloader answered ${expectedLink} on ${port} (target ${expectedTarget}), but one answered ${foundLink}, ` +
+        `with signature ${formatSignature(signature)}` +
+        (foundPart ? ` (${foundPart})` : " (an unknown part)") +
+        `: the board is not what --target ${expectedTarget} describes; nothing was written`,
     );
   }
 }
