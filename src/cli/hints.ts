@@ -244,7 +244,7 @@ export function explain(error: unknown, ctx: Ctx): Explained {
         message: error.message,
         causes: [
           suggested.includes(expected)
-            ? `-b sets ${foundBaud} baud wrongly for this bootloader`
+            ? `-b ${field<number>(error, "expectedBaud")} is not this bootloader's speed: it answers at ${foundBaud} baud (leave -b out: the target knows it)`
             : "the board was picked wrongly, or it carries another bootloader than the usual one for it",
         ],
         next: suggested.length

@@ -111,6 +111,7 @@ class DiagnosingAvrAdapter implements FlashAdapter {
         this.port,
         this.target.id,
         describeLink(this.kind),
+        this.kind.baud,
         describeLink(hit),
         hit.baud,
         hit.signature,

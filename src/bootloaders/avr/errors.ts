@@ -56,6 +56,7 @@ export class AvrWrongTargetError extends CanflashError {
     readonly expectedTarget: string,
     /** "STK500v1 at 57600 baud". */
     readonly expectedLink: string,
+    readonly expectedBaud: number,
     /** "STK500v2 at 115200 baud". */
     readonly foundLink: string,
     readonly foundBaud: number,

@@ -121,7 +121,7 @@ export async function flashBoards(o: FlashOptions, ctx: CommandContext): Promise
     if (b.uuid) ctx.iface = b.iface;
     ctx.retry = b.uuid
       ? `canflash -i ${b.iface} -u ${b.uuidParsed} ${b.file}`
-      : `canflash -d ${b.device}${b.baud ? ` -b ${b.baud}` : ""} ${b.file}`;
+      : `canflash${b.target ? ` --target ${b.target.id}` : ""} -d ${b.device}${b.baud ? ` -b ${b.baud}` : ""} ${b.file}`;
     ctx.out.info(
       `Flashing '${b.firmware.path}' to ${b.uuidParsed ?? expandPath(b.device!, ctx.io.cwd)}${b.uuid ? ` on ${b.iface}` : ""}`,
     );
