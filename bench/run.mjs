@@ -1,5 +1,6 @@
 // npm run bench: every benchmark, each printing its ratio against a floor or
 // a peer measured in the same run. Exits 1 if a ratio misses its target.
+import { benchAvr } from "./avr.mjs";
 import { benchBatchCan } from "./batch-can.mjs";
 import { benchBusModel, benchKatapultCan } from "./katapult-can.mjs";
 
@@ -17,6 +18,7 @@ for (const r of batch) {
   }
 }
 ok = batch.every((r) => r.toFloor <= 1.25) && ok;
+ok = (await benchAvr()) && ok;
 if (!ok) {
   console.log("\nsome ratios are above their target");
   process.exitCode = 1;

@@ -15,7 +15,7 @@ import {
   writeTemp,
   type AvrBoard,
   type AvrPreset,
-} from "./harness.js";
+} from "./harness.mjs";
 
 const run = promisify(execFile);
 /** A whole avrdude or canflash session, Mega 2560 at 70 KiB included (about 13 s here). */

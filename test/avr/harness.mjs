@@ -4,7 +4,7 @@
 //
 // Needs Debian's simavr, libsimavr-dev, arduino-core-avr, gcc-avr, avr-libc
 // and gcc (and avrdude for the cross-checks); .ci/run installs them.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   copyFileSync,
@@ -24,20 +24,6 @@ export const BOOTLOADERS = "/usr/share/arduino/hardware/arduino/avr/bootloaders"
 const READY_TIMEOUT_MS = 10_000;
 /** From SIGTERM to the dump being written. */
 const STOP_TIMEOUT_MS = 10_000;
-
-export interface AvrPreset {
-  /** simavr's part name (also avrdude's -p). */
-  mcu: string;
-  /** canflash's target row. */
-  target: string;
-  /** avrdude's -c. */
-  programmer: "arduino" | "wiring";
-  baud: number;
-  /** Where the bootloader starts: the dump covers [0, bootStart). */
-  bootStart: number;
-  /** The bootloader image: a Debian file, or one built here from Debian's source. */
-  boot: () => string;
-}
 
 /*
  * Debian bookworm's prebuilt Optiboot hex files for the 328P and 168 were
@@ -67,7 +53,7 @@ const OPTIBOOT_CFLAGS = [
   "-Wl,--gc-sections",
 ];
 
-function buildOptiboot(mcu: string, bootStart: number): string {
+function buildOptiboot(mcu, bootStart) {
   const dir = cacheDir();
   const out = join(dir, `optiboot_${mcu}.hex`);
   if (existsSync(out)) return out;
@@ -147,10 +133,11 @@ export const PRESETS = {
     bootStart: 0x3e000,
     boot: () => join(BOOTLOADERS, "stk500v2", "stk500boot_v2_mega2560.hex"),
   },
-} satisfies Record<string, AvrPreset>;
+};
 
-let cache: string | undefined;
-function cacheDir(): string {
+/** @type {string | undefined} */
+let cache;
+function cacheDir() {
   if (cache) return cache;
   const h = createHash("sha256").update(readFileSync(HARNESS_SOURCE)).digest("hex").slice(0, 12);
   cache = join(tmpdir(), `canflash-avr-${h}`);
@@ -159,7 +146,7 @@ function cacheDir(): string {
 }
 
 /** Compiles the harness (once per source version). */
-export function harnessBinary(): string {
+export function harnessBinary() {
   const bin = join(cacheDir(), "avr-harness");
   if (existsSync(bin)) return bin;
   const tmp = `${bin}.${process.pid}`;
@@ -172,45 +159,33 @@ export function harnessBinary(): string {
   return bin;
 }
 
-export interface AvrBoard {
-  /** The pty a flasher opens. */
-  port: string;
-  preset: AvrPreset;
-  /** The harness's log (resets, baud checks, the jump into the application). */
-  log(): string;
-  /** Resolves when the log matches; rejects after `timeoutMs`. */
-  waitForLog(re: RegExp, timeoutMs: number): Promise<void>;
-  /** Stops the simulation; resolves with the application flash [0, bootStart). */
-  stop(): Promise<Buffer>;
-}
-
 let seq = 0;
 
 /** Starts a board running its bootloader; `dead` leaves the chip in reset (nothing answers). */
-export async function startBoard(preset: AvrPreset, o: { dead?: boolean } = {}): Promise<AvrBoard> {
+export async function startBoard(preset, o = {}) {
   const dump = join(cacheDir(), `dump-${process.pid}-${seq++}.bin`);
   const args = ["--mcu", preset.mcu, "--boot", preset.boot(), "--dump", dump];
   if (o.dead) args.push("--dead");
-  const child: ChildProcess = spawn(harnessBinary(), args, { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(harnessBinary(), args, { stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
-  const watchers = new Set<() => void>();
-  child.stderr!.on("data", (d: Buffer) => {
+  const watchers = new Set();
+  child.stderr.on("data", (d) => {
     log += d.toString();
     for (const w of watchers) w();
   });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const port = await new Promise<string>((resolve, reject) => {
+  const exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+  const port = await new Promise((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`avr-harness did not get ready within ${READY_TIMEOUT_MS} ms: ${log}`));
     }, READY_TIMEOUT_MS);
-    child.stdout!.on("data", (d: Buffer) => {
+    child.stdout.on("data", (d) => {
       out += d.toString();
       const m = /^ready (\S+)$/m.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve(m[1]!);
+        resolve(m[1]);
       }
     });
     void exited.then((code) => {
@@ -223,8 +198,8 @@ export async function startBoard(preset: AvrPreset, o: { dead?: boolean } = {}):
     preset,
     log: () => log,
     waitForLog: (re, timeoutMs) =>
-      new Promise<void>((resolve, reject) => {
-        const check = (): void => {
+      new Promise((resolve, reject) => {
+        const check = () => {
           if (!re.test(log)) return;
           watchers.delete(check);
           clearTimeout(timer);
@@ -249,16 +224,16 @@ export async function startBoard(preset: AvrPreset, o: { dead?: boolean } = {}):
 }
 
 /** The flash a board should hold after `image` was written at 0: the image, then erased bytes. */
-export function expectedFlash(image: Uint8Array, preset: AvrPreset): Buffer {
+export function expectedFlash(image, preset) {
   const b = Buffer.alloc(preset.bootStart, 0xff);
   b.set(image, 0);
   return b;
 }
 
 /** Intel HEX of `data` at 0, 16 bytes a record, extended linear records above 64 KiB. */
-export function toIntelHex(data: Uint8Array, base = 0): string {
-  const lines: string[] = [];
-  const rec = (type: number, offset: number, bytes: ArrayLike<number>): string => {
+export function toIntelHex(data, base = 0) {
+  const lines = [];
+  const rec = (type, offset, bytes) => {
     const r = [bytes.length, (offset >> 8) & 0xff, offset & 0xff, type, ...Array.from(bytes)];
     const sum = (0x100 - (r.reduce((a, b) => a + b, 0) & 0xff)) & 0xff;
     return ":" + [...r, sum].map((x) => x.toString(16).padStart(2, "0").toUpperCase()).join("");
@@ -276,7 +251,7 @@ export function toIntelHex(data: Uint8Array, base = 0): string {
   return lines.join("\n") + "\n";
 }
 
-export function writeTemp(name: string, content: string | Uint8Array): string {
+export function writeTemp(name, content) {
   const dir = join(cacheDir(), `files-${process.pid}`);
   mkdirSync(dir, { recursive: true });
   const p = join(dir, name);
