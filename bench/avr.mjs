@@ -5,7 +5,14 @@
 import { execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
 import { randomBytes } from "../dist/util/random.js";
-import { expectedFlash, PRESETS, startBoard, toIntelHex, writeTemp } from "../test/avr/harness.mjs";
+import {
+  expectedFlash,
+  PRESETS,
+  removeTempFiles,
+  startBoard,
+  toIntelHex,
+  writeTemp,
+} from "../test/avr/harness.mjs";
 
 const run = promisify(execFile);
 const CLI = new URL("../dist/cli/main.js", import.meta.url).pathname;
@@ -84,5 +91,6 @@ export async function benchAvr() {
         `(target <= ${AVR_TARGET_RATIO}); flash dumps ${same ? "identical" : "DIFFER"}`,
     );
   }
+  removeTempFiles();
   return ok;
 }

@@ -45,3 +45,5 @@ export declare function expectedFlash(image: Uint8Array, preset: AvrPreset): Buf
 export declare function toIntelHex(data: Uint8Array, base?: number): string;
 /** Writes a file into the harness's temp dir; returns its path. */
 export declare function writeTemp(name: string, content: string | Uint8Array): string;
+/** Removes the files writeTemp made in this process. */
+export declare function removeTempFiles(): void;

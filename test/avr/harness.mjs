@@ -12,6 +12,7 @@ import {
   mkdirSync,
   readFileSync,
   renameSync,
+  rmSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -97,6 +98,7 @@ function buildOptiboot(mcu, bootStart) {
     tmp,
   ]);
   renameSync(tmp, out);
+  rmSync(work, { recursive: true, force: true });
   return out;
 }
 
@@ -218,7 +220,9 @@ export async function startBoard(preset, o = {}) {
       const code = await exited;
       clearTimeout(timer);
       if (code !== 0) throw new Error(`avr-harness exited ${code}: ${log}`);
-      return readFileSync(dump);
+      const flash = readFileSync(dump);
+      rmSync(dump, { force: true });
+      return flash;
     },
   };
 }
@@ -257,4 +261,9 @@ export function writeTemp(name, content) {
   const p = join(dir, name);
   writeFileSync(p, content);
   return p;
+}
+
+/** Removes the files writeTemp made in this process. */
+export function removeTempFiles() {
+  rmSync(join(cacheDir(), `files-${process.pid}`), { recursive: true, force: true });
 }

@@ -4,12 +4,13 @@
 // the same flash, byte for byte. Run with `npm run test:avr`.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { randomBytes } from "../../src/util/random.js";
 import { canflash } from "../cli/helpers.js";
 import {
   expectedFlash,
   PRESETS,
+  removeTempFiles,
   startBoard,
   toIntelHex,
   writeTemp,
@@ -29,6 +30,8 @@ afterEach(async () => {
   // A failed test must not leave a harness running.
   await Promise.all(boards.splice(0).map((b) => b.stop().catch(() => undefined)));
 });
+
+afterAll(removeTempFiles);
 
 async function board(preset: AvrPreset, o: { dead?: boolean } = {}): Promise<AvrBoard> {
   const b = await startBoard(preset, o);

@@ -55,6 +55,8 @@
 #define REG_UCSR0A 0xC0
 #define REG_UBRR0L 0xC4
 #define REG_UBRR0H 0xC5
+#define REG_UCSR0B 0xC1
+#define BIT_RXEN0 4
 #define BIT_U2X0 1
 
 #define QUEUE_SIZE 65536
@@ -121,6 +123,12 @@ static int speed_to_int(speed_t s)
 	case B1000000: return 1000000;
 	default: return 0;
 	}
+}
+
+/* Is the chip's receiver on? Before the bootloader sets up its UART, bytes are lost, as on a board. */
+static int receiver_on(void)
+{
+	return (avr->data[REG_UCSR0B] >> BIT_RXEN0) & 1;
 }
 
 /* Do host and chip agree on the line speed? Reports changes on stderr. */
@@ -292,7 +300,7 @@ int main(int argc, char **argv)
 		if (open_now && (p.revents & POLLIN)) {
 			uint8_t buf[4096];
 			ssize_t n = read(master, buf, sizeof buf);
-			int ok = baud_ok();
+			int ok = receiver_on() && baud_ok();
 			for (ssize_t i = 0; i < n; i++)
 				if (ok && !frozen) q_push(&inq, buf[i]);
 		}
