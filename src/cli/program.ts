@@ -71,6 +71,10 @@ function flashing(cmd: Command): Command {
     .option("--keep-going", "after a failure, still flash the remaining boards")
     .option("--dry-run", "check everything and plan the blocks, but write nothing")
     .option(
+      "--skip-current",
+      "leave CAN boards alone that already run the image's Klipper build (same version and config)",
+    )
+    .option(
       "--mcu <name>",
       "a board by its printer.cfg name ([mcu EBBCan] → EBBCan; repeatable)",
       collect,
@@ -280,6 +284,7 @@ export async function run(
         dryRun: !!f.dryRun,
         force: !!f.force,
         stopKlipper: !!f.stopKlipper,
+        skipCurrent: !!f.skipCurrent,
         ...(config !== undefined ? { config } : {}),
       },
       c,

@@ -70,6 +70,28 @@ export function buildTransport(config: Record<string, string | number>): BuildTr
   return "unknown";
 }
 
+const sameRecord = (a: Record<string, unknown>, b: Record<string, unknown>): boolean => {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => k in b && a[k] === b[k]);
+};
+
+/**
+ * Are two dictionaries of the same build: same version (with its -dirty
+ * mark), toolchain, build config and command set? Then the firmware a board
+ * runs is the one an image holds, for all flashing is concerned.
+ */
+export function sameBuild(a: KlipperDictionary, b: KlipperDictionary): boolean {
+  return (
+    a.app === b.app &&
+    a.version !== "" &&
+    a.version === b.version &&
+    a.buildVersions === b.buildVersions &&
+    sameRecord(a.config, b.config) &&
+    sameRecord(a.commands, b.commands) &&
+    sameRecord(a.responses, b.responses)
+  );
+}
+
 /** Inflates (when zlib-compressed) and parses a dictionary. */
 export function parseDictionary(bytes: Uint8Array): KlipperDictionary {
   let text: string;

@@ -15,6 +15,8 @@ import { DryRunStopError } from "../../flash-api/errors.js";
 import { runBatch, type BatchJob } from "../../flasher/batch.js";
 import { runFlash } from "../../flasher/execute.js";
 import { checkCanLink, checkDevice } from "../../flasher/preflight.js";
+import { scanCanBus } from "../../flasher/scan.js";
+import { sameBuild } from "../../klippy-bridge/dictionary.js";
 import { avrAdapterFor, isAvrTarget } from "../../flasher/avr.js";
 import { targets, type Target } from "../../flasher/targets.js";
 import type { ByteTransport } from "../../transport/byte-transport.js";
@@ -56,6 +58,8 @@ export interface FlashOptions {
   force?: boolean;
   /** Stop a running Klipper that holds boards, and start it again afterwards. */
   stopKlipper?: boolean;
+  /** Leave CAN boards alone that already run the image's build (same data dictionary). */
+  skipCurrent?: boolean;
   /** printer.cfg (to know which boards Klipper holds). */
   config?: string;
 }
@@ -155,12 +159,14 @@ export async function flashBoards(o: FlashOptions, ctx: CommandContext): Promise
 
   const buses = new Map<string, { bus: CanBus; close: () => Promise<void> }>();
   const jobs: BatchJob[] = [];
+  const skippedRows: BoardRow[] = [];
   try {
     // CAN: one bus and one gate per interface; the bridge (if targeted) goes last.
     const byIface = new Map<string, Prepared[]>();
     for (const b of boards.filter((x) => x.uuid))
       byIface.set(b.iface, [...(byIface.get(b.iface) ?? []), b]);
-    for (const [iface, list] of byIface) {
+    for (const [iface, all] of byIface) {
+      let list = all;
       const cliBus = await openCliBus(iface, ctx.trace);
       buses.set(iface, cliBus);
       // Before any frame goes out: an image for another bus speed or transport would strand the board.
@@ -170,6 +176,26 @@ export async function flashBoards(o: FlashOptions, ctx: CommandContext): Promise
           interfaceBitrate: cliBus.bitrate,
           ...(o.force ? { force: true } : {}),
         });
+      if (o.skipCurrent) {
+        const current = await boardsRunningTheirImage(cliBus.bus, list, ctx);
+        for (const [b, version] of current) {
+          const note = `already runs Klipper ${version}, the same build as ${b.file}`;
+          skippedRows.push({
+            board: b.label,
+            uuid: b.uuidParsed!,
+            interface: iface,
+            result: "skipped",
+            note,
+          });
+          if (single)
+            ctx.out.info(
+              `${b.uuidParsed} ${note}: not flashed (drop --skip-current to flash it anyway)`,
+            );
+          else ctx.out.info(`${note}: skipped`, b.label);
+        }
+        list = list.filter((b) => !current.has(b));
+        if (list.length === 0) continue;
+      }
       const real = iface !== DEMO_INTERFACE && !isVirtualChannel(iface);
       const bridges = new Map<Uuid, boolean>();
       for (const b of list)
@@ -252,6 +278,12 @@ export async function flashBoards(o: FlashOptions, ctx: CommandContext): Promise
       });
     }
 
+    if (jobs.length === 0 && skippedRows.length > 0) {
+      ctx.rows = skippedRows;
+      if (single) ctx.out.line("Already Current");
+      else ctx.out.table(skippedRows);
+      return ExitCode.OK;
+    }
     const outcomes = await runBatch(jobs, {
       ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
       keepGoing: !!o.keepGoing,
@@ -304,6 +336,7 @@ export async function flashBoards(o: FlashOptions, ctx: CommandContext): Promise
       } else codes.push(ExitCode.OK);
       rows.push(row);
     }
+    rows.push(...skippedRows);
     if (single) {
       const r = outcomes[0]!.result;
       if (o.dryRun) {
@@ -324,6 +357,30 @@ export async function flashBoards(o: FlashOptions, ctx: CommandContext): Promise
     for (const { close } of buses.values()) await close();
     await restartKlipper?.();
   }
+}
+
+/**
+ * --skip-current: the boards on this bus whose running Klipper has the data
+ * dictionary of their image (identified on canflash's own node ids, so a
+ * later Klippy start cannot collide). A board that does not answer, runs
+ * Katapult, or cannot be identified is flashed as usual.
+ */
+async function boardsRunningTheirImage(
+  bus: CanBus,
+  list: Prepared[],
+  ctx: CommandContext,
+): Promise<Map<Prepared, string>> {
+  const out = new Map<Prepared, string>();
+  const wanted = list.filter((b) => b.firmware.dictionary);
+  if (wanted.length === 0) return out;
+  ctx.out.info("Checking which boards already run their image (--skip-current)...");
+  const scan = await scanCanBus(bus, { identify: true, signal: ctx.signal });
+  for (const b of wanted) {
+    const node = scan.nodes.find((n) => n.uuid === b.uuidParsed);
+    if (node?.dictionary && sameBuild(node.dictionary, b.firmware.dictionary!))
+      out.set(b, node.dictionary.version);
+  }
+  return out;
 }
 
 /**
