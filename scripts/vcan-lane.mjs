@@ -9,9 +9,18 @@
 // (a qdisc so slow that sends must time out). The suite's exit status comes
 // back through a file; no file means UML did not boot, and the lane fails.
 //
+// UML 6.1 dies at init on hosts whose CPU has AVX-512/AMX ("ptrace set fp regs
+// failed, errno = 14", "Kernel panic - not syncing: Attempted to kill init!").
+// ../shared/tools/umlfix/linux.uml (beside the project dir) is a wrapper that
+// preloads an LD_PRELOAD fix for that; when it exists the lane always boots UML
+// through it (it needs gcc and libc6-dev to build umlfix.so once).
+//
 // Usage: node scripts/vcan-lane.mjs [vitest args…]   (e.g. a test file filter)
 // Env:   UML_TIMEOUT_S (default 900), UML_MEM (default 1G), VCAN_CMD (a shell
-//        command to run inside instead of the vitest suite)
+//        command to run inside instead of the vitest suite), UMLFIX (path of
+//        the umlfix linux.uml wrapper, or its folder; default
+//        ../shared/tools/umlfix/linux.uml), UML_BIN (boot exactly this binary,
+//        no umlfix; for tests)
 
 import { spawn, execFileSync } from "node:child_process";
 import {
@@ -24,14 +33,55 @@ import {
   openSync,
   readSync,
   closeSync,
+  realpathSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const projectDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const uml = ["/usr/bin/linux.uml", "/usr/bin/linux"].find((p) => existsSync(p));
-if (!uml) {
+const realUml = ["/usr/bin/linux.uml", "/usr/bin/linux"].find((p) => existsSync(p));
+const defaultUmlfix = resolve(projectDir, "../shared/tools/umlfix/linux.uml");
+let umlfix = process.env.UMLFIX ? resolve(projectDir, process.env.UMLFIX) : defaultUmlfix;
+if (process.env.UMLFIX && existsSync(umlfix) && statSync(umlfix).isDirectory()) {
+  umlfix = join(umlfix, "linux.uml");
+}
+const sameFile = (a, b) => {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
+};
+const installFix = "Install: sudo apt-get install -y gcc libc6-dev";
+
+/** @type {string} */
+let uml;
+/** Why the fix is or is not preloaded, for the failure hints. */
+let umlfixState; // "preloaded" | "absent" | "forced"
+if (process.env.UML_BIN) {
+  uml = resolve(process.env.UML_BIN);
+  if (!existsSync(uml)) {
+    console.error(`vcan lane: UML_BIN=${process.env.UML_BIN} does not exist.`);
+    process.exit(1);
+  }
+  umlfixState = sameFile(uml, umlfix) ? "preloaded" : "forced";
+} else if (existsSync(umlfix)) {
+  uml = umlfix;
+  umlfixState = "preloaded";
+} else if (process.env.UMLFIX) {
+  console.error(
+    `vcan lane: UMLFIX=${process.env.UMLFIX} does not exist (expected the umlfix linux.uml wrapper).`,
+  );
+  process.exit(1);
+} else {
+  console.log(
+    `vcan lane: no umlfix at ${umlfix} — booting ${realUml ?? "/usr/bin/linux.uml"} without the AVX-512/AMX fix`,
+  );
+  uml = realUml;
+  umlfixState = "absent";
+}
+if (!realUml && umlfixState !== "forced") {
   console.error(
     "vcan lane: User-Mode Linux is not installed (no /usr/bin/linux.uml).\n" +
       "  Install: sudo apt-get install -y user-mode-linux can-utils iproute2 kmod\n" +
@@ -39,6 +89,47 @@ if (!uml) {
   );
   process.exit(1);
 }
+if (umlfixState === "preloaded") {
+  // The wrapper builds umlfix.so with gcc on first use; do that now, so a
+  // missing compiler is a clear error and never a silent run without the fix.
+  // `linux.uml --version` only prints the kernel version.
+  try {
+    execFileSync(uml, ["--version"], { stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
+  } catch (e) {
+    const out = `${e.stdout ?? ""}${e.stderr ?? ""}`.trim();
+    let gcc = true;
+    try {
+      execFileSync("sh", ["-c", "command -v gcc"], { stdio: "ignore" });
+    } catch {
+      gcc = false;
+    }
+    console.error(
+      `vcan lane: the umlfix wrapper ${uml} failed to build or run (${e.code ?? `exit ${e.status}`})` +
+        (gcc ? "" : " — gcc is not installed") +
+        `.\n  It builds umlfix.so with gcc (needs the C library headers). ${installFix}` +
+        (out ? `\n  ${out.split("\n").join("\n  ")}` : ""),
+    );
+    process.exit(1);
+  }
+}
+const cpuFlags = (() => {
+  try {
+    const m = /^flags\s*:(.*)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
+    return m ? new Set(m[1].trim().split(/\s+/)) : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+const flag = (f) => (cpuFlags ? (cpuFlags.has(f) ? "yes" : "no") : "unknown");
+console.log(
+  `vcan lane: UML binary ${uml}, umlfix ${
+    umlfixState === "preloaded"
+      ? "preloaded"
+      : umlfixState === "forced"
+        ? "not preloaded (UML_BIN)"
+        : "not preloaded (not found)"
+  }; CPU avx512f: ${flag("avx512f")}, amx_tile: ${flag("amx_tile")}`,
+);
 for (const tool of ["cansend", "candump", "ip", "tc", "insmod"]) {
   try {
     execFileSync("sh", ["-c", `PATH=/usr/sbin:/sbin:$PATH command -v ${tool}`], {
@@ -96,6 +187,35 @@ halt -f
 const timeoutS = Number(process.env.UML_TIMEOUT_S ?? 900);
 console.log(`vcan lane: booting User-Mode Linux (${uml}), timeout ${timeoutS} s`);
 const t0 = Date.now();
+
+// Console lines that explain a UML that died before writing its result.
+const causeRe =
+  /Kernel panic|ptrace|errno|not syncing|Attempted to kill init|Oops|\bBUG\b|segfault|out of memory/i;
+const fixWhere = `${defaultUmlfix} (../shared/tools/umlfix beside the project) or UMLFIX=path/to/linux.uml`;
+function hints(lines) {
+  const fpRegs = lines.some((l) => /ptrace (set|get) fp ?regs failed/i.test(l));
+  const panic = lines.some((l) => /Kernel panic|not syncing|Attempted to kill init/.test(l));
+  if (!fpRegs && !(panic && umlfixState !== "preloaded")) return [];
+  const out = [
+    fpRegs
+      ? "vcan lane: this is the AVX-512/AMX problem of UML 6.1: the host's XSAVE area is larger than UML's FP buffer, so PTRACE_SETREGSET fails with EFAULT (errno 14)."
+      : "vcan lane: UML panicked without the umlfix fix; on a CPU with AVX-512/AMX that is likely UML 6.1's ptrace FP-state problem.",
+  ];
+  if (umlfixState === "preloaded") {
+    out.push(
+      `  umlfix WAS preloaded (${uml}) and did not help; see ../shared/tools/umlfix/README.md.`,
+    );
+  } else if (umlfixState === "forced") {
+    out.push(
+      `  UML_BIN=${uml} bypasses umlfix. The umlfix wrapper must be used: unset UML_BIN and provide ${fixWhere} (needs gcc, libc6-dev).`,
+    );
+  } else {
+    out.push(
+      `  umlfix was not found. The umlfix wrapper must be used: provide ${fixWhere} (needs gcc, libc6-dev).`,
+    );
+  }
+  return out;
+}
 const child = spawn(
   "timeout",
   [
@@ -111,6 +231,10 @@ const child = spawn(
   ],
   { stdio: ["ignore", "pipe", "pipe"] },
 );
+child.on("error", (e) => {
+  console.error(`vcan lane: FAILED — could not start timeout/${uml}: ${e.message}`);
+  process.exit(1);
+});
 let console_ = "";
 child.stdout.on("data", (d) => (console_ += d));
 child.stderr.on("data", (d) => (console_ += d));
@@ -130,15 +254,32 @@ const pump = () => {
 };
 const timer = setInterval(pump, 200);
 
-child.on("close", (code) => {
+child.on("close", (code, signal) => {
   clearInterval(timer);
   pump();
   const secs = ((Date.now() - t0) / 1000).toFixed(1);
   if (!existsSync(resultFile)) {
+    const lines = console_.split("\n").map((l) => l.replace(/\r$/, ""));
     console.error(
-      `\nvcan lane: FAILED — UML reported no result after ${secs} s (exit ${code}); console tail:`,
+      `\nvcan lane: FAILED — UML reported no result after ${secs} s (exit ${code ?? signal})`,
     );
-    console.error(console_.split("\n").slice(-40).join("\n"));
+    const cause = lines.filter((l) => causeRe.test(l));
+    if (code === 124 || code === 137) {
+      cause.push(
+        `timeout: UML did not finish within ${timeoutS} s (timeout exit ${code}; raise UML_TIMEOUT_S if the suite is just slow)`,
+      );
+    }
+    if (cause.length > 0) {
+      const shown = [...new Set(cause)];
+      console.error("cause:");
+      for (const l of shown.slice(0, 40)) console.error(`  ${l}`);
+      if (shown.length > 40) console.error(`  … ${shown.length - 40} more`);
+    } else {
+      console.error("cause: nothing recognisable in the console output (see its tail below)");
+    }
+    for (const hint of hints(lines)) console.error(hint);
+    const tail = lines.slice(-40).join("\n").trimEnd();
+    console.error(`console tail:\n${tail || "(no console output)"}`);
     rmSync(work, { recursive: true, force: true });
     process.exit(1);
   }
