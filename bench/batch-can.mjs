@@ -7,8 +7,8 @@
 // the host endpoint (0.5 ms each way, gs_usb-like), where one board's
 // stop-and-wait flash is partly latency-bound and concurrency hides that.
 
-import { KatapultCanGate } from "../dist/canboot/can-gate.js";
-import { katapultCanAdapter } from "../dist/canboot/can.js";
+import { CanBootloaderGate } from "../dist/entry/can-request.js";
+import { katapultCanAdapter } from "../dist/bootloaders/katapult/can.js";
 import { VirtualCanChannel } from "../dist/can/virtual.js";
 import { runBatch } from "../dist/flasher/batch.js";
 import { runFlash } from "../dist/flasher/execute.js";
@@ -53,12 +53,16 @@ async function one(bitrate, image, latencyMs) {
 
 async function batch(bitrate, image, latencyMs) {
   const s = setup(4, bitrate, latencyMs);
-  const gate = new KatapultCanGate(s.host, UUIDS);
+  const gate = new CanBootloaderGate(s.host, UUIDS);
   const jobs = UUIDS.map((uuid) => ({
     id: uuid,
     group: "bus",
     run: (onEvent) =>
-      runFlash(gate.adapter(uuid), { segments: [{ address: APP, data: image }] }, { onEvent }),
+      runFlash(
+        katapultCanAdapter({ bus: s.host, uuid, gate }),
+        { segments: [{ address: APP, data: image }] },
+        { onEvent },
+      ),
   }));
   const t0 = performance.now();
   const out = await runBatch(jobs);

@@ -5,7 +5,7 @@
 // its ACK, each REQUEST_BLOCK and its reply, and the few setup frames, bit-
 // stuffed exactly) + the flash time the simulated chip spent. Ratio = wall / floor.
 
-import { katapultCanAdapter } from "../dist/canboot/can.js";
+import { katapultCanAdapter } from "../dist/bootloaders/katapult/can.js";
 import {
   Cmd,
   connectFrame,
@@ -18,7 +18,7 @@ import {
   sendBlockFrame,
   sendEofFrame,
   u32le,
-} from "../dist/canboot/codec.js";
+} from "../dist/bootloaders/katapult/codec.js";
 import { frameWireTimeMs } from "../dist/can/bittime.js";
 import { canFrame } from "../dist/can/frame.js";
 import { VirtualCanChannel } from "../dist/can/virtual.js";

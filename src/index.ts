@@ -12,38 +12,48 @@ export * from "./transport/byte-transport.js";
 export { CanNodeStream } from "./transport/can-node-stream.js";
 export { openSerial, SerialTransport } from "./transport/serial.js";
 export * from "./transport/serial-errors.js";
-export {
-  UsbTree,
-  isKatapultUsb,
-  isKlipperUsb,
-  isKlipperBridge,
-  USB_IDS,
-} from "./transport/usb-tree.js";
+export { UsbTree, isKlipperUsb, isKlipperBridge, usbId, hasUsbId } from "./transport/usb-tree.js";
+export { ExactReader } from "./transport/exact-reader.js";
+export * from "./transport/modem.js";
 export { MockTransport } from "./transport/mock.js";
 export * from "./flash-api/adapter.js";
 export * from "./flash-api/geometry.js";
 export * from "./flash-api/progress.js";
 export * from "./flash-api/errors.js";
-export * as katapult from "./canboot/codec.js";
-export * from "./canboot/errors.js";
-export { KatapultSession, DEFAULT_TIMEOUTS, type SessionTimeouts } from "./canboot/session.js";
-export { KatapultAdapter } from "./canboot/adapter.js";
-export { katapultCanAdapter } from "./canboot/can.js";
-export { KatapultCanGate } from "./canboot/can-gate.js";
+export * from "./flash-api/driver.js";
+export {
+  driverFor,
+  loadDriver,
+  isSupported,
+  BootloaderUnsupportedError,
+} from "./bootloaders/index.js";
+export * from "./entry/index.js";
 export {
   queryNodes,
-  waitForKatapult,
   requestBootloader,
   clearKatapultNodeIds,
+  assignKatapultNodeId,
+} from "./entry/can-admin.js";
+export {
   NodeNotFoundError,
   BootloaderEntryTimeoutError,
-} from "./canboot/can-admin.js";
-export { katapultSerialAdapter, touch1200, sendSerialBootloaderRequest } from "./canboot/serial.js";
+  BOOTLOADER_ENTRY_TIMEOUT_MS,
+} from "./entry/can-request.js";
+export { touch1200 } from "./entry/touch.js";
+export { sendSerialBootloaderRequest, SERIAL_BOOTLOADER_REQUEST } from "./entry/serial-request.js";
+export { pulseReset } from "./entry/reset-pulse.js";
+export { followUsbTo, UsbReenumerationError } from "./entry/follow-usb.js";
+export * as katapult from "./bootloaders/katapult/codec.js";
+export * from "./bootloaders/katapult/errors.js";
 export {
-  katapultBridgeAdapter,
-  katapultAdapterForCanNode,
-  findBridgeFor,
-} from "./canboot/bridge.js";
+  KatapultSession,
+  DEFAULT_TIMEOUTS,
+  type SessionTimeouts,
+} from "./bootloaders/katapult/session.js";
+export { KatapultAdapter } from "./bootloaders/katapult/adapter.js";
+export { katapultCanAdapter } from "./bootloaders/katapult/can.js";
+export { katapultSerialAdapter } from "./bootloaders/katapult/serial.js";
+export { katapultBridgeAdapter } from "./bootloaders/katapult/bridge.js";
 export {
   runFlash,
   type FlashOptions,
@@ -59,7 +69,7 @@ export {
 } from "./flasher/plan.js";
 export * from "./flasher/errors.js";
 export { runBatch, type BatchJob, type BatchOutcome } from "./flasher/batch.js";
-export * from "./flasher/targets.js";
+export * from "./targets/index.js";
 export * from "./flasher/image/index.js";
 export { SimCanDevice } from "./sim/device.js";
 export { SimSerialDevice } from "./sim/serial-device.js";
@@ -71,7 +81,8 @@ export {
   type ScanResult,
 } from "./flasher/scan.js";
 export * from "./flasher/preflight.js";
-export { avrAdapterFor, isAvrTarget } from "./flasher/avr.js";
+export { avrAdapterFor } from "./bootloaders/avr/adapter-for.js";
+export { isAvrRow } from "./bootloaders/avr/rows.js";
 export * from "./klippy-bridge/dictionary.js";
 export { identify, identifyCanNode, getCanbusId, IdentifyError } from "./klippy-bridge/identify.js";
 export { findAssignedKlipperNodes } from "./klippy-bridge/assigned.js";
@@ -87,7 +98,7 @@ export {
 } from "./klippy-bridge/klipper-service.js";
 export * from "./bootloaders/avr/parts.js";
 export * from "./bootloaders/avr/errors.js";
-export { Stk500v1Adapter } from "./bootloaders/stk500v1/adapter.js";
-export { Stk500v2Adapter } from "./bootloaders/stk500v2/adapter.js";
-export * as stk500v1 from "./bootloaders/stk500v1/codec.js";
-export * as stk500v2 from "./bootloaders/stk500v2/codec.js";
+export { Stk500v1Adapter } from "./bootloaders/avr/stk500v1/adapter.js";
+export { Stk500v2Adapter } from "./bootloaders/avr/stk500v2/adapter.js";
+export * as stk500v1 from "./bootloaders/avr/stk500v1/codec.js";
+export * as stk500v2 from "./bootloaders/avr/stk500v2/codec.js";

@@ -25,9 +25,20 @@ export interface SendOptions {
   signal?: AbortSignal;
 }
 
+/** What a bus says about itself: its backend, whether it is simulated, its bitrate. */
+export interface BusInfo {
+  /** The backend that opened it: "socketcan", "virtual", "sim". */
+  readonly backend: string;
+  /** In-process (not a printer's bus): no Klipper to guard, no USB bridge behind it. */
+  readonly simulated: boolean;
+  /** Nominal bitrate in bit/s, where the backend knows it. */
+  readonly bitrate?: number | undefined;
+}
+
 export interface CanBus extends FrameSource {
   /** The name it was opened by: "can0", "virtual:demo", … */
   readonly channel: string;
+  readonly info: BusInfo;
   /** The clock this bus (and everything talking over it) keeps time with. */
   readonly clock: Clock;
   /**
@@ -58,6 +69,7 @@ export abstract class BaseBus implements CanBus {
   protected constructor(
     readonly channel: string,
     readonly clock: Clock,
+    readonly info: BusInfo,
   ) {
     this.mainReader = new FrameQueue(channel, clock, { limit: MAIN_READER_LIMIT }, (r) =>
       this.readers.delete(r),

@@ -3,6 +3,22 @@
 
 import { CanflashError } from "../util/errors.js";
 
+declare module "../util/errors.js" {
+  interface ErrorCodes {
+    CAN_BUS_CLOSED: true;
+    CAN_BUS_STOPPED: true;
+    CAN_INTERFACE_DOWN: true;
+    CAN_KERNEL_UNSUPPORTED: true;
+    CAN_NOT_CAN_INTERFACE: true;
+    CAN_NOT_LINUX: true;
+    CAN_NO_SUCH_INTERFACE: true;
+    CAN_OPEN_FAILED: true;
+    CAN_PERMISSION_DENIED: true;
+    CAN_RECEIVE_OVERFLOW: true;
+    CAN_SEND_TIMEOUT: true;
+  }
+}
+
 export class CanBusClosedError extends CanflashError {
   constructor(readonly channel: string) {
     super("CAN_BUS_CLOSED", `CAN bus ${channel} is closed`);
@@ -17,12 +33,6 @@ export class NotLinuxError extends CanflashError {
 }
 
 /** The optional `socketcan` native addon is not installed or did not build. */
-export class SocketCanAddonMissingError extends CanflashError {
-  constructor(cause: unknown) {
-    super("CAN_ADDON_MISSING", "the socketcan native addon could not be loaded", { cause });
-  }
-}
-
 export class NoSuchInterfaceError extends CanflashError {
   constructor(
     readonly iface: string,

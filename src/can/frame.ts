@@ -4,6 +4,12 @@
 
 import { CanflashError } from "../util/errors.js";
 
+declare module "../util/errors.js" {
+  interface ErrorCodes {
+    CAN_INVALID_FRAME: true;
+  }
+}
+
 export const CAN_SFF_MASK = 0x7ff;
 export const CAN_EFF_MASK = 0x1fffffff;
 /** Linux CAN_ERR_FLAG, used in the candump text of error frames. */

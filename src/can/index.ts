@@ -9,5 +9,5 @@ export * from "./faults.js";
 export * from "./virtual.js";
 export * from "./socketcan.js";
 export * from "./interfaces.js";
-export * from "./open.js";
+export * from "./backends.js";
 export { liveBuses, closeAllBuses } from "./registry.js";

@@ -7,6 +7,7 @@ import { AbortedError } from "../util/errors.js";
 import { CanBusClosedError, CanReceiveOverflowError } from "./errors.js";
 import type { CanFilter } from "./filter.js";
 import type { CanFrame } from "./frame.js";
+import { onAbort as subscribeAbort } from "../util/abort.js";
 
 export interface ReaderOptions {
   /** Frames this reader wants (userland filter on top of the bus's own). Empty = all. */
@@ -133,6 +134,7 @@ export class FrameQueue implements CanReader {
     if (this.ended) return Promise.reject(new CanBusClosedError(this.channel));
     if (timeoutMs === 0) return Promise.resolve(undefined);
     return new Promise((resolve, reject) => {
+      let unsubscribeAbort = (): void => undefined;
       let cancelTimer: (() => void) | undefined;
       const onAbort = (): void => {
         remove();
@@ -143,7 +145,7 @@ export class FrameQueue implements CanReader {
         reject,
         cleanup: () => {
           cancelTimer?.();
-          signal?.removeEventListener("abort", onAbort);
+          unsubscribeAbort();
         },
       };
       const remove = (): void => {
@@ -157,7 +159,7 @@ export class FrameQueue implements CanReader {
           resolve(undefined);
         });
       }
-      signal?.addEventListener("abort", onAbort, { once: true });
+      unsubscribeAbort = subscribeAbort(signal, onAbort);
       this.waiters.push(waiter);
     });
   }

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { realClock, delay, type Clock } from "../util/clock.js";
 import { AbortedError } from "../util/errors.js";
 import { moduleLogger } from "../util/log.js";
+import { AddonMissingError, loadAddon, SOCKETCAN_ADDON } from "../util/native.js";
 import { BaseBus, type SendOptions } from "./bus.js";
 import {
   CanBusClosedError,
@@ -26,7 +27,6 @@ import {
   NoSuchInterfaceError,
   NotCanInterfaceError,
   NotLinuxError,
-  SocketCanAddonMissingError,
 } from "./errors.js";
 import { toKernelFilter, type CanFilter } from "./filter.js";
 import { canFrame, formatFrame, type CanFrame } from "./frame.js";
@@ -84,6 +84,8 @@ export interface SocketCanOptions {
   receiveOwn?: boolean;
   filters?: readonly CanFilter[];
   sendBusyTimeoutMs?: number;
+  /** The interface's bitrate as the kernel reports it (for `info`). */
+  bitrate?: number | undefined;
   /** For tests: a fake /sys, /proc and /lib/modules, platform and addon. */
   sysfsRoot?: string;
   procRoot?: string;
@@ -94,9 +96,10 @@ export interface SocketCanOptions {
 
 async function defaultLoadAddon(): Promise<SocketCanAddon> {
   // The addon's bundled typings declare send() as void; it returns the send(2) result.
-  const mod = (await import("socketcan")) as unknown as SocketCanAddon & {
-    default?: SocketCanAddon;
-  };
+  const mod = await loadAddon<SocketCanAddon & { default?: SocketCanAddon }>(
+    SOCKETCAN_ADDON,
+    () => import("socketcan"),
+  );
   return mod.default ?? mod;
 }
 
@@ -125,7 +128,7 @@ async function kernelHasCanRaw(procRoot: string, modulesRoot: string): Promise<b
 /**
  * Opens a CAN_RAW socket on `iface`. Throws NotLinuxError,
  * NoSuchInterfaceError, NotCanInterfaceError, InterfaceDownError,
- * SocketCanAddonMissingError, KernelCanUnsupportedError, CanPermissionError
+ * AddonMissingError, KernelCanUnsupportedError, CanPermissionError
  * or CanOpenError, each naming the interface.
  */
 export async function openSocketCan(
@@ -147,7 +150,7 @@ export async function openSocketCan(
   try {
     addon = await (options.loadAddon ?? defaultLoadAddon)();
   } catch (e) {
-    throw new SocketCanAddonMissingError(e);
+    throw e instanceof AddonMissingError ? e : new AddonMissingError(SOCKETCAN_ADDON, e);
   }
   let raw: RawChannelLike;
   try {
@@ -193,7 +196,11 @@ export class SocketCanBus extends BaseBus {
     private readonly raw: RawChannelLike,
     options: SocketCanOptions,
   ) {
-    super(iface, options.clock ?? realClock);
+    super(iface, options.clock ?? realClock, {
+      backend: "socketcan",
+      simulated: false,
+      bitrate: options.bitrate,
+    });
     this.busyTimeoutMs = options.sendBusyTimeoutMs ?? SEND_BUSY_TIMEOUT_MS;
     this.receiveOwn = options.receiveOwn ?? false;
     this.sysfsRoot = options.sysfsRoot ?? "/sys";

@@ -13,6 +13,7 @@ import { CanBusClosedError } from "./errors.js";
 import { FaultInjector, type FaultCounters, type FaultOptions } from "./faults.js";
 import { matchesAny, type CanFilter } from "./filter.js";
 import type { CanFrame } from "./frame.js";
+import { onAbort as subscribeAbort } from "../util/abort.js";
 
 export interface VirtualChannelOptions {
   /** Bit rate in bit/s. When set, frames take their wire time and compete in arbitration. */
@@ -29,6 +30,8 @@ export interface VirtualEndpointOptions {
   filters?: readonly CanFilter[];
   /** Name for traces ("host", "node 8266c4636429"). */
   label?: string;
+  /** The backend name this endpoint reports in `info` (default "virtual"; the demo bus says "sim"). */
+  backend?: string;
   /** This endpoint's transmit queue (e.g. 3 for a controller's mailboxes). Default: the channel's. */
   txQueueLength?: number;
   /**
@@ -309,6 +312,7 @@ export class VirtualCanBus extends BaseBus {
     super(
       medium.name === "anonymous" ? (medium.label ?? "virtual") : `virtual:${medium.name}`,
       medium.clock,
+      { backend: options.backend ?? "virtual", simulated: true, bitrate: medium.bitrate },
     );
     this.receiveOwn = options.receiveOwn ?? false;
     this.filters = options.filters ?? [];
@@ -364,6 +368,7 @@ export class VirtualCanBus extends BaseBus {
 
   private waitForSpace(signal: AbortSignal | undefined): Promise<void> {
     return new Promise((resolve, reject) => {
+      let unsubscribeAbort = (): void => undefined;
       if (signal?.aborted) {
         reject(new AbortedError("CAN send", signal.reason));
         return;
@@ -374,10 +379,10 @@ export class VirtualCanBus extends BaseBus {
         reject(new AbortedError("CAN send", signal?.reason));
       };
       const wake = (): void => {
-        signal?.removeEventListener("abort", onAbort);
+        unsubscribeAbort();
         resolve();
       };
-      signal?.addEventListener("abort", onAbort, { once: true });
+      unsubscribeAbort = subscribeAbort(signal, onAbort);
       this.spaceWaiters.push(wake);
     });
   }

@@ -1,7 +1,7 @@
 // Where the CLI writes. Real runs use the process streams; tests pass
 // capturing writers. Only cli/ prints.
 
-import type { DetectOptions } from "../klippy-bridge/klippy.js";
+import type { DetectOptions } from "../flasher/guard.js";
 
 export interface CliStream {
   write(text: string): void;

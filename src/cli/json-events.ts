@@ -89,7 +89,7 @@ export const JsonEvent = z.discriminatedUnion("type", [
           uuid: z.string().optional(),
           device: z.string().optional(),
           interface: z.string().optional(),
-          result: z.enum(["ok", "failed", "skipped"]),
+          result: z.enum(["ok", "dry-run", "current", "failed", "skipped"]),
           bytes: z.number().int().optional(),
           ms: z.number().optional(),
           note: z.string().optional(),

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // canflash executable: wires the process (argv, streams, signals) to run().
-import { setMaxListeners } from "node:events";
-import { closeAllBuses } from "../can/registry.js";
+import { closeAllOpenBuses } from "../flasher/buses.js";
 import { processIo } from "./io.js";
 import { run } from "./program.js";
 
@@ -14,9 +13,6 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 const controller = new AbortController();
-// Every concurrent wait (a probe per node id, a reader per board in a batch)
-// listens on this one signal; each removes its listener when done.
-setMaxListeners(256, controller.signal);
 let interrupts = 0;
 for (const sig of ["SIGINT", "SIGTERM"] as const) {
   process.on(sig, () => {
@@ -27,5 +23,5 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 }
 
 const code = await run(process.argv.slice(2), processIo(), controller.signal);
-await closeAllBuses();
+await closeAllOpenBuses();
 process.exitCode = code;

@@ -20,9 +20,8 @@
 import { readFile } from "node:fs/promises";
 import { LineCounter, parseDocument, isMap, isSeq, type Node } from "yaml";
 import { z } from "zod";
-import { isUuid, parseUuid } from "../klippy-bridge/uuid.js";
-import type { FlashEntry } from "./commands/flash.js";
-import { expandPath } from "./firmware.js";
+import { expandPath } from "../flasher/firmware.js";
+import { isUuid, parseUuid, type BoardSpec } from "../flasher/requests.js";
 import { resolveTarget } from "./commands/targets.js";
 import { UsageError } from "./usage-error.js";
 
@@ -84,7 +83,7 @@ function fieldName(path: readonly PropertyKey[]): string {
 export async function loadManifest(
   path: string,
   cwd: string,
-): Promise<{ entries: FlashEntry[]; jobs?: number; config?: string }> {
+): Promise<{ entries: BoardSpec[]; jobs?: number; config?: string }> {
   const full = expandPath(path, cwd);
   let text: string;
   try {
@@ -120,7 +119,7 @@ export async function loadManifest(
     throw new ManifestError(full, fieldName(path), line, problem);
   }
   const m = r.data;
-  const entries = m.boards.map((b, i): FlashEntry => {
+  const entries = m.boards.map((b, i): BoardSpec => {
     const file = b.firmware ?? m.firmware;
     if (!file)
       throw new ManifestError(
@@ -137,8 +136,6 @@ export async function loadManifest(
     }
     return {
       ...(target ? { target } : {}),
-      ...(target?.appEnd !== undefined ? { flashEnd: target.appEnd } : {}),
-      ...(b.baud === undefined && target?.defaultBaud ? { baud: target.defaultBaud } : {}),
       label: b.name ?? b.mcu ?? (b.uuid ? parseUuid(b.uuid) : b.device!),
       ...(b.mcu ? { mcu: b.mcu } : {}),
       ...(b.interface || m.interface ? { explicitIface: true } : {}),

@@ -6,7 +6,7 @@
 // and nothing else on stdout.
 
 import type { FlashEvent, FlashPhase } from "../flash-api/progress.js";
-import type { Explained } from "./hints.js";
+import type { Explained } from "./hints/index.js";
 import type { CliIo } from "./io.js";
 import type { JsonEvent } from "./json-events.js";
 
@@ -15,7 +15,8 @@ export interface BoardRow {
   uuid?: string;
   device?: string;
   interface?: string;
-  result: "ok" | "failed" | "skipped";
+  /** ok; dry-run (nothing written); current (--skip-current: already on the image's build); failed; skipped (not started). */
+  result: "ok" | "dry-run" | "current" | "failed" | "skipped";
   bytes?: number;
   ms?: number;
   /** Dry runs: what a real run would do. */
@@ -70,7 +71,8 @@ export interface Reporter {
   flashEvent(board: string, e: FlashEvent): void;
   /** Final table of a batch. */
   table(rows: BoardRow[]): void;
-  error(e: Explained, detail?: string): void;
+  /** An error; `code` is the library's error code (for --json); `detail` a stack trace (-v only). */
+  error(e: Explained, detail?: string, code?: string): void;
   /** The end: JSON writes its result object. */
   finish(exitCode: number, rows?: BoardRow[]): void;
 }
@@ -96,6 +98,7 @@ export function formatBytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(2)} MiB`;
 }
 
+/** Columns padded to their widest cell, two spaces apart. */
 export function renderTable(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows
@@ -165,7 +168,6 @@ export class TextReporter implements Reporter {
   }
 
   flashEvent(board: string, e: FlashEvent): void {
-    const label = this.bars.size > 0 || board.includes("/") ? board : board;
     switch (e.type) {
       case "phase-start": {
         const total = e.totalBytes ?? 0;
@@ -180,10 +182,10 @@ export class TextReporter implements Reporter {
           if (!this.tty)
             this.info(
               `${PHASE_TEXT[e.phase]} ${formatBytes(total)}...`,
-              this.multi ? label : undefined,
+              this.multi ? board : undefined,
             );
           else this.drawBars(true);
-        } else this.info(`${PHASE_TEXT[e.phase]}...`, this.multi ? label : undefined);
+        } else this.info(`${PHASE_TEXT[e.phase]}...`, this.multi ? board : undefined);
         break;
       }
       case "progress": {
@@ -298,7 +300,7 @@ export class TextReporter implements Reporter {
 }
 
 export class JsonReporter implements Reporter {
-  private lastError: Explained | undefined;
+  private lastError: (Explained & { code: string }) | undefined;
 
   constructor(
     private readonly io: CliIo,
@@ -388,9 +390,10 @@ export class JsonReporter implements Reporter {
 
   table(): void {}
 
-  error(e: Explained, detail?: string): void {
-    this.lastError = e;
-    this.io.stderr.write(`error: ${e.message}\n${detail ?? ""}`);
+  error(e: Explained, _detail?: string, code?: string): void {
+    // stdout carries the NDJSON; stderr gets one line for people, never a stack trace.
+    this.lastError = { ...e, code: code ?? "ERROR" };
+    this.io.stderr.write(`error: ${e.message}\n`);
   }
 
   finish(exitCode: number, rows?: BoardRow[]): void {
@@ -400,9 +403,7 @@ export class JsonReporter implements Reporter {
       ok: exitCode === 0,
       exitCode,
       ...(rows ? { boards: rows } : {}),
-      ...(e
-        ? { error: { code: String(exitCode), message: e.message, causes: e.causes, next: e.next } }
-        : {}),
+      ...(e ? { error: { code: e.code, message: e.message, causes: e.causes, next: e.next } } : {}),
     });
   }
 }

@@ -7,25 +7,18 @@ import { Command, CommanderError, Option } from "commander";
 import { pino } from "pino";
 import { setRootLogger } from "../util/log.js";
 import { CanflashError } from "../util/errors.js";
-import {
-  queryCommand,
-  requestCommand,
-  statusCommand,
-  type CanCommandOptions,
-} from "./commands/can.js";
+import { DEFAULT_FIRMWARE, expandPath } from "../flasher/firmware.js";
+import { requestCommand, statusCommand, type BoardCommandOptions } from "./commands/board.js";
 import type { CommandContext } from "./commands/context.js";
-import { flashBoards, type FlashEntry } from "./commands/flash.js";
-import { serialRequestCommand, serialStatusCommand } from "./commands/serial.js";
-import { simCommand } from "./commands/sim.js";
 import { doctorCommand } from "./commands/doctor.js";
+import { flashCommand, type BoardSpec } from "./commands/flash.js";
+import { queryCommand, type QueryCommandOptions } from "./commands/query.js";
+import { simCommand } from "./commands/sim.js";
 import { resolveTarget, targetsCommand } from "./commands/targets.js";
 import { ExitCode, type ExitCodeValue } from "./exit-codes.js";
-import { DEFAULT_FIRMWARE, expandPath } from "./firmware.js";
-import { explain } from "./hints.js";
+import { errorCode, explain } from "./hints/index.js";
 import type { CliIo } from "./io.js";
 import { loadManifest } from "./manifest.js";
-import { resolveMcuEntries } from "./printer-config.js";
-import { detectKlipper } from "../klippy-bridge/klippy.js";
 import { JsonReporter, TextReporter, type Reporter } from "./output.js";
 import { UsageError } from "./usage-error.js";
 
@@ -123,6 +116,13 @@ function parseBaud(text: string): number {
   return n;
 }
 
+function parseQueryMs(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new UsageError(`--query-ms ${text}: must be a positive number of milliseconds`);
+  return n;
+}
+
 function parseJobs(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
@@ -209,12 +209,19 @@ export async function run(
     async (...args: unknown[]) => {
       exitCode = await act(name, fn)(...args);
     };
-  const canOpts = (f: Flags): CanCommandOptions => ({
+  const queryOpts = (f: Flags): QueryCommandOptions => ({
     iface: f.interface!,
-    uuids: f.uuid,
-    ...(f.queryMs !== undefined ? { queryMs: Number(f.queryMs) } : {}),
+    ...(f.queryMs !== undefined ? { queryMs: parseQueryMs(f.queryMs as string) } : {}),
     identify: f.identify !== false,
     katapultInfo: !!f.katapultInfo,
+    ...(typeof f.config === "string" ? { config: f.config } : {}),
+  });
+  const boardOpts = (f: Flags): BoardCommandOptions => ({
+    iface: f.interface!,
+    uuids: f.uuid,
+    ...(typeof f.device === "string" ? { device: f.device } : {}),
+    ...(f.baud !== undefined ? { baud: parseBaud(f.baud as string) } : {}),
+    ...(f.target ? { target: resolveTarget(f.target as string)! } : {}),
     ...(typeof f.config === "string" ? { config: f.config } : {}),
     stopKlipper: !!f.stopKlipper,
   });
@@ -226,7 +233,7 @@ export async function run(
     file: string | undefined,
   ): Promise<ExitCodeValue> => {
     const target = resolveTarget(f.target as string | undefined);
-    let entries: FlashEntry[] = [];
+    let entries: BoardSpec[] = [];
     let jobs = parseJobs(f.jobs as string | undefined);
     let config = typeof f.config === "string" ? f.config : undefined;
     const mcuNames = (f.mcu as string[] | undefined) ?? [];
@@ -244,14 +251,9 @@ export async function run(
         {
           label: f.device as string,
           device: f.device as string,
-          ...(f.baud !== undefined
-            ? { baud: parseBaud(f.baud as string) }
-            : target?.defaultBaud
-              ? { baud: target.defaultBaud }
-              : {}),
+          ...(f.baud !== undefined ? { baud: parseBaud(f.baud as string) } : {}),
           iface: f.interface!,
           file: file ?? DEFAULT_FIRMWARE,
-          ...(target?.appEnd !== undefined ? { flashEnd: target.appEnd } : {}),
           ...(target ? { target } : {}),
         },
       ];
@@ -265,20 +267,17 @@ export async function run(
         iface: f.interface!,
         ...(explicitIface ? { explicitIface } : {}),
         file: file ?? DEFAULT_FIRMWARE,
-        ...(target?.appEnd !== undefined ? { flashEnd: target.appEnd } : {}),
+        ...(target ? { target } : {}),
       }));
     }
-    if (entries.some((e) => e.mcu !== undefined)) {
-      entries = await resolveMcuEntries(entries, {
-        config,
-        cwd: io.cwd,
-        home: io.host?.home,
-        klipper: config === undefined ? await detectKlipper(io.host?.klipper ?? {}) : undefined,
-      });
-    }
-    return flashBoards(
+    if (entries.length === 0)
+      throw new UsageError(
+        "no boards to flash",
+        "give -u <uuid> (repeatable), -d <tty> or --manifest <file>",
+      );
+    return flashCommand(
+      entries,
       {
-        entries,
         ...(jobs !== undefined ? { jobs } : {}),
         keepGoing: !!f.keepGoing,
         dryRun: !!f.dryRun,
@@ -340,20 +339,13 @@ export async function run(
           const args = f._args as string[];
           const file = (f.file as string | undefined) ?? args[0];
           if (f.device) {
-            const so = {
-              device: f.device as string,
-              stopKlipper: !!f.stopKlipper,
-              ...(typeof f.config === "string" ? { config: f.config } : {}),
-              ...(f.baud !== undefined ? { baud: parseBaud(f.baud as string) } : {}),
-              ...(f.target ? { target: resolveTarget(f.target as string)! } : {}),
-            };
-            if (f.requestBootloader) return serialRequestCommand(so, c);
-            if (f.status) return serialStatusCommand(so, c);
+            if (f.requestBootloader) return requestCommand(boardOpts(f), c);
+            if (f.status) return statusCommand(boardOpts(f), c);
             return flash(f, c, file);
           }
-          if (f.query) return queryCommand(canOpts(f), c);
-          if (f.requestBootloader) return requestCommand(canOpts(f), c);
-          if (f.status) return statusCommand(canOpts(f), c);
+          if (f.query) return queryCommand(queryOpts(f), c);
+          if (f.requestBootloader) return requestCommand(boardOpts(f), c);
+          if (f.status) return statusCommand(boardOpts(f), c);
           if (f.uuid.length > 0 || f.manifest || (f.mcu as string[]).length > 0)
             return flash(f, c, file);
           if (file)
@@ -382,7 +374,7 @@ export async function run(
       "printer.cfg to compare with (default: ~/printer_data/config/printer.cfg)",
     )
     .addHelpText("after", "\nExamples:\n  canflash query -i can0\n  canflash query -i sim --json")
-    .action(wrap("query", (f, c) => queryCommand(canOpts(f), c)));
+    .action(wrap("query", (f, c) => queryCommand(queryOpts(f), c)));
 
   flashing(common(program.command("flash")))
     .description("flash boards (CAN through Katapult, or USB/UART) and verify them by reading back")
@@ -420,7 +412,7 @@ Manifest (JSON or YAML):
     )
     .requiredOption("-u, --uuid <uuid>", "the node", collect, [] as string[])
     .addHelpText("after", "\nExample:\n  canflash status -u aabbccddeeff")
-    .action(wrap("status", (f, c) => statusCommand(canOpts(f), c)));
+    .action(wrap("status", (f, c) => statusCommand(boardOpts(f), c)));
 
   common(program.command("request-bootloader"))
     .option("--stop-klipper", "stop a running Klipper that holds the node (it stays stopped)")
@@ -428,7 +420,7 @@ Manifest (JSON or YAML):
     .description("put a node into its bootloader and confirm it answers as Katapult")
     .requiredOption("-u, --uuid <uuid>", "the node", collect, [] as string[])
     .addHelpText("after", "\nExample:\n  canflash request-bootloader -u aabbccddeeff")
-    .action(wrap("request-bootloader", (f, c) => requestCommand(canOpts(f), c)));
+    .action(wrap("request-bootloader", (f, c) => requestCommand(boardOpts(f), c)));
 
   common(program.command("targets"))
     .description("list the chips and bootloaders canflash knows (and which this build flashes)")
@@ -528,7 +520,7 @@ Manifest (JSON or YAML):
             : "")
         : String(e);
     if (!started) out.start(command);
-    out.error(explained, detail);
+    out.error(explained, detail, errorCode(e));
     out.finish(explained.exitCode, ctx?.rows);
     return explained.exitCode;
   }

@@ -2,6 +2,12 @@
 
 import { CanflashError } from "../util/errors.js";
 
+declare module "../util/errors.js" {
+  interface ErrorCodes {
+    USAGE: true;
+  }
+}
+
 export class UsageError extends CanflashError {
   constructor(
     message: string,

@@ -1,5 +1,5 @@
 // The contract between the one flash executor (flasher/) and each bootloader
-// protocol (canboot/, bootloaders/): both import it, neither imports the other.
+// protocol (bootloaders/katapult/, bootloaders/): both import it, neither imports the other.
 // An adapter knows how to reach its bootloader and move blocks; the executor
 // owns order, progress, verification policy and what happens on failure.
 
@@ -22,6 +22,8 @@ export interface DeviceInfo {
   description: string;
   mcu?: string;
   bootloaderVersion?: string;
+  /** The bootloader protocol's own version, where it has one (Katapult: "1.1.0"). */
+  protocolVersion?: string;
 }
 
 export interface AdapterCapabilities {
@@ -29,6 +31,12 @@ export interface AdapterCapabilities {
   verify: "readback" | "digest" | "none";
   /** Does the protocol need an explicit erase phase before writing? */
   erase: "none" | "chip" | "pages";
+  /**
+   * What the bootloader does when the host stops without finishing: stays
+   * (Katapult waits for a new run) or, after a timeout, starts whatever
+   * application is in flash (the Arduino bootloaders). Default "stays".
+   */
+  abandoned?: "stays-in-bootloader" | "starts-application";
 }
 
 export interface FlashAdapter {

@@ -8,6 +8,12 @@ import { CanflashError } from "../util/errors.js";
 import type { FlashResult } from "./execute.js";
 import type { FlashEvent } from "../flash-api/progress.js";
 
+declare module "../util/errors.js" {
+  interface ErrorCodes {
+    SKIPPED: true;
+  }
+}
+
 export interface BatchJob {
   /** Label for output: a printer.cfg section, a UUID, a tty. */
   id: string;
@@ -38,10 +44,7 @@ export interface BatchOutcome {
 
 export class BatchSkippedError extends CanflashError {
   constructor() {
-    super(
-      "SKIPPED",
-      "not started: an earlier board failed (use --keep-going to flash the rest anyway)",
-    );
+    super("SKIPPED", "not started: an earlier board failed");
   }
 }
 

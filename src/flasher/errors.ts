@@ -4,8 +4,15 @@
 import { CanflashError } from "../util/errors.js";
 import type { FlashPhase } from "../flash-api/progress.js";
 
+declare module "../util/errors.js" {
+  interface ErrorCodes {
+    FLASH_FAILED: true;
+    VERIFY_MISMATCH: true;
+  }
+}
+
 const hex8 = (a: number) => `0x${a.toString(16).padStart(8, "0")}`;
-const hex2 = (b: number) => `0x${b.toString(16).padStart(2, "0")}`;
+const hex2 = (b: number) => (b < 0 ? "nothing" : `0x${b.toString(16).padStart(2, "0")}`);
 
 /** Read-back differs from what was written. */
 export class VerifyMismatchError extends CanflashError {
@@ -41,14 +48,34 @@ export class DigestMismatchError extends CanflashError {
  */
 export type DeviceState = "untouched" | "in-bootloader" | "unknown";
 
+export interface FlashFailure {
+  phase: FlashPhase;
+  deviceState: DeviceState;
+  /** The adapter's protocol ("katapult-can", "stk500v1"). */
+  protocol: string;
+  cause: Error;
+  /**
+   * The bootloader starts whatever application is in flash by itself when
+   * the host stops (the Arduino bootloaders, after about a second): after
+   * a failed write the board may run a partial image until it is flashed again.
+   */
+  bootloaderStartsApplication?: boolean;
+}
+
 export class FlashError extends CanflashError {
-  constructor(
-    readonly phase: FlashPhase,
-    readonly deviceState: DeviceState,
-    readonly protocol: string,
-    override readonly cause: Error,
-  ) {
-    super("FLASH_FAILED", `${phase} failed: ${cause.message}`, { cause });
+  readonly phase: FlashPhase;
+  readonly deviceState: DeviceState;
+  readonly protocol: string;
+  override readonly cause: Error;
+  readonly bootloaderStartsApplication: boolean;
+
+  constructor(f: FlashFailure) {
+    super("FLASH_FAILED", `${f.phase} failed: ${f.cause.message}`, { cause: f.cause });
+    this.phase = f.phase;
+    this.deviceState = f.deviceState;
+    this.protocol = f.protocol;
+    this.cause = f.cause;
+    this.bootloaderStartsApplication = !!f.bootloaderStartsApplication;
   }
 
   /** The code of the underlying error (e.g. VERIFY_MISMATCH, KATAPULT_WEDGED). */

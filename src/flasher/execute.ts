@@ -59,10 +59,10 @@ export async function runFlash(
     totalBytes: number | undefined,
     body: () => Promise<T>,
   ): Promise<T> => {
-    throwIfAborted(options.signal, name);
     const start = clock.now();
     emit({ type: "phase-start", phase: name, ...(totalBytes !== undefined ? { totalBytes } : {}) });
     try {
+      throwIfAborted(options.signal, name);
       const r = await body();
       phaseMs[name] = clock.now() - start;
       emit({ type: "phase-end", phase: name, ms: phaseMs[name] });
@@ -70,10 +70,24 @@ export async function runFlash(
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
       emit({ type: "phase-failed", phase: name, error });
-      throw new FlashError(name, name === "finish" ? "unknown" : state, adapter.protocol, error);
+      throw new FlashError({
+        phase: name,
+        deviceState: name === "finish" ? "unknown" : state,
+        protocol: adapter.protocol,
+        cause: error,
+        bootloaderStartsApplication: adapter.capabilities.abandoned === "starts-application",
+      });
     }
   };
 
+  const verify = adapter.capabilities.verify;
+  if (
+    (verify === "readback" && !adapter.readBlock) ||
+    (verify === "digest" && !adapter.verifyDigest)
+  )
+    throw new TypeError(
+      `adapter ${adapter.protocol} claims ${verify} verification but cannot do it: refusing to flash unverified`,
+    );
   try {
     if (adapter.enter) {
       await phase("enter", undefined, () => adapter.enter!(ctx));
@@ -107,7 +121,7 @@ export async function runFlash(
       await adapter.endWrite?.(ctx);
     });
     let verified = false;
-    if (adapter.capabilities.verify === "readback" && adapter.readBlock) {
+    if (verify === "readback") {
       await phase("verify", total, async () => {
         let done = 0;
         for (const block of plan.blocks) {
@@ -115,13 +129,17 @@ export async function runFlash(
           const got = await adapter.readBlock!(ctx, block);
           const diff = firstDifference(block.data, got);
           if (diff >= 0)
-            throw new VerifyMismatchError(block.address + diff, block.data[diff]!, got[diff] ?? -1);
+            throw new VerifyMismatchError(
+              block.address + diff,
+              block.data[diff] ?? -1,
+              got[diff] ?? -1,
+            );
           done += block.data.length;
           emit({ type: "progress", phase: "verify", bytes: done, totalBytes: total });
         }
       });
       verified = true;
-    } else if (adapter.capabilities.verify === "digest" && adapter.verifyDigest) {
+    } else if (verify === "digest") {
       await phase("verify", total, async () => {
         if (!(await adapter.verifyDigest!(ctx, plan))) throw new DigestMismatchError();
       });
@@ -130,7 +148,11 @@ export async function runFlash(
     await phase("finish", undefined, () => adapter.finish(ctx));
     return { device, plan, dryRun: false, verified, phaseMs, totalMs: clock.now() - t0 };
   } finally {
-    await adapter.close().catch(() => undefined);
+    try {
+      await adapter.close();
+    } catch {
+      // closing a failed link must not hide how the flash ended
+    }
   }
 }
 
@@ -138,6 +160,7 @@ function placeImage(image: FlashImage, device: DeviceInfo): PlanInput {
   return "segments" in image ? image : image(device);
 }
 
+/** First index where `actual` differs from `expected` (a short or long read-back differs at its end). */
 function firstDifference(expected: Uint8Array, actual: Uint8Array): number {
   const n = Math.max(expected.length, actual.length);
   for (let i = 0; i < n; i++) if (expected[i] !== actual[i]) return i;

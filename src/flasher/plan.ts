@@ -5,6 +5,15 @@
 import { CanflashError } from "../util/errors.js";
 import type { FlashGeometry, FlashPlan, PlanInput, PlannedBlock } from "../flash-api/geometry.js";
 
+declare module "../util/errors.js" {
+  interface ErrorCodes {
+    BAD_GEOMETRY: true;
+    IMAGE_BELOW_APP_START: true;
+    IMAGE_DOES_NOT_FIT: true;
+    IMAGE_EMPTY: true;
+  }
+}
+
 export type { FlashGeometry, FlashPlan, PlanInput, PlannedBlock } from "../flash-api/geometry.js";
 
 const hex = (a: number) => `0x${a.toString(16)}`;

@@ -1,8 +1,9 @@
 // Pre-flight checks: is this image right for this board and this link?
 // Run before anything is written — the link checks before any frame is
-// sent, the device checks after CONNECT — each a typed error with its fix.
+// sent, the device checks after CONNECT — each a typed error with its facts (the CLI words the fix).
 //
-// --force overrides only the link checks (CAN bitrate, build transport).
+// The link checks (CAN bitrate, build transport) are `overridable`: a caller
+// may skip them on purpose (the CLI's --force).
 // The notes name no check as safe to skip; these two change how the board
 // talks, not whether its code can run, and Katapult stays resident below
 // the application (katapult.md §4, §6), so a double reset undoes them. A
@@ -12,17 +13,24 @@
 import type { DeviceInfo } from "../flash-api/adapter.js";
 import type { FlashPlan, PlanInput } from "../flash-api/geometry.js";
 import { findImageDictionary, type KlipperDictionary } from "../klippy-bridge/dictionary.js";
-import { CanflashError } from "../util/errors.js";
+import { CanflashError, type ErrorCode } from "../util/errors.js";
+
+declare module "../util/errors.js" {
+  interface ErrorCodes {
+    PREFLIGHT_BITRATE: true;
+    PREFLIGHT_MCU: true;
+    PREFLIGHT_OFFSET: true;
+    PREFLIGHT_TRANSPORT: true;
+  }
+}
 
 const hex = (a: number) => `0x${a.toString(16)}`;
 
 export class PreflightError extends CanflashError {
   constructor(
-    code: string,
+    code: ErrorCode,
     message: string,
-    /** What to do instead. */
-    readonly fix: string,
-    /** --force would skip this check. */
+    /** The caller may skip this check on purpose (it changes how the board talks, not whether it runs). */
     readonly overridable: boolean,
   ) {
     super(code, message);
@@ -37,7 +45,6 @@ export class ImageMcuMismatchError extends PreflightError {
     super(
       "PREFLIGHT_MCU",
       `the image is built for ${imageMcu}, but the bootloader runs on ${deviceMcu}`,
-      `rebuild Klipper for ${deviceMcu} (make menuconfig: Processor model) — or check that this is the right board`,
       false,
     );
   }
@@ -52,7 +59,6 @@ export class ImageBitrateMismatchError extends PreflightError {
     super(
       "PREFLIGHT_BITRATE",
       `the image talks CAN at ${imageBitrate} bit/s, but ${iface} runs at ${interfaceBitrate} bit/s: the board would fall off the bus`,
-      `rebuild Klipper with CAN bus speed ${interfaceBitrate} (make menuconfig), or move the whole bus to ${imageBitrate} and pass --force`,
       true,
     );
   }
@@ -63,13 +69,15 @@ export class ImageTransportError extends PreflightError {
     super(
       "PREFLIGHT_TRANSPORT",
       `the image is a ${transport === "unknown" ? "non-CAN" : transport.toUpperCase()} build: after flashing over CAN the board would no longer talk CAN`,
-      "rebuild Klipper with Communication interface CAN bus (make menuconfig), or pass --force to move the board off CAN on purpose",
       true,
     );
   }
 }
 
 export class ImageOffsetMismatchError extends PreflightError {
+  /** The offset the image should have been built with (appStart less the flash base). */
+  readonly bootloaderOffset: number;
+
   constructor(
     readonly resetVector: number,
     readonly appStart: number,
@@ -78,9 +86,9 @@ export class ImageOffsetMismatchError extends PreflightError {
     super(
       "PREFLIGHT_OFFSET",
       `the image's reset handler is at ${hex(resetVector)}, outside ${hex(appStart)}..${hex(imageEnd)}: it was built for a different bootloader offset`,
-      `rebuild Klipper with Bootloader offset ${hex(appStart - (appStart & 0xfff00000))} (make menuconfig)`,
       false,
     );
+    this.bootloaderOffset = appStart - (appStart & 0xfff00000);
   }
 }
 

@@ -8,16 +8,17 @@
 // id an earlier run left on another node (which would knock that node off
 // with an id conflict).
 
+import { driverFor } from "../bootloaders/index.js";
 import type { CanBus } from "../can/bus.js";
-import { assignKatapultNodeId, clearKatapultNodeIds, queryNodes } from "../canboot/can-admin.js";
-import type { ConnectInfo } from "../canboot/codec.js";
-import { KatapultSession } from "../canboot/session.js";
-import { FIRST_HOST_NODE_ID, nodeCanIds } from "../klippy-bridge/admin.js";
+import { assignKatapultNodeId, clearKatapultNodeIds, queryNodes } from "../entry/can-admin.js";
+import type { DeviceInfo } from "../flash-api/adapter.js";
+import { FIRST_HOST_NODE_ID } from "../klippy-bridge/admin.js";
 import { CANFLASH_PROBE_IDS, findAssignedKlipperNodes } from "../klippy-bridge/assigned.js";
 import type { KlipperDictionary } from "../klippy-bridge/dictionary.js";
 import { identifyCanNode } from "../klippy-bridge/identify.js";
 import type { Uuid } from "../klippy-bridge/uuid.js";
-import { CanNodeStream } from "../transport/can-node-stream.js";
+import { findTarget } from "../targets/index.js";
+import { KATAPULT_TARGET_ID } from "./requests.js";
 
 export type NodeApplication = "Katapult" | "Klipper" | "Unknown";
 
@@ -30,8 +31,8 @@ export interface ScannedNode {
   nodeId?: number;
   /** Klipper: from identify. */
   dictionary?: KlipperDictionary;
-  /** Katapult: from CONNECT (katapultInfo). */
-  katapult?: ConnectInfo;
+  /** Katapult: what its bootloader reported to CONNECT (katapultInfo). */
+  katapult?: DeviceInfo;
   /** Identify or CONNECT failed: why. */
   error?: string;
 }
@@ -129,18 +130,29 @@ export async function scanCanBus(bus: CanBus, o: ScanOptions = {}): Promise<Scan
   return { nodes, unnamed };
 }
 
-/** Assigns a Katapult node an id and reads its CONNECT reply; it stays in Katapult (the next query clears the id). */
+/**
+ * Assigns a Katapult node an id and asks its driver what the bootloader
+ * reports; it stays in Katapult (the next query clears the id).
+ */
 export async function katapultConnectInfo(
   bus: CanBus,
   uuid: Uuid,
   nodeId: number,
   signal?: AbortSignal,
-): Promise<ConnectInfo> {
+): Promise<DeviceInfo> {
+  const row = findTarget(KATAPULT_TARGET_ID);
+  const driver = await driverFor(row);
   await assignKatapultNodeId(bus, uuid, nodeId);
-  const stream = new CanNodeStream(bus, nodeCanIds(nodeId), `node ${nodeId}`);
-  try {
-    return await new KatapultSession(stream, signal ? { signal } : {}).connect();
-  } finally {
-    await stream.close();
-  }
+  const r = await driver.probe!(
+    row,
+    {
+      kind: "can",
+      iface: bus.channel,
+      bus,
+      uuid,
+      gate: { nodeIdOf: () => Promise.resolve(nodeId) },
+    },
+    { clock: bus.clock, ...(signal ? { signal } : {}) },
+  );
+  return r.device!;
 }

@@ -7,6 +7,12 @@ import { inflateSync } from "node:zlib";
 import { z } from "zod";
 import { CanflashError } from "../util/errors.js";
 
+declare module "../util/errors.js" {
+  interface ErrorCodes {
+    KLIPPER_DICTIONARY: true;
+  }
+}
+
 /** Largest inflated dictionary accepted (real ones are 10–40 KiB). */
 export const MAX_DICTIONARY_BYTES = 4 * 1024 * 1024;
 

@@ -15,6 +15,12 @@ import { MessageTable } from "./messages.js";
 import { findIdentifyResponses, IDENTIFY_CHUNK, identifyRequest } from "./msgproto.js";
 import { uuidFromBytes, type Uuid } from "./uuid.js";
 
+declare module "../util/errors.js" {
+  interface ErrorCodes {
+    IDENTIFY_FAILED: true;
+  }
+}
+
 /** Klipper allows 5 s for the whole identify. */
 export const IDENTIFY_TIMEOUT_MS = 5000;
 /** Per request: a reply takes milliseconds; resend after this. */

@@ -11,6 +11,12 @@ import { delay, realClock, type Clock } from "../util/clock.js";
 import { moduleLogger } from "../util/log.js";
 import { detectKlipper, type DetectOptions, type KlipperStatus } from "./klippy.js";
 
+declare module "../util/errors.js" {
+  interface ErrorCodes {
+    KLIPPER_CONTROL: true;
+  }
+}
+
 const log = moduleLogger("klippy.service");
 
 /** Klippy shuts down its MCUs and exits within seconds; allow for a slow Pi. */
@@ -22,12 +28,47 @@ export const KLIPPER_POLL_MS = 250;
 /** One Moonraker HTTP request. */
 export const MOONRAKER_REQUEST_MS = 3000;
 
-export class KlipperControlError extends CanflashError {
-  constructor(
-    message: string,
-    readonly fix: string,
-  ) {
-    super("KLIPPER_CONTROL", message);
+/** One way of controlling the service that failed, and how. */
+export interface ControlProblem {
+  via: "moonraker" | "systemctl";
+  message: string;
+}
+
+/** What went wrong controlling the service. */
+export interface ControlFailure {
+  action: "stop" | "start";
+  /** The systemd unit / Moonraker service. */
+  service: string;
+  /** "refused": no way worked; "still-running": asked to stop, it did not within the deadline. */
+  reason: "refused" | "still-running";
+  problems: readonly ControlProblem[];
+  /** For still-running: how it was asked, and how long canflash waited. */
+  via?: "moonraker" | "systemctl";
+  timeoutMs?: number;
+}
+
+/** Klipper could not be stopped or started (Moonraker and systemctl both failed, or it did not stop). */
+export class KlipperControlError extends CanflashError implements ControlFailure {
+  readonly action: ControlFailure["action"];
+  readonly service: string;
+  readonly reason: ControlFailure["reason"];
+  readonly problems: readonly ControlProblem[];
+  readonly via: ControlFailure["via"];
+  readonly timeoutMs: number | undefined;
+
+  constructor(f: ControlFailure) {
+    super(
+      "KLIPPER_CONTROL",
+      f.reason === "still-running"
+        ? `Klipper was asked to stop (via ${f.via}) but still runs after ${f.timeoutMs} ms`
+        : `cannot ${f.action} Klipper (${f.problems.map((p) => `${p.via === "moonraker" ? "Moonraker" : "systemctl"}: ${p.message}`).join("; ") || "neither Moonraker nor systemd is available"})`,
+    );
+    this.action = f.action;
+    this.service = f.service;
+    this.reason = f.reason;
+    this.problems = f.problems;
+    this.via = f.via;
+    this.timeoutMs = f.timeoutMs;
   }
 }
 
@@ -96,7 +137,7 @@ async function control(
   o: ServiceOptions,
 ): Promise<"moonraker" | "systemctl"> {
   const service = o.service ?? "klipper";
-  const problems: string[] = [];
+  const problems: ControlProblem[] = [];
   if (o.moonrakerUrl !== null) {
     try {
       await moonrakerRequest(
@@ -106,7 +147,7 @@ async function control(
       );
       return "moonraker";
     } catch (e) {
-      problems.push(`Moonraker: ${(e as Error).message}`);
+      problems.push({ via: "moonraker", message: (e as Error).message });
     }
   }
   if (o.systemctl !== null) {
@@ -114,13 +155,10 @@ async function control(
       await (o.systemctl ?? defaultSystemctl)([action, service]);
       return "systemctl";
     } catch (e) {
-      problems.push(`systemctl: ${(e as Error).message}`);
+      problems.push({ via: "systemctl", message: (e as Error).message });
     }
   }
-  throw new KlipperControlError(
-    `cannot ${action} Klipper (${problems.join("; ") || "neither Moonraker nor systemd is available"})`,
-    `${action} it yourself: sudo systemctl ${action} ${service}`,
-  );
+  throw new KlipperControlError({ action, service, reason: "refused", problems });
 }
 
 async function waitFor(
@@ -146,10 +184,14 @@ export async function stopKlipper(
   log.info({ via }, "klipper stop requested");
   const timeoutMs = o.stopTimeoutMs ?? KLIPPER_STOP_TIMEOUT_MS;
   if (!(await waitFor(o, timeoutMs, (s) => !s.running)))
-    throw new KlipperControlError(
-      `Klipper was asked to stop (via ${via}) but still runs after ${timeoutMs} ms`,
-      `stop it yourself: sudo systemctl stop ${o.service ?? "klipper"}`,
-    );
+    throw new KlipperControlError({
+      action: "stop",
+      service: o.service ?? "klipper",
+      reason: "still-running",
+      problems: [],
+      via,
+      timeoutMs,
+    });
   return { via };
 }
 

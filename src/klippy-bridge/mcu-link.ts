@@ -9,6 +9,12 @@ import { throwIfAborted, CanflashError } from "../util/errors.js";
 import { moduleLogger } from "../util/log.js";
 import { BlockReader, encodeBlock, MESSAGE_SEQ_MASK } from "./msgproto.js";
 
+declare module "../util/errors.js" {
+  interface ErrorCodes {
+    MCU_TIMEOUT: true;
+  }
+}
+
 const log = moduleLogger("klippy.link");
 
 /** Per request: a reply takes milliseconds; resend after this. */

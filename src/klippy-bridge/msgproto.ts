@@ -8,6 +8,12 @@ import { CanflashError } from "../util/errors.js";
 import { crc16Mcrf4xx } from "../util/crc16.js";
 import { decodeVlq, encodeVlq } from "./vlq.js";
 
+declare module "../util/errors.js" {
+  interface ErrorCodes {
+    MSGPROTO: true;
+  }
+}
+
 export const MESSAGE_MIN = 5;
 export const MESSAGE_MAX = 64;
 export const MESSAGE_SYNC = 0x7e;

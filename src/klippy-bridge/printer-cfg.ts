@@ -9,6 +9,12 @@
 
 import { CanflashError } from "../util/errors.js";
 
+declare module "../util/errors.js" {
+  interface ErrorCodes {
+    PRINTER_CFG: true;
+  }
+}
+
 export const SAVE_CONFIG_MARKER = "#*# <---------------------- SAVE_CONFIG ---------------------->";
 /** The block Klipper writes above saved settings; the settings count only below all of it. */
 export const SAVE_CONFIG_HEADER = `\n${SAVE_CONFIG_MARKER}\n#*# DO NOT EDIT THIS BLOCK OR BELOW. The contents are auto-generated.\n#*#\n`;

@@ -6,6 +6,12 @@
 
 import { CanflashError } from "../util/errors.js";
 
+declare module "../util/errors.js" {
+  interface ErrorCodes {
+    INVALID_UUID: true;
+  }
+}
+
 declare const uuidBrand: unique symbol;
 /** A validated CAN UUID: 12 lowercase hex digits. */
 export type Uuid = string & { readonly [uuidBrand]: true };
@@ -14,7 +20,7 @@ export class InvalidUuidError extends CanflashError {
   constructor(readonly input: string) {
     super(
       "INVALID_UUID",
-      `"${input}" is not a CAN UUID: expected 12 hex digits (6 bytes), e.g. aabbccddeeff as printed by "canflash -q"`,
+      `"${input}" is not a CAN UUID: expected 12 hex digits (6 bytes), e.g. aabbccddeeff`,
     );
   }
 }

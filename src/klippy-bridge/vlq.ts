@@ -4,6 +4,12 @@
 
 import { CanflashError } from "../util/errors.js";
 
+declare module "../util/errors.js" {
+  interface ErrorCodes {
+    MSGPROTO_VLQ: true;
+  }
+}
+
 export class VlqError extends CanflashError {
   constructor(message: string) {
     super("MSGPROTO_VLQ", message);

@@ -5,7 +5,9 @@
 // UUIDs are the worked examples of the protocol notes; examples/printer.cfg
 // names these boards (and one that is not there).
 
+import type { CanBackend } from "../can/backends.js";
 import type { CanBus } from "../can/bus.js";
+import { OwningBus } from "../can/delegate.js";
 import { VirtualCanChannel } from "../can/virtual.js";
 import { realClock, type Clock } from "../util/clock.js";
 import { SimCanDevice, type SimCanDeviceOptions } from "./device.js";
@@ -61,9 +63,24 @@ export function startDemoSim(
   return {
     channel,
     devices,
-    openHost: () => channel.open({ label: "host" }),
+    openHost: () => channel.open({ label: "host", backend: "sim" }),
     close: async () => {
       await Promise.all(devices.map((d) => d.close()));
     },
   };
 }
+
+/** The name `-i` takes for the demo bus. */
+export const DEMO_INTERFACE = "sim";
+
+/** The demo bus as a CAN backend: each open starts its own simulated boards; closing the bus stops them. */
+export const demoBackend: CanBackend = {
+  name: "sim",
+  matches: (iface) => iface === DEMO_INTERFACE,
+  simulated: true,
+  isolated: true,
+  open: () => {
+    const demo = startDemoSim();
+    return Promise.resolve(new OwningBus(demo.openHost(), () => demo.close()));
+  },
+};

@@ -5,7 +5,7 @@
 // application when its vector table looks valid (else Katapult).
 
 import type { CanBus } from "../can/bus.js";
-import { PROTO_1_1_0 } from "../canboot/codec.js";
+import { PROTO_1_1_0 } from "../bootloaders/katapult/codec.js";
 import { parseUuid, uuidBytes, type Uuid } from "../klippy-bridge/uuid.js";
 import type { SimEvent, SimEventListener } from "./events.js";
 import {

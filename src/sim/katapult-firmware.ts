@@ -12,7 +12,7 @@ import {
   readU32le,
   Resp,
   u32le,
-} from "../canboot/codec.js";
+} from "../bootloaders/katapult/codec.js";
 import { crc16Mcrf4xx } from "../util/crc16.js";
 import { uuidBytes, type Uuid } from "../klippy-bridge/uuid.js";
 import type { KatapultFlashDriver, SimFlash } from "./flash.js";

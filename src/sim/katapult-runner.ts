@@ -5,7 +5,7 @@
 // start the application ~100 ms after COMPLETE. The link wrappers (CAN,
 // UART, USB) own what arrives and what leaves.
 
-import { Cmd } from "../canboot/codec.js";
+import { Cmd } from "../bootloaders/katapult/codec.js";
 import type { Clock } from "../util/clock.js";
 import type { SimEventListener } from "./events.js";
 import type { KatapultFirmware, StepResult } from "./katapult-firmware.js";

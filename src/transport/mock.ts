@@ -5,6 +5,7 @@
 import type { Clock } from "../util/clock.js";
 import { AbortedError } from "../util/errors.js";
 import { concatBytes, type ByteTransport, type ReadOptions } from "./byte-transport.js";
+import { onAbort as subscribeAbort } from "../util/abort.js";
 
 /** Answers a write: bytes to deliver (after `delayMs`), or nothing. */
 export type Responder = (
@@ -46,6 +47,7 @@ export class MockTransport implements ByteTransport {
   async read(timeoutMs: number, options: ReadOptions = {}): Promise<Uint8Array> {
     if (this.inbox.length === 0) {
       await new Promise<void>((resolve, reject) => {
+        let unsubscribeAbort = (): void => undefined;
         const cancel = this.clock.schedule(timeoutMs, () => {
           this.waiter = undefined;
           resolve();
@@ -56,10 +58,10 @@ export class MockTransport implements ByteTransport {
           reject(new AbortedError("mock read", options.signal?.reason));
         };
         if (options.signal?.aborted) return onAbort();
-        options.signal?.addEventListener("abort", onAbort, { once: true });
+        unsubscribeAbort = subscribeAbort(options.signal, onAbort);
         this.waiter = () => {
           cancel();
-          options.signal?.removeEventListener("abort", onAbort);
+          unsubscribeAbort();
           resolve();
         };
       });

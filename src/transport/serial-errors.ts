@@ -4,6 +4,15 @@
 import { CanflashError } from "../util/errors.js";
 import type { PortHolder } from "./port-holders.js";
 
+declare module "../util/errors.js" {
+  interface ErrorCodes {
+    PORT_IN_USE: true;
+    PORT_NOT_FOUND: true;
+    PORT_PERMISSION_DENIED: true;
+    SERIAL_IO: true;
+  }
+}
+
 export class PortInUseError extends CanflashError {
   constructor(
     readonly path: string,
@@ -31,12 +40,6 @@ export class PortPermissionError extends CanflashError {
     cause?: unknown,
   ) {
     super("PORT_PERMISSION_DENIED", `no permission to open ${path}`, { cause });
-  }
-}
-
-export class SerialAddonMissingError extends CanflashError {
-  constructor(cause: unknown) {
-    super("SERIAL_ADDON_MISSING", "the serialport native addon could not be loaded", { cause });
   }
 }
 

@@ -8,15 +8,16 @@ import { access, constants } from "node:fs/promises";
 import { realClock, type Clock } from "../util/clock.js";
 import { AbortedError } from "../util/errors.js";
 import { moduleLogger } from "../util/log.js";
+import { loadAddon, SERIALPORT_ADDON } from "../util/native.js";
 import { concatBytes, type ByteTransport, type ReadOptions } from "./byte-transport.js";
 import { findPortHolders } from "./port-holders.js";
 import {
   PortInUseError,
   PortNotFoundError,
   PortPermissionError,
-  SerialAddonMissingError,
   SerialIoError,
 } from "./serial-errors.js";
+import { onAbort as subscribeAbort } from "../util/abort.js";
 
 const log = moduleLogger("transport.serial");
 
@@ -58,19 +59,16 @@ export interface SerialOptions {
 }
 
 async function defaultFactory(): Promise<SerialPortFactory> {
-  try {
-    const mod = (await import("serialport")) as unknown as {
-      SerialPort: new (o: object) => SerialPortLike;
-    };
-    return (o) => new mod.SerialPort(o);
-  } catch (e) {
-    throw new SerialAddonMissingError(e);
-  }
+  const mod = await loadAddon<{ SerialPort: new (o: object) => SerialPortLike }>(
+    SERIALPORT_ADDON,
+    () => import("serialport"),
+  );
+  return (o) => new mod.SerialPort(o);
 }
 
 /**
  * Opens a serial port. Throws PortNotFoundError, PortPermissionError,
- * PortInUseError (with the holding processes) or SerialAddonMissingError.
+ * PortInUseError (with the holding processes) or AddonMissingError.
  */
 export async function openSerial(options: SerialOptions): Promise<SerialTransport> {
   const { path } = options;
@@ -216,9 +214,10 @@ export class SerialTransport implements ByteTransport {
 
   private waitForData(timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
     return new Promise((resolve, reject) => {
+      let unsubscribeAbort = (): void => undefined;
       const cancel = this.clock.schedule(timeoutMs, () => {
         this.waiter = undefined;
-        signal?.removeEventListener("abort", onAbort);
+        unsubscribeAbort();
         resolve();
       });
       const onAbort = (): void => {
@@ -227,10 +226,10 @@ export class SerialTransport implements ByteTransport {
         reject(new AbortedError("serial read", signal?.reason));
       };
       if (signal?.aborted) return onAbort();
-      signal?.addEventListener("abort", onAbort, { once: true });
+      unsubscribeAbort = subscribeAbort(signal, onAbort);
       this.waiter = () => {
         cancel();
-        signal?.removeEventListener("abort", onAbort);
+        unsubscribeAbort();
         resolve();
       };
     });

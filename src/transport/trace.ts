@@ -2,6 +2,7 @@
 // --trace-file): "(1732400000.123456) /dev/ttyACM0 TX 01 88 11 00 …".
 
 import type { ByteTransport, ReadOptions } from "./byte-transport.js";
+import { hasBaudControl, hasModemControl, type ModemLines } from "./modem.js";
 
 export type TraceSink = (line: string) => void;
 
@@ -34,6 +35,22 @@ export class TracedTransport implements ByteTransport {
 
   discardInput(): void {
     this.inner.discardInput();
+  }
+
+  /** Modem lines pass through (a traced serial port can still be reset). */
+  async setLines(lines: ModemLines): Promise<boolean> {
+    if (!hasModemControl(this.inner)) return false;
+    const ok = await this.inner.setLines(lines);
+    this.sink(
+      `${stamp()} ${this.inner.name} LINES ${JSON.stringify(lines)}${ok ? "" : " (refused)"}`,
+    );
+    return ok;
+  }
+
+  async setBaud(baud: number): Promise<void> {
+    if (!hasBaudControl(this.inner)) throw new RangeError(`${this.inner.name} has no baud control`);
+    await this.inner.setBaud(baud);
+    this.sink(`${stamp()} ${this.inner.name} BAUD ${baud}`);
   }
 
   close(): Promise<void> {

@@ -6,6 +6,7 @@
 
 import { lstat, readdir, readFile, readlink, realpath } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
+import { applicationUsbIds } from "../targets/index.js";
 
 export interface UsbInfo {
   /** Port path in the USB topology ("1-1.3"): stable across re-enumeration. */
@@ -31,22 +32,22 @@ export interface BridgeNetdev {
   usb: UsbInfo;
 }
 
-export const USB_IDS = {
-  katapult: "1d50:6177",
-  klipperCdc: "1d50:614e",
-  klipperCanBridge: "1d50:606f",
-} as const;
+/** "vid:pid" of a USB device, as the device table writes USB ids. */
+export const usbId = (u: UsbInfo): string => `${u.vid}:${u.pid}`;
 
-export const isKatapultUsb = (u: UsbInfo): boolean =>
-  `${u.vid}:${u.pid}` === USB_IDS.katapult || u.manufacturer.toLowerCase() === "katapult";
+/** The USB device matches one of `ids` (from the device table). */
+export const hasUsbId = (u: UsbInfo, ids: readonly string[]): boolean => ids.includes(usbId(u));
 
+/** Klipper's USB serial build (not its USB-to-CAN bridge build). */
 export const isKlipperUsb = (u: UsbInfo): boolean =>
-  `${u.vid}:${u.pid}` === USB_IDS.klipperCdc ||
-  (u.manufacturer.toLowerCase() === "klipper" && `${u.vid}:${u.pid}` !== USB_IDS.klipperCanBridge);
+  hasUsbId(u, applicationUsbIds("klipper-usb")) ||
+  (u.manufacturer.toLowerCase() === "klipper" &&
+    !hasUsbId(u, applicationUsbIds("klipper-usb-can-bridge")));
 
 /** gs_usb shares its id with candleLight adapters: a Klipper bridge also says "klipper". */
 export const isKlipperBridge = (u: UsbInfo): boolean =>
-  `${u.vid}:${u.pid}` === USB_IDS.klipperCanBridge && u.manufacturer.toLowerCase() === "klipper";
+  hasUsbId(u, applicationUsbIds("klipper-usb-can-bridge")) &&
+  u.manufacturer.toLowerCase() === "klipper";
 
 const text = async (p: string): Promise<string> =>
   (await readFile(p, "utf8").catch(() => "")).trim();

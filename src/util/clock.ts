@@ -6,6 +6,7 @@
 
 import { performance } from "node:perf_hooks";
 import { AbortedError } from "./errors.js";
+import { onAbort as subscribeAbort } from "./abort.js";
 
 export interface Clock {
   /** Monotonic time in milliseconds (fractional). */
@@ -112,6 +113,7 @@ export function delay(
   operation = "delay",
 ): Promise<void> {
   return new Promise((resolve, reject) => {
+    let unsubscribeAbort = (): void => undefined;
     if (signal?.aborted) {
       reject(new AbortedError(operation, signal.reason));
       return;
@@ -121,10 +123,10 @@ export function delay(
       reject(new AbortedError(operation, signal?.reason));
     };
     const cancel = clock.schedule(ms, () => {
-      signal?.removeEventListener("abort", onAbort);
+      unsubscribeAbort();
       resolve();
     });
-    signal?.addEventListener("abort", onAbort, { once: true });
+    unsubscribeAbort = subscribeAbort(signal, onAbort);
   });
 }
 

@@ -1,12 +1,29 @@
 // The root of canflash's error hierarchy. Every error the library throws on
 // purpose is a CanflashError with a stable `code`; the CLI maps codes to hints
-// and exit codes. Errors carry their facts as fields, never only in the text.
+// and exit codes. Errors carry their facts as fields, never only in the text,
+// and never name a command-line flag: wording for people lives in the CLI.
+//
+// Codes are a union. Each module that defines errors registers its codes by
+// augmenting `ErrorCodes` next to the classes:
+//
+//   declare module "../util/errors.js" { interface ErrorCodes { CAN_INTERFACE_DOWN: true } }
+//
+// so `ErrorCode` is every code of the library, and a table keyed by it (the
+// CLI's hints) that misses one does not compile.
+
+/** The registry of error codes (augmented by each module that defines errors). */
+export interface ErrorCodes {
+  TIMEOUT: true;
+  ABORTED: true;
+}
+
+export type ErrorCode = keyof ErrorCodes;
 
 export class CanflashError extends Error {
   /** Stable machine-readable identifier, e.g. "CAN_INTERFACE_DOWN". */
-  readonly code: string;
+  readonly code: ErrorCode;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;

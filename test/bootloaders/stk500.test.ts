@@ -5,10 +5,10 @@
 import { describe, expect, it } from "vitest";
 import { AvrNoAnswerError, AvrSignatureMismatchError } from "../../src/bootloaders/avr/errors.js";
 import { findAvrPart, type AvrPart } from "../../src/bootloaders/avr/parts.js";
-import * as v1 from "../../src/bootloaders/stk500v1/codec.js";
-import { Stk500v1Adapter } from "../../src/bootloaders/stk500v1/adapter.js";
-import * as v2 from "../../src/bootloaders/stk500v2/codec.js";
-import { Stk500v2Adapter } from "../../src/bootloaders/stk500v2/adapter.js";
+import * as v1 from "../../src/bootloaders/avr/stk500v1/codec.js";
+import { Stk500v1Adapter } from "../../src/bootloaders/avr/stk500v1/adapter.js";
+import * as v2 from "../../src/bootloaders/avr/stk500v2/codec.js";
+import { Stk500v2Adapter } from "../../src/bootloaders/avr/stk500v2/adapter.js";
 import { FlashError, VerifyMismatchError } from "../../src/flasher/errors.js";
 import { runFlash } from "../../src/flasher/execute.js";
 import { ImageDoesNotFitError } from "../../src/flasher/plan.js";
@@ -103,6 +103,8 @@ function v1Board(o: {
     bootloader: o.flavour === "optiboot" ? "Optiboot" : "ATmegaBOOT",
     bootStart: o.bootStart,
     listenWindowMs: o.flavour === "optiboot" ? 1400 : 1330,
+    target: "test-stk500v1",
+    autoReset: true,
     open: () => Promise.resolve(uart.host),
   });
   return { clock, uart, boot, adapter };
@@ -127,6 +129,8 @@ function v2Board(o: { part: string; boardPart?: string; acceptsLines?: boolean }
     bootloader: "stk500v2 (Arduino Mega)",
     bootStart: 0x3e000,
     listenWindowMs: 830,
+    target: "test-stk500v2",
+    autoReset: true,
     open: () => Promise.resolve(uart.host),
   });
   return { clock, uart, boot, adapter };

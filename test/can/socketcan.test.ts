@@ -8,8 +8,8 @@ import {
   NoSuchInterfaceError,
   NotCanInterfaceError,
   NotLinuxError,
-  SocketCanAddonMissingError,
 } from "../../src/can/errors.js";
+import { AddonMissingError } from "../../src/util/native.js";
 import { canFrame, formatFrame } from "../../src/can/frame.js";
 import { openSocketCan, type SocketCanOptions } from "../../src/can/socketcan.js";
 import { FakeSysfs } from "../fakes/sysfs.js";
@@ -70,7 +70,12 @@ describe("openSocketCan typed errors", () => {
       ...opts,
       loadAddon: () => import(missingModule),
     }).catch((x: unknown) => x);
-    expect(e).toBeInstanceOf(SocketCanAddonMissingError);
+    expect(e).toBeInstanceOf(AddonMissingError);
+    expect(e).toMatchObject({
+      code: "ADDON_MISSING",
+      addon: "socketcan",
+      nativePackage: "socketcan",
+    });
     expect((e as Error).cause).toBeDefined();
   });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { frameWireTimeMs } from "../../src/can/bittime.js";
 import { CanBusClosedError } from "../../src/can/errors.js";
 import { canFrame, formatFrame, type CanFrame } from "../../src/can/frame.js";
-import { openCanBus } from "../../src/can/open.js";
+import { openCanBus } from "../../src/can/backends.js";
 import { liveBuses } from "../../src/can/registry.js";
 import { VirtualCanChannel } from "../../src/can/virtual.js";
 import { VirtualClock } from "../../src/util/clock.js";

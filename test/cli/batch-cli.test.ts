@@ -150,10 +150,10 @@ describe("batch flashing", () => {
     ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
-      /8266c4636429\s+8266c4636429\s+ok \(would write 128 blocks at 0x8002000\.\.0x8004000 to Katapult/,
+      /8266c4636429\s+8266c4636429\s+dry-run \(would write 128 blocks at 0x8002000\.\.0x8004000 to Katapult/,
     );
     expect(r.stdout).toMatch(
-      /625720a262c6\s+625720a262c6\s+ok \(625720a262c6 runs its application: a real run would request its bootloader/,
+      /625720a262c6\s+625720a262c6\s+dry-run \(625720a262c6 runs its application: a real run would request its bootloader/,
     );
     expect(
       devices

@@ -127,7 +127,9 @@ describe("canflash doctor", () => {
     expect(o).toMatch(
       /WARN Klipper is running \(klippy PID 4242; systemd: active; Moonraker: ready\)[^\n]*\n\s+fix: stop it before flashing: sudo systemctl stop klipper/,
     );
-    expect(o).toMatch(/ok {3}\S+usb-katapult_stm32g0b1xx_AA-if00: Katapult \(ready to flash\)/);
+    expect(o).toMatch(
+      /ok {3}\S+usb-katapult_stm32g0b1xx_AA-if00: Katapult \/ CanBoot \(ready to flash\)/,
+    );
     expect(o).toMatch(
       new RegExp(
         `WARN \\S+usb-Klipper_stm32f446xx_BB-if00: Klipper \\(canflash -d will 1200-baud touch it into Katapult\\); held by sh \\(PID ${holder.pid}\\)`,

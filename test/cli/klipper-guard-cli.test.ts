@@ -118,7 +118,7 @@ describe("flashing while Klipper runs", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
-      /Stopping Klipper \(it holds 0000000000a1\)[\s\S]*Klipper stopped \(via moonraker\)[\s\S]*Programming Complete[\s\S]*Klipper started \(via moonraker\): ready/,
+      /Stopping Klipper \(it holds 0000000000a1\)[\s\S]*Klipper stopped \(via moonraker\)[\s\S]*Starting the new firmware[\s\S]*Klipper started \(via moonraker\): ready[\s\S]*Programming Complete\n$/,
     );
     expect(posts()).toEqual([
       "POST /machine/services/stop?service=klipper",

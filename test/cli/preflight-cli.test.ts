@@ -152,4 +152,35 @@ describe("pre-flight checks in canflash", () => {
       await bad.close();
     }
   });
+
+  it("--json on a one-board failure: the error's own code, the board row, no stack trace on stderr", async () => {
+    const iface = bus(1_000_000);
+    const r = await runInProcess([
+      "-i",
+      iface,
+      "-u",
+      UUID,
+      "--json",
+      firmware({ mcu: "stm32f103xe" }),
+    ]);
+    expect(r.code).toBe(6);
+    const result = JSON.parse(r.stdout.trimEnd().split("\n").at(-1)!) as {
+      type: string;
+      error: { code: string; message: string };
+      boards: { board: string; result: string; error?: { code: string; deviceState?: string } }[];
+    };
+    expect(result.type).toBe("result");
+    expect(result.error.code).toBe("PREFLIGHT_MCU");
+    expect(result.boards).toEqual([
+      expect.objectContaining({
+        board: UUID,
+        result: "failed",
+        error: expect.objectContaining({ code: "PREFLIGHT_MCU", deviceState: "untouched" }),
+      }),
+    ]);
+    expect(r.stderr).toMatch(/^error: connect failed: the image is built for stm32f103xe/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack frames
+    expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(writes()).toBe(0);
+  });
 });

@@ -103,7 +103,7 @@ describe("canflash --skip-current", () => {
     expect(writes(a!)).toBeGreaterThan(written);
   });
 
-  it("in a batch, only the boards on another build are flashed; the table says which were skipped", async () => {
+  it("in a batch, only the boards on another build are flashed; the table says which were current", async () => {
     const iface = bus();
     const [a, b] = devices;
     const oldFile = firmware({ version: "v0.12.0-1-gold" });
@@ -131,7 +131,7 @@ describe("canflash --skip-current", () => {
       boards: Array<{ uuid: string; result: string; note?: string }>;
     };
     const row = (u: string) => result.boards.find((x) => x.uuid === u)!;
-    expect(row(UUIDS[0]!)).toMatchObject({ result: "skipped" });
+    expect(row(UUIDS[0]!)).toMatchObject({ result: "current" });
     expect(row(UUIDS[0]!).note).toMatch(/already runs Klipper v0\.12\.0-2-gnew/);
     expect(row(UUIDS[1]!)).toMatchObject({ result: "ok" });
     expect(writes(a!)).toBe(aWrites);

@@ -1,7 +1,8 @@
 // Several Katapult/Klipper nodes on one bus: one clear, one request round,
 // each node its own node id, flashed concurrently; the bridge last.
 import { describe, expect, it } from "vitest";
-import { KatapultCanGate } from "../../src/canboot/can-gate.js";
+import { katapultCanAdapter } from "../../src/bootloaders/katapult/can.js";
+import { CanBootloaderGate } from "../../src/entry/can-request.js";
 import { runBatch, type BatchJob } from "../../src/flasher/batch.js";
 import { runFlash } from "../../src/flasher/execute.js";
 import { parseUuid, type Uuid } from "../../src/klippy-bridge/uuid.js";
@@ -25,13 +26,13 @@ describe("batch flashing on one bus", () => {
     );
     const img = image(16 * 1024, 5);
     const requests: Uuid[] = [];
-    const gate = new KatapultCanGate(sim.host, UUIDS, { onRequest: (u) => requests.push(u) });
+    const gate = new CanBootloaderGate(sim.host, UUIDS, { onRequest: (u) => requests.push(u) });
     const jobs: BatchJob[] = UUIDS.map((uuid) => ({
       id: uuid,
       group: "bus",
       run: (onEvent, signal) =>
         runFlash(
-          gate.adapter(uuid),
+          katapultCanAdapter({ bus: sim.host, uuid, gate }),
           { segments: [{ address: APP, data: img }] },
           { clock: sim.clock, onEvent, ...(signal ? { signal } : {}) },
         ),
@@ -58,14 +59,14 @@ describe("batch flashing on one bus", () => {
       const sim = simBus({ bitrate: 1_000_000 });
       sim.add({ uuid: UUIDS[0]!, boot: "katapult" });
       const missing = parseUuid("0000000000aa");
-      const gate = new KatapultCanGate(sim.host, [missing, UUIDS[0]!], { timeoutMs: 500 });
+      const gate = new CanBootloaderGate(sim.host, [missing, UUIDS[0]!], { timeoutMs: 500 });
       const img = image(2048, 6);
       const jobs: BatchJob[] = [missing, UUIDS[0]!].map((uuid) => ({
         id: uuid,
         group: "bus",
         run: (onEvent) =>
           runFlash(
-            gate.adapter(uuid),
+            katapultCanAdapter({ bus: sim.host, uuid, gate }),
             { segments: [{ address: APP, data: img }] },
             { clock: sim.clock, onEvent },
           ),

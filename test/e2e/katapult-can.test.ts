@@ -1,7 +1,7 @@
 // Katapult over CAN end to end on the virtual bus with simulated boards.
 import { describe, expect, it } from "vitest";
-import { katapultCanAdapter } from "../../src/canboot/can.js";
-import { queryNodes } from "../../src/canboot/can-admin.js";
+import { katapultCanAdapter } from "../../src/bootloaders/katapult/can.js";
+import { queryNodes } from "../../src/entry/can-admin.js";
 import { runFlash } from "../../src/flasher/execute.js";
 import type { FlashEvent } from "../../src/flash-api/progress.js";
 import { parseUuid } from "../../src/klippy-bridge/uuid.js";

@@ -2,7 +2,7 @@
 // every run either verifies and completes, or fails with the node still in
 // Katapult — and no run ever completes with a flash that differs from the file.
 import { describe, expect, it } from "vitest";
-import { katapultCanAdapter } from "../../src/canboot/can.js";
+import { katapultCanAdapter } from "../../src/bootloaders/katapult/can.js";
 import { FlashError } from "../../src/flasher/errors.js";
 import { runFlash } from "../../src/flasher/execute.js";
 import { parseUuid } from "../../src/klippy-bridge/uuid.js";

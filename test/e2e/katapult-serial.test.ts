@@ -2,8 +2,12 @@
 // request string, USB with the 1200-baud touch and re-enumeration (a fake
 // sysfs tree), and the USB-to-CAN bridge hand-off from CAN to USB serial.
 import { afterEach, describe, expect, it } from "vitest";
-import { katapultAdapterForCanNode } from "../../src/canboot/bridge.js";
-import { katapultSerialAdapter, sendSerialBootloaderRequest } from "../../src/canboot/serial.js";
+import { driver as katapult } from "../../src/bootloaders/katapult/driver.js";
+import { katapultSerialAdapter } from "../../src/bootloaders/katapult/serial.js";
+import { CanBootloaderGate } from "../../src/entry/can-request.js";
+import { sendSerialBootloaderRequest } from "../../src/entry/serial-request.js";
+import { bridgeFor } from "../../src/flasher/bridges.js";
+import { findTarget } from "../../src/targets/index.js";
 import { VirtualCanChannel } from "../../src/can/virtual.js";
 import { runFlash } from "../../src/flasher/execute.js";
 import type { FlashEvent } from "../../src/flash-api/progress.js";
@@ -16,6 +20,7 @@ import { openPty, type Pty } from "../fakes/pty.js";
 import { FakeUsbSysfs } from "../fakes/usb-sysfs.js";
 
 const APP = 0x08002000;
+const row = findTarget("katapult");
 const ptys: Pty[] = [];
 const cleanups: Array<() => void | Promise<void>> = [];
 afterEach(async () => {
@@ -54,7 +59,7 @@ describe("Katapult over serial (ptys)", () => {
     const image = appImage(48 * 1024, 31);
     const events: FlashEvent[] = [];
     const r = await runFlash(
-      katapultSerialAdapter({ device: p.path, baud: 250000 }),
+      katapultSerialAdapter({ device: p.path, target: row, baud: 250000 }),
       { segments: [{ address: APP, data: image }] },
       {
         onEvent: (e) => events.push(e),
@@ -86,7 +91,7 @@ describe("Katapult over serial (ptys)", () => {
     expect(dev.events.map((e) => e.type)).toContain("serial-request");
     expect(dev.mode).toBe("katapult");
     const image = appImage(4096, 32);
-    const r = await runFlash(katapultSerialAdapter({ device: p.path }), {
+    const r = await runFlash(katapultSerialAdapter({ device: p.path, target: row }), {
       segments: [{ address: APP, data: image }],
     });
     expect(r.verified).toBe(true);
@@ -132,7 +137,7 @@ describe("Katapult over serial (ptys)", () => {
     const image = appImage(30_000, 33);
     const events: FlashEvent[] = [];
     const r = await runFlash(
-      katapultSerialAdapter({ device: byId, tree: usb.tree }),
+      katapultSerialAdapter({ device: byId, target: row, tree: usb.tree }),
       { segments: [{ address: APP, data: image }] },
       {
         onEvent: (e) => events.push(e),
@@ -206,13 +211,20 @@ describe("Katapult over serial (ptys)", () => {
       await host.close();
       await canDev.close();
     });
-    const { adapter, bridge } = await katapultAdapterForCanNode({
-      bus: host,
-      uuid,
-      iface: "can0",
-      tree: usb.tree,
-    });
+    const bridge = await bridgeFor(uuid, "can0", usb.tree);
     expect(bridge?.iface).toBe("can0");
+    const adapter = katapult.adapter(
+      row,
+      {
+        kind: "can",
+        iface: "can0",
+        bus: host,
+        uuid,
+        gate: new CanBootloaderGate(host, []),
+        bridge: bridge!,
+      },
+      { clock: realClock, usbTree: usb.tree },
+    );
     const image = appImage(20_000, 34);
     const events: FlashEvent[] = [];
     const r = await runFlash(
@@ -244,27 +256,16 @@ describe("Katapult over serial (ptys)", () => {
     });
     const channel = VirtualCanChannel.anonymous({ clock: realClock });
     const host = channel.open();
-    const { bridge } = await katapultAdapterForCanNode({
-      bus: host,
-      uuid: parseUuid("aabbccddeeff"),
-      iface: "can0",
-      tree: usb.tree,
-    });
-    expect(bridge).toBeUndefined();
-    const other = await katapultAdapterForCanNode({
-      bus: host,
-      uuid: parseUuid("8266c4636429"),
-      iface: "can1",
-      tree: usb.tree,
-    });
-    expect(other.bridge).toBeUndefined(); // the bridge is can0, not can1
+    expect(await bridgeFor(parseUuid("aabbccddeeff"), "can0", usb.tree)).toBeUndefined();
+    // the bridge is can0, not can1
+    expect(await bridgeFor(parseUuid("8266c4636429"), "can1", usb.tree)).toBeUndefined();
     await host.close();
   });
 });
 
 describe("STM32 USBFS first-packet hold", () => {
   it("without the prime write the first reply is stuck; with it, CONNECT answers", async () => {
-    const { KatapultAdapter } = await import("../../src/canboot/adapter.js");
+    const { KatapultAdapter } = await import("../../src/bootloaders/katapult/adapter.js");
     const { openSerial } = await import("../../src/transport/serial.js");
     for (const prime of [false, true]) {
       const p = await pty();

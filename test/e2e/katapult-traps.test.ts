@@ -1,15 +1,15 @@
 // The firmware's known traps and the flasher's refusals, each against the
 // simulated boards: nothing is started unless verified, errors name the fix.
 import { describe, expect, it } from "vitest";
-import { katapultCanAdapter } from "../../src/canboot/can.js";
-import { KatapultAdapter } from "../../src/canboot/adapter.js";
+import { katapultCanAdapter } from "../../src/bootloaders/katapult/can.js";
+import { KatapultAdapter } from "../../src/bootloaders/katapult/adapter.js";
 import {
   Cmd,
   encodeAck,
   encodeConnectData,
   FrameParser,
   PROTO_1_1_0,
-} from "../../src/canboot/codec.js";
+} from "../../src/bootloaders/katapult/codec.js";
 import { FlashError } from "../../src/flasher/errors.js";
 import { runFlash } from "../../src/flasher/execute.js";
 import type { FlashEvent } from "../../src/flash-api/progress.js";

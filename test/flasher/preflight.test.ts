@@ -2,6 +2,7 @@
 // the image decides the MCU, transport and CAN bitrate checks; the vector
 // table decides the bootloader-offset check.
 import { describe, expect, it } from "vitest";
+import { explain } from "../../src/cli/hints/index.js";
 import type { DeviceInfo } from "../../src/flash-api/adapter.js";
 import type { FlashGeometry } from "../../src/flash-api/geometry.js";
 import { planFlash } from "../../src/flasher/plan.js";
@@ -13,7 +14,6 @@ import {
   ImageMcuMismatchError,
   ImageOffsetMismatchError,
   ImageTransportError,
-  PreflightError,
 } from "../../src/flasher/preflight.js";
 import { klipperImage, type KlipperImageOptions } from "../../src/sim/klipper-image.js";
 import { randomBytes } from "../../src/util/random.js";
@@ -40,6 +40,9 @@ function thrown(f: () => void): unknown {
   }
   return undefined;
 }
+
+/** The CLI's wording of the fix (the error itself carries only facts). */
+const hint = (e: unknown): string => explain(e, { iface: "can0" }).next.join("\n");
 
 describe("imageDictionary", () => {
   it("finds the build's MCU, version, transport and CAN bitrate", () => {
@@ -93,7 +96,7 @@ describe("checkCanLink", () => {
     });
     expect(b.message).toContain("500000");
     expect(b.message).toContain("can0");
-    expect(b.fix).toMatch(/CAN bus speed 1000000/);
+    expect(hint(b)).toMatch(/CAN bus speed 1000000/);
     expect(() =>
       checkCanLink(dict, { iface: "can0", interfaceBitrate: 1_000_000, force: true }),
     ).not.toThrow();
@@ -115,7 +118,7 @@ describe("checkCanLink", () => {
       );
       expect(e).toBeInstanceOf(ImageTransportError);
       expect((e as ImageTransportError).transport).toBe(transport);
-      expect((e as PreflightError).fix).toMatch(/Communication interface/);
+      expect(hint(e)).toMatch(/Communication interface/);
     }
   });
 
@@ -141,7 +144,7 @@ describe("checkDevice", () => {
       deviceMcu: "stm32g0b1xx",
       overridable: false,
     });
-    expect((e as PreflightError).fix).toMatch(/Processor model/);
+    expect(hint(e)).toMatch(/Processor model/);
   });
 
   it("refuses an image linked for another bootloader offset", () => {
@@ -149,7 +152,8 @@ describe("checkDevice", () => {
     const e = thrown(() => checkDevice(dict, plan, device("stm32g0b1xx")));
     expect(e).toBeInstanceOf(ImageOffsetMismatchError);
     expect(e).toMatchObject({ code: "PREFLIGHT_OFFSET", appStart: APP, overridable: false });
-    expect((e as PreflightError).fix).toContain("0x2000");
+    expect(e).toMatchObject({ bootloaderOffset: 0x2000 });
+    expect(hint(e)).toContain("Bootloader offset 0x2000");
   });
 
   it("checks the offset even without a dictionary when the board reports a Cortex-M part", () => {

@@ -1,6 +1,6 @@
 // identify over the virtual bus against simulated Klipper nodes.
 import { describe, expect, it } from "vitest";
-import { katapultCanAdapter } from "../../src/canboot/can.js";
+import { katapultCanAdapter } from "../../src/bootloaders/katapult/can.js";
 import { runFlash } from "../../src/flasher/execute.js";
 import {
   getCanbusId,

@@ -138,7 +138,7 @@ describe("stopping and starting Klipper", () => {
     ]);
   });
 
-  it("says how to do it by hand when neither way works", async () => {
+  it("a typed error with what failed when neither way works", async () => {
     const m = await moonraker();
     m.failStop = true;
     const e = await stopKlipper({
@@ -150,7 +150,12 @@ describe("stopping and starting Klipper", () => {
     expect((e as KlipperControlError).message).toMatch(
       /cannot stop Klipper \(Moonraker: Failed to stop klipper\)/,
     );
-    expect((e as KlipperControlError).fix).toBe("stop it yourself: sudo systemctl stop klipper");
+    expect(e).toMatchObject({
+      action: "stop",
+      service: "klipper",
+      reason: "refused",
+      problems: [{ via: "moonraker", message: "Failed to stop klipper" }],
+    });
   });
 
   it("a stop that does not take effect ends at its deadline", async () => {

@@ -10,8 +10,8 @@ import {
   requestBlockFrame,
   sendBlockFrame,
   u32le,
-} from "../../src/canboot/codec.js";
-import { assignKatapultNodeId, queryNodes } from "../../src/canboot/can-admin.js";
+} from "../../src/bootloaders/katapult/codec.js";
+import { assignKatapultNodeId, queryNodes } from "../../src/entry/can-admin.js";
 import { parseUuid } from "../../src/klippy-bridge/uuid.js";
 import { CanNodeStream } from "../../src/transport/can-node-stream.js";
 import { nodeCanIds } from "../../src/klippy-bridge/admin.js";

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { isKatapultUsb, isKlipperUsb } from "../../src/transport/usb-tree.js";
+import { hasUsbId, isKlipperUsb, usbId } from "../../src/transport/usb-tree.js";
+import { findTarget } from "../../src/targets/index.js";
 import { uuidFromUsbSerial } from "../../src/klippy-bridge/uuid.js";
 import { FakeUsbSysfs } from "../fakes/usb-sysfs.js";
 
@@ -35,7 +36,9 @@ describe("UsbTree", () => {
       tty: { name: "ttyACM1", target: "/dev/null" },
     });
     const now = await fake.tree.usbAt("1-1.3");
-    expect(isKatapultUsb(now!)).toBe(true);
+    expect(usbId(now!)).toBe("1d50:6177");
+    expect(hasUsbId(now!, findTarget("katapult").usbIds)).toBe(true);
+    expect(isKlipperUsb(now!)).toBe(false);
     expect((await fake.tree.ttyOfUsb("1-1.3"))?.name).toBe("ttyACM1");
     expect(await fake.tree.resolveTty(byId)).toBeUndefined(); // the old by-id link went away
   });

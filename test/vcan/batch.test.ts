@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openCanBus } from "../../src/can/open.js";
+import { openCanBus } from "../../src/can/backends.js";
 import { identifyCanNode } from "../../src/klippy-bridge/identify.js";
 import { parseUuid } from "../../src/klippy-bridge/uuid.js";
 import { randomBytes } from "../../src/util/random.js";

@@ -6,9 +6,9 @@ import { mkdtempSync, readFileSync, existsSync, writeFileSync, rmSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { katapultCanAdapter } from "../../src/canboot/can.js";
-import { queryNodes } from "../../src/canboot/can-admin.js";
-import { openCanBus } from "../../src/can/open.js";
+import { katapultCanAdapter } from "../../src/bootloaders/katapult/can.js";
+import { queryNodes } from "../../src/entry/can-admin.js";
+import { openCanBus } from "../../src/can/backends.js";
 import { runFlash } from "../../src/flasher/execute.js";
 import { parseUuid } from "../../src/klippy-bridge/uuid.js";
 import { randomBytes } from "../../src/util/random.js";

@@ -9,7 +9,7 @@ import {
 } from "../../src/can/errors.js";
 import { canFrame, formatFrame, parseFrame, type CanFrame } from "../../src/can/frame.js";
 import { listCanInterfaces } from "../../src/can/interfaces.js";
-import { openCanBus } from "../../src/can/open.js";
+import { openCanBus } from "../../src/can/backends.js";
 import type { CanBus } from "../../src/can/bus.js";
 import { candump, qdiscDrops, run } from "./helpers.js";
 

@@ -1,6 +1,9 @@
-// The AVR parts Klipper's serial bootloaders serve (stk500v1.md §6,
-// stk500v2.md, avrdude.conf facts): signature, flash and page sizes, and
-// the STK500 device code. Devices as data.
+// The AVR parts Klipper's serial bootloaders serve, as the STK500 sessions
+// need them: signature, flash and page sizes, the STK500 device code. The
+// facts live once, in the device table's `chips` (targets.json); this is
+// the typed view of its AVR entries.
+
+import { chips } from "../../targets/index.js";
 
 export interface AvrPart {
   name: string;
@@ -12,56 +15,30 @@ export interface AvrPart {
   stk500DevCode: number;
 }
 
-export const AVR_PARTS: readonly AvrPart[] = [
-  {
-    name: "atmega168",
-    signature: [0x1e, 0x94, 0x06],
-    flashSize: 0x4000,
-    pageSize: 128,
-    eepromSize: 512,
-    stk500DevCode: 0x86,
-  },
-  {
-    name: "atmega328p",
-    signature: [0x1e, 0x95, 0x0f],
-    flashSize: 0x8000,
-    pageSize: 128,
-    eepromSize: 1024,
-    stk500DevCode: 0x86,
-  },
-  {
-    name: "atmega1280",
-    signature: [0x1e, 0x97, 0x03],
-    flashSize: 0x20000,
-    pageSize: 256,
-    eepromSize: 4096,
-    stk500DevCode: 0xb2,
-  },
-  {
-    name: "atmega1284p",
-    signature: [0x1e, 0x97, 0x05],
-    flashSize: 0x20000,
-    pageSize: 256,
-    eepromSize: 4096,
-    stk500DevCode: 0x82,
-  },
-  {
-    name: "atmega2560",
-    signature: [0x1e, 0x98, 0x01],
-    flashSize: 0x40000,
-    pageSize: 256,
-    eepromSize: 4096,
-    stk500DevCode: 0xb2,
-  },
-];
+let parts: AvrPart[] | undefined;
+
+/** Every AVR part of the device table. */
+export function avrParts(): readonly AvrPart[] {
+  parts ??= [...chips().values()]
+    .filter((c) => c.family === "avr" && c.signature)
+    .map((c) => ({
+      name: c.name,
+      signature: c.signature as unknown as readonly [number, number, number],
+      flashSize: c.flashSize,
+      pageSize: c.pageSize,
+      eepromSize: c.eepromSize ?? 0,
+      stk500DevCode: c.stk500DevCode ?? 0,
+    }));
+  return parts;
+}
 
 export function findAvrPart(name: string): AvrPart | undefined {
-  return AVR_PARTS.find((p) => p.name === name.toLowerCase());
+  return avrParts().find((p) => p.name === name.toLowerCase());
 }
 
 /** The part a signature belongs to. */
 export function partBySignature(sig: ArrayLike<number>): AvrPart | undefined {
-  return AVR_PARTS.find((p) => p.signature.every((b, i) => b === sig[i]));
+  return avrParts().find((p) => p.signature.every((b, i) => b === sig[i]));
 }
 
 export const formatSignature = (sig: ArrayLike<number>) =>

@@ -1,35 +1,23 @@
-// canflash doctor: what stands between this machine and a flash — each CAN
-// interface (present, up, bitrate, txqueuelen, controller state, error
-// counters), whether Klipper is running, and the serial devices with what
-// they are and who holds them. Every finding comes with its fix.
+// canflash doctor: what stands between this machine and a flash — the
+// library examines the host (CAN interfaces, Klipper, serial devices,
+// bridges); here each fact becomes a finding with its fix.
 
-import { readdir } from "node:fs/promises";
-import { join } from "node:path";
 import {
-  listCanInterfaces,
+  examineHost,
   type CanInterfaceInfo,
-  type ListInterfacesOptions,
-} from "../../can/interfaces.js";
-import { detectKlipper, type DetectOptions } from "../../klippy-bridge/klippy.js";
-import { findPortHolders } from "../../transport/port-holders.js";
-import { isKatapultUsb, isKlipperUsb, UsbTree } from "../../transport/usb-tree.js";
+  type DoctorOptions,
+  type SerialDeviceFact,
+} from "../../flasher/doctor.js";
 import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
 import type { CommandContext } from "./context.js";
+
+export type { DoctorOptions };
 
 export interface Finding {
   level: "ok" | "warn" | "error";
   topic: string;
   message: string;
   fix?: string;
-}
-
-export interface DoctorOptions {
-  interfaces?: ListInterfacesOptions;
-  klipper?: DetectOptions;
-  /** Where /dev/serial/by-id lives (tests). */
-  devRoot?: string;
-  sysfsRoot?: string;
-  procRoot?: string;
 }
 
 /** Klipper's docs recommend txqueuelen 128 for CAN. */
@@ -87,10 +75,17 @@ export function canFindings(i: CanInterfaceInfo): Finding[] {
   return f;
 }
 
+function serialWhat(s: SerialDeviceFact): string {
+  if (!s.usb) return "serial device";
+  if (s.kind === "bootloader") return `${s.bootloader} (ready to flash)`;
+  if (s.kind === "klipper") return "Klipper (canflash -d will 1200-baud touch it into Katapult)";
+  return `${s.usb.vid}:${s.usb.pid} ${s.usb.manufacturer} ${s.usb.product}`.trim();
+}
+
 export async function doctorCommand(o: DoctorOptions, ctx: CommandContext): Promise<ExitCodeValue> {
+  const host = await examineHost(o);
   const findings: Finding[] = [];
-  const ifaces = await listCanInterfaces(o.interfaces);
-  if (ifaces.length === 0) {
+  if (host.interfaces.length === 0) {
     findings.push({
       level: "warn",
       topic: "can",
@@ -98,9 +93,9 @@ export async function doctorCommand(o: DoctorOptions, ctx: CommandContext): Prom
       fix: "plug in the USB-CAN adapter (or flash the USB-to-CAN bridge board); check `ip link show`; try the demo: canflash -i sim -q",
     });
   }
-  for (const i of ifaces) findings.push(...canFindings(i));
+  for (const i of host.interfaces) findings.push(...canFindings(i));
 
-  const k = await detectKlipper({ ...(o.procRoot ? { procRoot: o.procRoot } : {}), ...o.klipper });
+  const k = host.klipper;
   if (k.running) {
     const how = [
       k.processes.length ? `klippy PID ${k.processes.map((p) => p.pid).join(", ")}` : undefined,
@@ -117,32 +112,20 @@ export async function doctorCommand(o: DoctorOptions, ctx: CommandContext): Prom
     findings.push({ level: "ok", topic: "klipper", message: "Klipper is not running" });
   }
 
-  const tree = new UsbTree(o.sysfsRoot ?? "/sys", o.devRoot ?? "/dev");
-  const byId = join(o.devRoot ?? "/dev", "serial", "by-id");
-  const entries = await readdir(byId).catch(() => [] as string[]);
-  for (const e of entries.sort()) {
-    const path = join(byId, e);
-    const tty = await tree.resolveTty(path);
-    const what = tty?.usb
-      ? isKatapultUsb(tty.usb)
-        ? "Katapult (ready to flash)"
-        : isKlipperUsb(tty.usb)
-          ? "Klipper (canflash -d will 1200-baud touch it into Katapult)"
-          : `${tty.usb.vid}:${tty.usb.pid} ${tty.usb.manufacturer} ${tty.usb.product}`.trim()
-      : "serial device";
-    const holders = await findPortHolders(path, o.procRoot);
-    if (holders.length) {
+  for (const s of host.serial) {
+    const what = serialWhat(s);
+    if (s.holders.length) {
       findings.push({
         level: "warn",
         topic: "serial",
-        message: `${path}: ${what}; held by ${holders.map((h) => `${h.command} (PID ${h.pid})`).join(", ")}`,
-        fix: holders.some((h) => /klipp/i.test(h.cmdline))
+        message: `${s.path}: ${what}; held by ${s.holders.map((h) => `${h.command} (PID ${h.pid})`).join(", ")}`,
+        fix: s.holders.some((h) => /klipp/i.test(h.cmdline))
           ? "sudo systemctl stop klipper"
-          : `stop PID ${holders.map((h) => h.pid).join(", ")}`,
+          : `stop PID ${s.holders.map((h) => h.pid).join(", ")}`,
       });
-    } else findings.push({ level: "ok", topic: "serial", message: `${path}: ${what}` });
+    } else findings.push({ level: "ok", topic: "serial", message: `${s.path}: ${what}` });
   }
-  for (const b of await tree.bridges()) {
+  for (const b of host.bridges) {
     findings.push({
       level: "ok",
       topic: b.iface,

@@ -4,12 +4,18 @@
 
 import { findTarget, isSupported, targets, type Target } from "../../flasher/targets.js";
 import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
-import { UsageError } from "../usage-error.js";
+import { renderTable } from "../output.js";
 import type { CommandContext } from "./context.js";
 
 const hex = (n: number | undefined) => (n === undefined ? "-" : `0x${n.toString(16)}`);
 
-function row(t: Target): string[] {
+/** Fields of a row as data (its chip's facts are shown through pageSize and signature). */
+function data(t: Target): Record<string, unknown> {
+  const { chipInfo: _chip, ...row } = t;
+  return row;
+}
+
+function row(t: Target, supported: boolean): string[] {
   return [
     t.id,
     t.chip,
@@ -18,20 +24,8 @@ function row(t: Target): string[] {
     t.defaultBaud ? String(t.defaultBaud) : "-",
     hex(t.appStart),
     t.entry.join(","),
-    isSupported(t) ? "yes" : "-",
+    supported ? "yes" : "-",
   ];
-}
-
-export function renderTable(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
 }
 
 export async function targetsCommand(
@@ -40,41 +34,35 @@ export async function targetsCommand(
 ): Promise<ExitCodeValue> {
   if (o.id) {
     const t = findTarget(o.id);
-    if (o.json) ctx.out.target({ ...t, supported: isSupported(t) }, "");
+    const supported = await isSupported(t);
+    if (o.json) ctx.out.target({ ...data(t), supported }, "");
     else {
-      for (const [k, v] of Object.entries(t))
+      for (const [k, v] of Object.entries(data(t)))
         ctx.out.line(
-          `${k.padEnd(13)} ${Array.isArray(v) ? v.join(", ") : typeof v === "number" && k !== "defaultBaud" && k !== "pageSize" ? hex(v) : String(v)}`,
+          `${k.padEnd(13)} ${Array.isArray(v) ? v.map((x) => (k === "signature" ? hex(x as number) : String(x))).join(", ") : typeof v === "number" && k !== "defaultBaud" && k !== "pageSize" && k !== "listenWindowMs" ? hex(v) : String(v)}`,
         );
       ctx.out.line(
-        `${"supported".padEnd(13)} ${isSupported(t) ? "yes" : "not yet by this build: use the seed command"}`,
+        `${"supported".padEnd(13)} ${supported ? "yes" : "not yet by this build: use the seed command"}`,
       );
     }
     return ExitCode.OK;
   }
   const all = targets();
+  const supported = await Promise.all(all.map((t) => isSupported(t)));
   if (o.json) {
-    for (const t of all) ctx.out.target({ ...t, supported: isSupported(t) }, "");
+    all.forEach((t, i) => ctx.out.target({ ...data(t), supported: supported[i] }, ""));
     return ExitCode.OK;
   }
   ctx.out.line(
     renderTable([
       ["ID", "CHIP", "PROTOCOL", "TRANSPORT", "BAUD", "APP START", "ENTRY", "FLASHES"],
-      ...all.map(row),
+      ...all.map((t, i) => row(t, supported[i]!)),
     ]),
   );
   return ExitCode.OK;
 }
 
-/** --target: the row, refused when this build cannot flash its protocol. */
+/** --target: the row (whether this build flashes it is checked where it is used). */
 export function resolveTarget(query: string | undefined): Target | undefined {
-  if (!query) return undefined;
-  const t = findTarget(query);
-  if (!isSupported(t)) {
-    throw new UsageError(
-      `target ${t.id} uses the ${t.protocol} protocol, which this build of canflash cannot flash yet`,
-      `the seed's command for it: ${t.seedCommand}`,
-    );
-  }
-  return t;
+  return query ? findTarget(query) : undefined;
 }

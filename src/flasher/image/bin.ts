@@ -33,16 +33,17 @@ export function parseBin(bytes: Uint8Array, options: BinOptions = {}): FirmwareI
     throw new ImageTooLargeError(source, "bin", "span", bytes.length, MAX_IMAGE_SPAN);
   }
   if (!Number.isInteger(base) || base < 0 || base + bytes.length > ADDRESS_SPACE_END) {
-    throw new ImageOutOfRangeError(
-      source,
-      "bin",
-      base,
-      base + bytes.length,
-      0,
-      ADDRESS_SPACE_END,
-      `${source}: base address ${Number.isInteger(base) ? hex(base) : base} does not place its ` +
+    throw new ImageOutOfRangeError({
+      source: source,
+      format: "bin",
+      start: base,
+      end: base + bytes.length,
+      rangeStart: 0,
+      rangeEnd: ADDRESS_SPACE_END,
+      detail:
+        `${source}: base address ${Number.isInteger(base) ? hex(base) : base} does not place its ` +
         `${bytes.length} bytes inside the 32-bit address space; check the target's start address`,
-    );
+    });
   }
   return { format: "bin", source, segments: [{ address: base, data: bytes.slice() }] };
 }

@@ -3,7 +3,21 @@
 // keeps its facts as fields (file, line/offset/block, addresses) and a message
 // that says what is wrong, where, and what to do about it.
 
-import { CanflashError } from "../../util/errors.js";
+import { CanflashError, type ErrorCode } from "../../util/errors.js";
+
+declare module "../../util/errors.js" {
+  interface ErrorCodes {
+    IMAGE_EMPTY: true;
+    IMAGE_FORMAT: true;
+    IMAGE_NEEDS_BASE: true;
+    IMAGE_NOT_FIRMWARE: true;
+    IMAGE_OUT_OF_RANGE: true;
+    IMAGE_OVERLAP: true;
+    IMAGE_READ: true;
+    IMAGE_TOO_LARGE: true;
+    IMAGE_UNSUPPORTED: true;
+  }
+}
 
 /** The image formats canflash reads. */
 export type ImageFormat = "bin" | "ihex" | "elf" | "uf2";
@@ -39,7 +53,7 @@ export function hex(n: number): string {
 /** The base of every image-loading failure. */
 export class ImageError extends CanflashError {
   constructor(
-    code: string,
+    code: ErrorCode,
     /** File name or label the image came from. */
     readonly source: string,
     /** The format being read, when known. */
@@ -190,27 +204,39 @@ export class MissingBaseAddressError extends ImageError {
 }
 
 /** The image does not fit the address range it must lie in. */
+export interface OutOfRange {
+  source: string;
+  format: ImageFormat | undefined;
+  /** First byte of the image (or of the requested placement). */
+  start: number;
+  /** One past the last byte. */
+  end: number;
+  rangeStart: number;
+  /** Exclusive. */
+  rangeEnd: number;
+  /** The message, when the default wording does not fit. */
+  detail?: string;
+}
+
 export class ImageOutOfRangeError extends ImageError {
-  constructor(
-    source: string,
-    format: ImageFormat | undefined,
-    /** First byte of the image (or of the requested placement). */
-    readonly start: number,
-    /** One past the last byte. */
-    readonly end: number,
-    readonly rangeStart: number,
-    /** Exclusive. */
-    readonly rangeEnd: number,
-    detail?: string,
-  ) {
+  readonly start: number;
+  readonly end: number;
+  readonly rangeStart: number;
+  readonly rangeEnd: number;
+
+  constructor(f: OutOfRange) {
     super(
       "IMAGE_OUT_OF_RANGE",
-      source,
-      format,
-      detail ??
-        `${source}: image covers ${hex(start)}..${hex(end)} (end exclusive), outside the allowed ` +
-          `${hex(rangeStart)}..${hex(rangeEnd)}; check the target and the image's start address`,
+      f.source,
+      f.format,
+      f.detail ??
+        `${f.source}: image covers ${hex(f.start)}..${hex(f.end)} (end exclusive), outside the allowed ` +
+          `${hex(f.rangeStart)}..${hex(f.rangeEnd)}; check the target and the image's start address`,
     );
+    this.start = f.start;
+    this.end = f.end;
+    this.rangeStart = f.rangeStart;
+    this.rangeEnd = f.rangeEnd;
   }
 }
 

@@ -87,15 +87,15 @@ export function flattenImage(image: FirmwareImage, options: FlattenOptions = {})
   const end = options.end ?? imageEnd(image);
   const fill = options.fill ?? 0xff;
   if (!Number.isInteger(fill) || fill < 0 || fill > 0xff) {
-    throw new ImageOutOfRangeError(
-      image.source,
-      image.format,
+    throw new ImageOutOfRangeError({
+      source: image.source,
+      format: image.format,
       start,
       end,
-      start,
-      end,
-      `${image.source}: fill byte ${fill} is not a byte (0..255)`,
-    );
+      rangeStart: start,
+      rangeEnd: end,
+      detail: `${image.source}: fill byte ${fill} is not a byte (0..255)`,
+    });
   }
   checkRange(image, start, end);
   if (end - start > MAX_IMAGE_SPAN) {
@@ -115,16 +115,17 @@ function checkRange(image: FirmwareImage, start: number, end: number): void {
     end > ADDRESS_SPACE_END ||
     end < start
   ) {
-    throw new ImageOutOfRangeError(
-      image.source,
-      image.format,
+    throw new ImageOutOfRangeError({
+      source: image.source,
+      format: image.format,
       start,
       end,
-      0,
-      ADDRESS_SPACE_END,
-      `${image.source}: ${start}..${end} is not a valid address range ` +
+      rangeStart: 0,
+      rangeEnd: ADDRESS_SPACE_END,
+      detail:
+        `${image.source}: ${start}..${end} is not a valid address range ` +
         `(integers with 0 <= start <= end <= ${hex(ADDRESS_SPACE_END)})`,
-    );
+    });
   }
 }
 
@@ -143,7 +144,14 @@ export function assertImageWithin(image: FirmwareImage, start: number, end: numb
   const lo = imageStart(image);
   const hi = imageEnd(image);
   if (lo < start || hi > end) {
-    throw new ImageOutOfRangeError(image.source, image.format, lo, hi, start, end);
+    throw new ImageOutOfRangeError({
+      source: image.source,
+      format: image.format,
+      start: lo,
+      end: hi,
+      rangeStart: start,
+      rangeEnd: end,
+    });
   }
 }
 

@@ -18,7 +18,7 @@ import {
   MESSAGE_START,
   Status,
   TOKEN,
-} from "../../bootloaders/stk500v2/codec.js";
+} from "../../bootloaders/avr/stk500v2/codec.js";
 import type { Clock } from "../../util/clock.js";
 import type { SerialLink } from "../katapult-serial.js";
 import type { BootEvent } from "./stk500v1-boot.js";

@@ -4,7 +4,8 @@
 // edge of the lines resets the chip). `acceptsLines: false` models a port
 // that refuses modem-control calls, like a pty.
 
-import type { AvrLink } from "../../bootloaders/avr/link.js";
+import type { ByteTransport } from "../../transport/byte-transport.js";
+import type { ModemControl } from "../../transport/modem.js";
 import { MockTransport } from "../../transport/mock.js";
 import type { Clock } from "../../util/clock.js";
 import type { SerialLink } from "../katapult-serial.js";
@@ -16,7 +17,7 @@ export interface UartPairOptions {
 }
 
 export class SimUartPair {
-  readonly host: AvrLink & { readonly mock: MockTransport };
+  readonly host: ByteTransport & ModemControl & { readonly mock: MockTransport };
   readonly device: SerialLink;
   private deviceListener: ((b: Uint8Array) => void) | undefined;
   private resetListener: (() => void) | undefined;

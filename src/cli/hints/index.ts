@@ -1,0 +1,75 @@
+// Error → explanation for people: what happened, the likely causes, and the
+// next command to run. The library's errors carry facts; wording lives here,
+// in one table keyed by every error code of the library (split by domain):
+// a code without a hint does not compile.
+
+import { FlashError } from "../../flasher/errors.js";
+import { CanflashError, type ErrorCode } from "../../util/errors.js";
+import { ExitCode } from "../exit-codes.js";
+import { avrHints } from "./avr.js";
+import { canHints } from "./can.js";
+import { flasherHints } from "./flasher.js";
+import { imageHints } from "./image.js";
+import { katapultHints } from "./katapult.js";
+import { klipperHints } from "./klipper.js";
+import { serialHints } from "./serial.js";
+import type { ErrorFacts, Explained, HintContext, HintFn } from "./types.js";
+
+export type { Explained, HintContext } from "./types.js";
+
+const HINTS: Readonly<Record<ErrorCode, HintFn>> = {
+  ...canHints,
+  ...katapultHints,
+  ...avrHints,
+  ...klipperHints,
+  ...serialHints,
+  ...imageHints,
+  ...flasherHints,
+};
+
+/** What a failed flash left the board in, in words. */
+function stateText(e: FlashError): string {
+  if (e.deviceState === "in-bootloader")
+    return e.bootloaderStartsApplication
+      ? "canflash did not end programming mode, but this bootloader starts the application by itself after about a second of silence: the board may now run a partial image. Flash again: opening the port resets it back into the bootloader."
+      : "The board stays in its bootloader and will not start the partially written firmware.";
+  if (e.deviceState === "untouched") return "Nothing was written to the board.";
+  return "The firmware was verified, but starting it did not confirm; power-cycle the board if it does not come up.";
+}
+
+/** Explains any error thrown by a command. */
+export function explain(error: unknown, ctx: HintContext): Explained {
+  if (error instanceof FlashError) {
+    const inner = explain(error.cause, ctx);
+    return {
+      ...inner,
+      message:
+        inner.exitCode === ExitCode.INTERRUPTED
+          ? `interrupted (${error.phase})`
+          : `${error.phase} failed: ${inner.message}`,
+      causes: [stateText(error), ...inner.causes],
+      next: inner.next.length ? inner.next : ctx.retry ? [`retry: ${ctx.retry}`] : [],
+    };
+  }
+  if (!(error instanceof CanflashError)) {
+    return {
+      exitCode: ExitCode.FAILURE,
+      message: error instanceof Error ? error.message : String(error),
+      causes: [],
+      next: [],
+    };
+  }
+  const h = HINTS[error.code](error as ErrorFacts, ctx);
+  return {
+    exitCode: h.exitCode,
+    message: h.message ?? error.message,
+    causes: h.causes ?? [],
+    next: h.next ?? [],
+  };
+}
+
+/** The library error code of an error (a failed flash: its cause's), for --json. */
+export function errorCode(error: unknown): string {
+  if (error instanceof FlashError) return error.causeCode;
+  return error instanceof CanflashError ? error.code : "ERROR";
+}

@@ -1,0 +1,35 @@
+// Hints for serial ports.
+
+import { ExitCode } from "../exit-codes.js";
+import { retryLine, str, type HintTable } from "./types.js";
+
+export const serialHints = {
+  PORT_IN_USE: (e, ctx) => {
+    const holders = (e.holders ?? []) as Array<{ pid: number; command: string; cmdline: string }>;
+    const klipper = holders.some((h) => /klipp|klippy|moonraker/i.test(h.cmdline));
+    return {
+      exitCode: ExitCode.INTERFACE,
+      causes: holders.map((h) => `PID ${h.pid}: ${h.cmdline || h.command}`),
+      next: klipper
+        ? ["sudo systemctl stop klipper", ...retryLine(ctx)]
+        : ["stop the program holding the port (or kill the PID above)", ...retryLine(ctx)],
+    };
+  },
+  PORT_NOT_FOUND: () => ({
+    exitCode: ExitCode.INTERFACE,
+    causes: ["the board is unplugged, or re-enumerated under another name"],
+    next: ["list the serial devices: ls -l /dev/serial/by-id/", "see what exists: canflash doctor"],
+  }),
+  PORT_PERMISSION_DENIED: () => ({
+    exitCode: ExitCode.INTERFACE,
+    causes: ["your user is not in the dialout group"],
+    next: ["sudo usermod -aG dialout $USER   (then log out and in)"],
+  }),
+  SERIAL_IO: (e, ctx) => ({
+    exitCode: ExitCode.INTERFACE,
+    causes: [
+      `${str(e, "operation")} failed on ${str(e, "path")}: the device went away (unplugged, or it rebooted and re-enumerated)`,
+    ],
+    next: ["see what exists: canflash doctor", ...retryLine(ctx)],
+  }),
+} satisfies HintTable;

@@ -1,0 +1,128 @@
+// The contract between the orchestration (flasher/) and one bootloader
+// family (bootloaders/<family>/): a driver turns a row of the device table
+// plus a link (a CAN node, a tty) into a FlashAdapter, reports the
+// bootloader's status, asks a board into its bootloader where it can, and
+// says whether the bootloader is on a link right now. Drivers are looked up
+// by the row's `protocol` in bootloaders/index.ts and imported lazily.
+
+import type { CanBus } from "../can/bus.js";
+import type { Uuid } from "../klippy-bridge/uuid.js";
+import type { Target } from "../targets/index.js";
+import type { ByteTransport } from "../transport/byte-transport.js";
+import type { BridgeNetdev, UsbTree } from "../transport/usb-tree.js";
+import type { Clock } from "../util/clock.js";
+import type { DeviceInfo, FlashAdapter, FlashContext } from "./adapter.js";
+import type { FlashEvent } from "./progress.js";
+
+/** What a CAN gate (the can-request entry) hands a driver for one node. */
+export interface CanGateLike {
+  /** Resolves with the node id the node got once it answers as its bootloader; starts the gate on first use. */
+  nodeIdOf(uuid: Uuid): Promise<number>;
+  /** How the node arrived: was a bootloader request needed (for -r)? */
+  arrival?(uuid: Uuid): Promise<{ requested: boolean }>;
+}
+
+/** A board on a CAN bus, reached through its interface's gate. */
+export interface CanLink {
+  kind: "can";
+  iface: string;
+  bus: CanBus;
+  uuid: Uuid;
+  /** The interface's gate: one clear and one bootloader-request round for all its boards. */
+  gate: CanGateLike;
+  /** Set when this node is the USB-to-CAN bridge behind `iface` (it leaves the bus to be flashed). */
+  bridge?: BridgeNetdev;
+}
+
+/** A board on a tty (USB CDC or a UART). */
+export interface SerialLink {
+  kind: "serial";
+  /** Absolute path as given (a /dev/serial/by-id link is fine). */
+  device: string;
+  /** Line speed; absent: the row's default. */
+  baud?: number;
+}
+
+export type Link = CanLink | SerialLink;
+export type LinkKind = Link["kind"];
+
+/** What the orchestration lends a driver: time, cancellation, tracing and the system roots (tests). */
+export interface DriverEnv {
+  clock: Clock;
+  signal?: AbortSignal;
+  /** A dry run: nothing that changes the board (no request, no touch, no write). */
+  dryRun?: boolean;
+  /** Wraps every byte link a driver opens (--trace-file). */
+  wrapTransport?: (t: ByteTransport) => ByteTransport;
+  usbTree?: UsbTree;
+  procRoot?: string;
+  /** Progress and decisions outside a flash (status, request). */
+  emit?: (e: FlashEvent) => void;
+}
+
+/** What -s prints: the bootloader's own facts, in its words. */
+export interface StatusReport {
+  /** "Katapult", "Optiboot". */
+  bootloader: string;
+  /** Label/value lines in the order the bootloader's own tools print them. */
+  fields: ReadonlyArray<{ label: string; value: string }>;
+  /** One line: "Katapult 1.1.0 on stm32g0b1xx". */
+  description: string;
+  /** Lines the bootloader's own tool prints after the fields. */
+  notes?: string[];
+}
+
+/** What -r achieved. */
+export interface RequestReport {
+  bootloader: string;
+  /** Where the bootloader now answers: the UUID, or the tty it came up on. */
+  at: string;
+  /** It was in its bootloader already. */
+  already: boolean;
+  /** False where the request cannot be confirmed (a UART request string: nothing answers it). */
+  confirmed: boolean;
+}
+
+export interface ProbeResult {
+  /** The bootloader answered on the link. */
+  present: boolean;
+  /** What it said, for messages: "Optiboot 8.0 on atmega328p". */
+  description?: string;
+  /** What it reported (geometry, MCU, versions), when it answered. */
+  device?: DeviceInfo;
+}
+
+export interface BootloaderDriver {
+  /** The family, as in the table's `protocol`. */
+  readonly protocol: Target["protocol"];
+  /** Bootloader name for messages when the row gives none ("Katapult"). */
+  readonly name: string;
+  /** Links this driver flashes over. */
+  readonly links: readonly LinkKind[];
+  /**
+   * Rows of this family this build flashes (stk500v2 here means the AVR
+   * bootloaders; the Arduino M0's only borrows the framing). False rows are
+   * listed as "not yet" with their seed command.
+   */
+  supports(target: Target): boolean;
+  /** A FlashAdapter for one board; the entry strategy comes from `target.entry`. Opens nothing yet. */
+  adapter(target: Target, link: Link, env: DriverEnv): FlashAdapter;
+  /** Connects and reports; the board stays in its bootloader where the bootloader stays. */
+  status(target: Target, link: Link, env: DriverEnv): Promise<StatusReport>;
+  /**
+   * Asks the board into its bootloader and leaves it there. Absent where the
+   * bootloader cannot stay (the caller refuses with RequestImpossibleError
+   * before touching anything).
+   */
+  request?(target: Target, link: Link, env: DriverEnv): Promise<RequestReport>;
+  /** Is the bootloader on the link now? Changes nothing; absent where a protocol cannot tell. */
+  probe?(target: Target, link: Link, env: DriverEnv): Promise<ProbeResult>;
+}
+
+/** The FlashContext a driver uses outside the executor (status, request). */
+export const driverContext = (env: DriverEnv): FlashContext => ({
+  signal: env.signal,
+  clock: env.clock,
+  ...(env.dryRun ? { dryRun: true } : {}),
+  emit: (e) => env.emit?.(e),
+});

@@ -1,0 +1,32 @@
+// Opening CAN buses by interface name for the orchestration: the backend
+// table (can/backends.ts) plus the demo bus "sim", registered here and
+// imported only when it is opened; --trace-file wraps the bus.
+
+import { isSimulatedInterface, openCanBus, registerCanBackend } from "../can/backends.js";
+import type { CanBus } from "../can/bus.js";
+import { closeAllBuses } from "../can/registry.js";
+import { TracedBus, type TraceSink } from "../can/trace.js";
+
+/** The name `-i` takes for the built-in demo bus (four simulated boards). */
+export const DEMO_INTERFACE = "sim";
+
+registerCanBackend({
+  name: "sim",
+  matches: (iface) => iface === DEMO_INTERFACE,
+  simulated: true,
+  isolated: true,
+  open: async (iface, options) => (await import("../sim/demo.js")).demoBackend.open(iface, options),
+});
+
+export { isSimulatedInterface };
+
+/** Opens `iface`; with `trace`, every frame sent and received is also written there. */
+export async function openBus(iface: string, trace?: TraceSink): Promise<CanBus> {
+  const bus = await openCanBus(iface);
+  return trace ? new TracedBus(bus, trace) : bus;
+}
+
+/** Closes every bus still open (shutdown paths). */
+export const closeAllOpenBuses = closeAllBuses;
+
+export type { TraceSink };

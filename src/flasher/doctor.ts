@@ -1,0 +1,93 @@
+// What stands between this machine and a flash, as facts: each CAN
+// interface (present, up, bitrate, txqueuelen, controller state, error
+// counters), whether Klipper is running, the serial devices with what they
+// are (a bootloader of the device table, a Klipper build) and who holds
+// them, and Klipper USB-to-CAN bridges. The CLI turns facts into findings
+// with their fixes.
+
+import { join } from "node:path";
+import { readdir } from "node:fs/promises";
+import {
+  listCanInterfaces,
+  type CanInterfaceInfo,
+  type ListInterfacesOptions,
+} from "../can/interfaces.js";
+import { detectKlipper, type DetectOptions, type KlipperStatus } from "../klippy-bridge/klippy.js";
+import { uuidFromUsbSerial } from "../klippy-bridge/uuid.js";
+import { targets } from "../targets/index.js";
+import { findPortHolders, type PortHolder } from "../transport/port-holders.js";
+import {
+  hasUsbId,
+  isKlipperUsb,
+  UsbTree,
+  type BridgeNetdev,
+  type UsbInfo,
+} from "../transport/usb-tree.js";
+
+export type { CanInterfaceInfo, KlipperStatus, PortHolder, UsbInfo };
+
+export interface DoctorOptions {
+  interfaces?: ListInterfacesOptions;
+  klipper?: DetectOptions;
+  /** Where /dev (and /dev/serial/by-id) lives (tests). */
+  devRoot?: string;
+  sysfsRoot?: string;
+  procRoot?: string;
+}
+
+export interface SerialDeviceFact {
+  /** The /dev/serial/by-id path. */
+  path: string;
+  /** What is behind it: a bootloader of the device table, Klipper, another USB device, a plain tty. */
+  kind: "bootloader" | "klipper" | "usb" | "tty";
+  usb?: UsbInfo;
+  /** For kind "bootloader": the table's bootloader name ("Katapult / CanBoot"). */
+  bootloader?: string;
+  holders: PortHolder[];
+}
+
+export interface BridgeFact extends BridgeNetdev {
+  uuid: string | undefined;
+}
+
+export interface DoctorReport {
+  interfaces: CanInterfaceInfo[];
+  klipper: KlipperStatus;
+  serial: SerialDeviceFact[];
+  bridges: BridgeFact[];
+}
+
+/** The first row whose bootloader enumerates with this USB id. */
+function bootloaderOf(u: UsbInfo): string | undefined {
+  return targets().find((t) => hasUsbId(u, t.usbIds))?.bootloader;
+}
+
+export async function examineHost(o: DoctorOptions = {}): Promise<DoctorReport> {
+  const interfaces = await listCanInterfaces(o.interfaces);
+  const klipper = await detectKlipper({
+    ...(o.procRoot ? { procRoot: o.procRoot } : {}),
+    ...o.klipper,
+  });
+  const tree = new UsbTree(o.sysfsRoot ?? "/sys", o.devRoot ?? "/dev");
+  const byId = join(o.devRoot ?? "/dev", "serial", "by-id");
+  const serial: SerialDeviceFact[] = [];
+  for (const e of (await readdir(byId).catch(() => [] as string[])).sort()) {
+    const path = join(byId, e);
+    const tty = await tree.resolveTty(path);
+    const holders = await findPortHolders(path, o.procRoot);
+    const usb = tty?.usb;
+    const bootloader = usb ? bootloaderOf(usb) : undefined;
+    serial.push({
+      path,
+      kind: !usb ? "tty" : bootloader ? "bootloader" : isKlipperUsb(usb) ? "klipper" : "usb",
+      ...(usb ? { usb } : {}),
+      ...(bootloader ? { bootloader } : {}),
+      holders,
+    });
+  }
+  const bridges = (await tree.bridges()).map((b) => ({
+    ...b,
+    uuid: uuidFromUsbSerial(b.usb.serial),
+  }));
+  return { interfaces, klipper, serial, bridges };
+}

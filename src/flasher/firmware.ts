@@ -1,0 +1,100 @@
+// Reading a firmware file before any bus is opened: a missing, unreadable
+// or empty file is a FirmwareFileError and nothing is sent anywhere. Content
+// decides the format (a HEX file named .bin is still HEX); a raw .bin is
+// placed at the bootloader's start once it is known.
+
+import { readFile, stat } from "node:fs/promises";
+import { homedir } from "node:os";
+import { resolve } from "node:path";
+import type { DeviceInfo } from "../flash-api/adapter.js";
+import type { PlanInput } from "../flash-api/geometry.js";
+import type { KlipperDictionary } from "../klippy-bridge/dictionary.js";
+import { CanflashError } from "../util/errors.js";
+import type { FlashImage } from "./execute.js";
+import {
+  detectImageFormat,
+  parseBin,
+  parseImage,
+  type FirmwareImage,
+  type ImageFormat,
+} from "./image/index.js";
+import { imageDictionary } from "./preflight.js";
+
+declare module "../util/errors.js" {
+  interface ErrorCodes {
+    FIRMWARE_FILE: true;
+  }
+}
+
+/** flashtool's default firmware path. */
+export const DEFAULT_FIRMWARE = "~/klipper/out/klipper.bin";
+
+export function expandPath(path: string, cwd: string, home = homedir()): string {
+  if (path === "~") return home;
+  if (path.startsWith("~/")) return resolve(home, path.slice(2));
+  return resolve(cwd, path);
+}
+
+export class FirmwareFileError extends CanflashError {
+  constructor(
+    readonly path: string,
+    readonly problem: "not-found" | "not-a-file" | "unreadable" | "empty",
+    readonly detail?: string,
+  ) {
+    super(
+      "FIRMWARE_FILE",
+      problem === "not-found"
+        ? `firmware file not found: ${path}`
+        : problem === "not-a-file"
+          ? `${path} is not a file`
+          : problem === "empty"
+            ? `${path} is empty: nothing to flash`
+            : `cannot read ${path}${detail ? `: ${detail}` : ""}`,
+    );
+  }
+}
+
+export interface FirmwareFile {
+  path: string;
+  bytes: Uint8Array;
+  format: ImageFormat;
+  /** The image; a raw .bin is placed at the bootloader's start address once it is known. */
+  image: FlashImage;
+  /** Intel HEX, ELF and UF2 carry their addresses: parsed before anything is sent. */
+  parsed: FirmwareImage | undefined;
+  /** The Klipper data dictionary built into the image (none: not a Klipper build, checks skipped). */
+  dictionary: KlipperDictionary | undefined;
+}
+
+/** Reads and parses a firmware file. Throws FirmwareFileError or an ImageError. */
+export async function readFirmware(
+  path: string,
+  cwd: string,
+  home?: string,
+): Promise<FirmwareFile> {
+  const full = expandPath(path, cwd, home);
+  const info = await stat(full).catch(() => undefined);
+  if (!info) throw new FirmwareFileError(full, "not-found");
+  if (!info.isFile()) throw new FirmwareFileError(full, "not-a-file");
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(full));
+  } catch (e) {
+    throw new FirmwareFileError(full, "unreadable", (e as Error).message);
+  }
+  if (bytes.length === 0) throw new FirmwareFileError(full, "empty");
+  const format = detectImageFormat(bytes, full);
+  if (format === "bin") {
+    return {
+      path: full,
+      bytes,
+      format,
+      parsed: undefined,
+      dictionary: imageDictionary({ segments: [{ address: 0, data: bytes }] }),
+      image: (device: DeviceInfo): PlanInput =>
+        parseBin(bytes, { base: device.geometry.start, source: full }),
+    };
+  }
+  const parsed = parseImage(bytes, { format, source: full });
+  return { path: full, bytes, format, parsed, image: parsed, dictionary: imageDictionary(parsed) };
+}

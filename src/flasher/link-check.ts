@@ -1,0 +1,24 @@
+// Does a row go over this kind of link? Its driver must take the link, and
+// the row's own transports must include one the link is: a CAN UUID needs
+// "can", a tty "uart" or "usb-cdc".
+
+import type { BootloaderDriver, LinkKind } from "../flash-api/driver.js";
+import { LinkNotSupportedError } from "../flash-api/errors.js";
+import type { Target, Transport } from "../targets/index.js";
+
+const TRANSPORTS: Readonly<Record<LinkKind, readonly Transport[]>> = {
+  can: ["can"],
+  serial: ["uart", "usb-cdc"],
+};
+
+/** Throws LinkNotSupportedError when `target` is not flashed over a `kind` link. */
+export function checkLink(target: Target, driver: BootloaderDriver, kind: LinkKind): void {
+  const fits = TRANSPORTS[kind].some((t) => target.transports.includes(t));
+  if (!driver.links.includes(kind) || !fits)
+    throw new LinkNotSupportedError(
+      target.id,
+      target.protocol,
+      kind,
+      driver.links.filter((k) => TRANSPORTS[k].some((t) => target.transports.includes(t))),
+    );
+}

@@ -1,0 +1,160 @@
+// What to flash, as callers give it (BoardSpec: a UUID, a tty or a
+// printer.cfg name, a file, maybe a target) and as the orchestration takes
+// it (FlashRequest: a parsed UUID or an absolute tty, the firmware read and
+// parsed, the target row chosen). Every input is checked here, before any
+// bus or port is opened: bad input sends nothing.
+
+import { isSupported } from "../bootloaders/index.js";
+import { isUuid, parseUuid, type Uuid } from "../klippy-bridge/uuid.js";
+import { findTarget, targets, type Target } from "../targets/index.js";
+import { CanflashError } from "../util/errors.js";
+import { expandPath, readFirmware, type FirmwareFile } from "./firmware.js";
+
+export { isUuid, parseUuid, type Uuid };
+
+declare module "../util/errors.js" {
+  interface ErrorCodes {
+    NO_BOARDS: true;
+    BOARD_LISTED_TWICE: true;
+    TARGET_AMBIGUOUS: true;
+  }
+}
+
+/** A board as a caller names it. */
+export interface BoardSpec {
+  /** Label: printer.cfg section, or the UUID/tty. */
+  label: string;
+  uuid?: string;
+  device?: string;
+  /** Named by printer.cfg section ("EBBCan"): resolved with resolveMcuNames first. */
+  mcu?: string;
+  baud?: number;
+  /** CAN interface for uuid boards. */
+  iface: string;
+  /** The interface was given for this board (else a printer.cfg name takes its canbus_interface). */
+  explicitIface?: boolean;
+  file: string;
+  /** The board's row of the device table; absent: chosen from the link and the image. */
+  target?: Target;
+}
+
+export interface CanRequestLink {
+  kind: "can";
+  iface: string;
+  uuid: Uuid;
+}
+export interface SerialRequestLink {
+  kind: "serial";
+  /** Absolute path. */
+  device: string;
+  baud?: number;
+}
+
+export interface FlashRequest {
+  id: string;
+  link: CanRequestLink | SerialRequestLink;
+  firmware: FirmwareFile;
+  target: Target;
+  /** The target was given (not chosen by canflash). */
+  targetGiven: boolean;
+}
+
+export class NoBoardsError extends CanflashError {
+  constructor() {
+    super("NO_BOARDS", "no boards to flash");
+  }
+}
+
+export class BoardListedTwiceError extends CanflashError {
+  constructor(readonly board: string) {
+    super("BOARD_LISTED_TWICE", `${board} is listed twice`);
+  }
+}
+
+/** A tty board without a target, whose image's MCU has several bootloaders in the table. */
+export class AmbiguousTargetError extends CanflashError {
+  constructor(
+    readonly file: string,
+    readonly mcu: string,
+    readonly device: string,
+    readonly candidates: readonly string[],
+  ) {
+    super(
+      "TARGET_AMBIGUOUS",
+      `${file} is a Klipper build for ${mcu}, which has ${candidates.length} bootloader variants: ${candidates.join(", ")}`,
+    );
+  }
+}
+
+/** The row for boards flashed through Katapult when no target is given. */
+export const KATAPULT_TARGET_ID = "katapult";
+
+/**
+ * The row for a board without a target. CAN boards run Katapult. A tty board
+ * runs Katapult too, unless the image is a Klipper build for a chip that the
+ * table lists only with other bootloaders (an AVR: Katapult does not run
+ * there): then that chip's row, and several rows are a question.
+ */
+export async function chooseTarget(
+  link: FlashRequest["link"],
+  firmware: FirmwareFile,
+): Promise<Target> {
+  const katapult = findTarget(KATAPULT_TARGET_ID);
+  const mcu = firmware.dictionary?.mcu;
+  if (link.kind === "can" || !mcu) return katapult;
+  const rows: Target[] = [];
+  for (const t of targets())
+    if (
+      t.mcu.includes(mcu) &&
+      (t.transports.includes("uart") || t.transports.includes("usb-cdc")) &&
+      (await isSupported(t))
+    )
+      rows.push(t);
+  if (rows.length === 0 || rows.some((t) => t.protocol === katapult.protocol)) return katapult;
+  if (rows.length > 1)
+    throw new AmbiguousTargetError(
+      firmware.path,
+      mcu,
+      link.device,
+      rows.map((t) => t.id),
+    );
+  return rows[0]!;
+}
+
+/**
+ * Checks the specs and reads their firmware: UUIDs parse, no board twice,
+ * every file readable and parsed, a target for each. Opens no bus or port.
+ */
+export async function prepareRequests(
+  specs: readonly BoardSpec[],
+  o: { cwd: string; home?: string | undefined },
+): Promise<FlashRequest[]> {
+  if (specs.length === 0) throw new NoBoardsError();
+  const seen = new Set<string>();
+  const files = new Map<string, Promise<FirmwareFile>>();
+  const out: FlashRequest[] = [];
+  for (const e of specs) {
+    if (e.mcu !== undefined && !e.uuid && !e.device)
+      throw new RangeError(`${e.label}: printer.cfg name not resolved (resolveMcuNames first)`);
+    const link: FlashRequest["link"] = e.uuid
+      ? { kind: "can", iface: e.iface, uuid: parseUuid(e.uuid) }
+      : {
+          kind: "serial",
+          device: expandPath(e.device!, o.cwd, o.home),
+          ...(e.baud !== undefined ? { baud: e.baud } : {}),
+        };
+    const key = link.kind === "can" ? `${link.iface}/${link.uuid}` : link.device;
+    if (seen.has(key)) throw new BoardListedTwiceError(e.label);
+    seen.add(key);
+    if (!files.has(e.file)) files.set(e.file, readFirmware(e.file, o.cwd, o.home));
+    const firmware = await files.get(e.file)!;
+    out.push({
+      id: e.label,
+      link,
+      firmware,
+      target: e.target ?? (await chooseTarget(link, firmware)),
+      targetGiven: !!e.target,
+    });
+  }
+  return out;
+}

@@ -1,0 +1,87 @@
+// The driver table as users meet it: a row this build cannot flash, a row
+// over the wrong kind of link, a bootloader that cannot be asked to stay,
+// an AVR image with two bootloader variants — each refused with its code,
+// its fix and nothing sent.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { VirtualCanChannel } from "../../src/can/virtual.js";
+import { SimCanDevice } from "../../src/sim/device.js";
+import { klipperImage } from "../../src/sim/klipper-image.js";
+import { randomBytes } from "../../src/util/random.js";
+import { canflash, runInProcess } from "./helpers.js";
+
+const dir = mkdtempSync(join(tmpdir(), "canflash-drivers-"));
+const bin = join(dir, "klipper.bin");
+writeFileSync(bin, randomBytes(4096, 3));
+const missingTty = join(dir, "ttyACM9"); // opening it would fail with exit 5, not 2
+
+let channel: VirtualCanChannel | undefined;
+let device: SimCanDevice | undefined;
+afterEach(async () => {
+  await device?.close();
+  channel?.remove();
+});
+
+describe("the driver table from the command line", () => {
+  it("a row of a protocol without a driver: exit 2 with the seed's command, the port never opened", async () => {
+    const r = await canflash(["--target", "sam3x-bossac", "-d", missingTty, bin]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /target sam3x-bossac uses the sam-ba protocol, which this build of canflash cannot flash yet/,
+    );
+    expect(r.stderr).toMatch(/the seed's command for it: bossac -U -p \/dev\/ttyACM0/);
+  });
+
+  it("an AVR row with a CAN UUID: exit 2, the board's tty is what it takes; no frame is sent", async () => {
+    channel = VirtualCanChannel.create("drivers-link", { bitrate: 1_000_000 });
+    device = new SimCanDevice(channel.open({ txQueueLength: 3 }), {
+      uuid: "8266c4636429",
+      boot: "katapult",
+    });
+    device.start();
+    const r = await runInProcess([
+      "-i",
+      "virtual:drivers-link",
+      "--target",
+      "avr-m2560-wiring",
+      "-u",
+      "8266c4636429",
+      bin,
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/target avr-m2560-wiring \(stk500v2\) is not flashed over can/);
+    expect(r.stderr).toMatch(/canflash --target avr-m2560-wiring -d \/dev\/serial\/by-id\//);
+    expect(device.events.filter((e) => e.type !== "boot")).toEqual([]);
+  });
+
+  it("-r on an AVR bootloader: refused before the port is opened, with the command that does work", async () => {
+    const r = await canflash(["--target", "avr-m2560-wiring", "-d", missingTty, "-r"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/listens only about 0\.8 s after a reset/);
+    expect(r.stderr).toContain(`canflash --target avr-m2560-wiring -d ${missingTty} <file>`);
+  });
+
+  it("-d without --target and an image for a chip with two AVR bootloaders: exit 2, both named", async () => {
+    const hex = join(dir, "k-1284p.bin");
+    writeFileSync(
+      hex,
+      klipperImage({ mcu: "atmega1284p", transport: "serial", appStart: 0, size: 8192 }),
+    );
+    const r = await canflash(["-d", missingTty, hex]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Klipper build for atmega1284p, which has 2 bootloader variants/);
+    expect(r.stderr).toMatch(
+      /pick one: --target avr-m1284p-arduino or --target avr-m1284p-arduino-57600/,
+    );
+  });
+
+  it("--json: the refusal's code in the result object", async () => {
+    const r = await canflash(["--target", "sam3x-bossac", "-d", missingTty, "--json", bin]);
+    const last = JSON.parse(r.stdout.trimEnd().split("\n").at(-1)!) as {
+      error: { code: string };
+    };
+    expect(last.error.code).toBe("BOOTLOADER_UNSUPPORTED");
+  });
+});
