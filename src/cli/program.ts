@@ -8,6 +8,7 @@ import { pino } from "pino";
 import { setRootLogger } from "../util/log.js";
 import { CanflashError } from "../util/errors.js";
 import { DEFAULT_FIRMWARE, expandPath } from "../flasher/firmware.js";
+import { parseSerialMode } from "../flasher/requests.js";
 import { requestCommand, statusCommand, type BoardCommandOptions } from "./commands/board.js";
 import type { CommandContext } from "./commands/context.js";
 import { doctorCommand } from "./commands/doctor.js";
@@ -221,6 +222,7 @@ export async function run(
     uuids: f.uuid,
     ...(typeof f.device === "string" ? { device: f.device } : {}),
     ...(f.baud !== undefined ? { baud: parseBaud(f.baud as string) } : {}),
+    ...(typeof f.serialMode === "string" ? { serialMode: parseSerialMode(f.serialMode) } : {}),
     ...(f.target ? { target: resolveTarget(f.target as string)! } : {}),
     ...(typeof f.config === "string" ? { config: f.config } : {}),
     stopKlipper: !!f.stopKlipper,
@@ -252,12 +254,24 @@ export async function run(
           label: f.device as string,
           device: f.device as string,
           ...(f.baud !== undefined ? { baud: parseBaud(f.baud as string) } : {}),
+          ...(typeof f.serialMode === "string"
+            ? { serialMode: parseSerialMode(f.serialMode) }
+            : {}),
           iface: f.interface!,
           file: file ?? DEFAULT_FIRMWARE,
           ...(target ? { target } : {}),
         },
       ];
     } else {
+      for (const [flag, given] of [
+        ["-b", f.baud],
+        ["--serial-mode", f.serialMode],
+      ] as const)
+        if (given !== undefined)
+          throw new UsageError(
+            `${flag} is for boards on a tty (-d); CAN boards (-u, --mcu) take no line settings`,
+            `drop ${flag}, or give -d <tty>`,
+          );
       const explicitIface = c.ifaceGiven === true;
       entries = [
         ...f.uuid.map((u) => ({ label: u, uuid: u })),
@@ -311,7 +325,14 @@ export async function run(
       "-d, --device <tty>",
       "serial/USB device of a Katapult or Klipper board (e.g. /dev/serial/by-id/usb-katapult_…)",
     )
-    .option("-b, --baud <rate>", "UART baud rate of Katapult (default 250000; USB ignores it)")
+    .option(
+      "-b, --baud <rate>",
+      "UART baud rate (default: the target's; Katapult 250000; USB ignores it)",
+    )
+    .option(
+      "--serial-mode <mode>",
+      "UART line settings as stm32flash -m: 8e1, 8n1, … (default: the bootloader's)",
+    )
     .option(
       "--target <id>",
       "the board/chip from `canflash targets` (sets baud and application area)",
@@ -381,7 +402,8 @@ export async function run(
     .argument("[file]", "firmware file", DEFAULT_FIRMWARE)
     .option("-u, --uuid <uuid>", "a CAN node to flash (repeatable)", collect, [] as string[])
     .option("-d, --device <tty>", "a serial/USB board to flash")
-    .option("-b, --baud <rate>", "UART baud rate of Katapult")
+    .option("-b, --baud <rate>", "UART baud rate (default: the target's)")
+    .option("--serial-mode <mode>", "UART line settings: 8e1, 8n1, … (default: the bootloader's)")
     .option("--target <id>", "the board/chip from `canflash targets`")
     .addHelpText(
       "after",

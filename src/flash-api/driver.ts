@@ -9,6 +9,7 @@ import type { CanBus } from "../can/bus.js";
 import type { Uuid } from "../klippy-bridge/uuid.js";
 import type { Target } from "../targets/index.js";
 import type { ByteTransport } from "../transport/byte-transport.js";
+import type { SerialMode } from "../transport/serial-mode.js";
 import type { BridgeNetdev, UsbTree } from "../transport/usb-tree.js";
 import type { Clock } from "../util/clock.js";
 import type { DeviceInfo, FlashAdapter, FlashContext } from "./adapter.js";
@@ -41,6 +42,8 @@ export interface SerialLink {
   device: string;
   /** Line speed; absent: the row's default. */
   baud?: number;
+  /** Line settings; absent: the driver's default (8N1; the STM32 ROM 8E1). */
+  mode?: SerialMode;
 }
 
 export type Link = CanLink | SerialLink;
@@ -99,6 +102,11 @@ export interface BootloaderDriver {
   readonly name: string;
   /** Links this driver flashes over. */
   readonly links: readonly LinkKind[];
+  /**
+   * Serial line modes the bootloader can be talked to in, the default first
+   * (absent: 8N1 only). A mode outside the list is refused before anything opens.
+   */
+  readonly serialModes?: readonly string[];
   /**
    * Rows of this family this build flashes (stk500v2 here means the AVR
    * bootloaders; the Arduino M0's only borrows the framing). False rows are

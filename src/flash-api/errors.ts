@@ -10,6 +10,7 @@ declare module "../util/errors.js" {
     LINK_NOT_SUPPORTED: true;
     NO_ENTRY: true;
     REQUEST_IMPOSSIBLE: true;
+    SERIAL_MODE_NOT_SUPPORTED: true;
   }
 }
 
@@ -87,6 +88,20 @@ export class RequestImpossibleError extends CanflashError {
       listenWindowMs !== undefined
         ? `${bootloader} listens only about ${(listenWindowMs / 1000).toFixed(1)} s after a reset, then starts the application: there is no staying in it`
         : `${bootloader} cannot be asked into its bootloader and left there`,
+    );
+  }
+}
+
+/** A serial line mode the bootloader does not speak (8E1 asked of Katapult). */
+export class SerialModeNotSupportedError extends CanflashError {
+  constructor(
+    readonly target: string,
+    readonly mode: string,
+    readonly modes: readonly string[],
+  ) {
+    super(
+      "SERIAL_MODE_NOT_SUPPORTED",
+      `target ${target}'s bootloader talks ${modes.join(" or ")}, not ${mode}`,
     );
   }
 }

@@ -51,7 +51,7 @@ interface Prepared {
 async function prepare(r: BoardOpRequest): Promise<Prepared> {
   const target = r.target ?? findTarget(KATAPULT_TARGET_ID);
   const driver = await driverFor(target);
-  checkLink(target, driver, r.link.kind);
+  checkLink(target, driver, r.link.kind, r.link.kind === "serial" ? r.link.mode : undefined);
   return { target, driver };
 }
 
@@ -85,6 +85,7 @@ async function withLink<T>(
         kind: "serial",
         device: r.link.device,
         ...(r.link.baud !== undefined ? { baud: r.link.baud } : {}),
+        ...(r.link.mode ? { mode: r.link.mode } : {}),
       },
       env(),
     );

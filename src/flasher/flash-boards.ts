@@ -28,7 +28,7 @@ import { FlashError } from "./errors.js";
 import { runFlash, type FlashResult } from "./execute.js";
 import { checkLink } from "./link-check.js";
 import { guardKlipper, type GuardOptions, type KlipperEvent } from "./guard.js";
-import { checkCanLink, checkDevice } from "./preflight.js";
+import { checkCanLink, checkDevice, checkImageForTarget } from "./preflight.js";
 import type { FlashRequest } from "./requests.js";
 import { scanCanBus } from "./scan.js";
 
@@ -94,7 +94,13 @@ async function resolveDrivers(requests: readonly FlashRequest[]): Promise<Planne
   const out: Planned[] = [];
   for (const request of requests) {
     const driver = await driverFor(request.target);
-    checkLink(request.target, driver, request.link.kind);
+    checkLink(
+      request.target,
+      driver,
+      request.link.kind,
+      request.link.kind === "serial" ? request.link.mode : undefined,
+    );
+    checkImageForTarget(request.firmware, request.target);
     out.push({ request, driver });
   }
   return out;
@@ -213,6 +219,7 @@ export async function flashBoards(
           kind: "serial",
           device: l.device,
           ...(l.baud !== undefined ? { baud: l.baud } : {}),
+          ...(l.mode ? { mode: l.mode } : {}),
         }),
       );
     }

@@ -3,7 +3,8 @@
 // "can", a tty "uart" or "usb-cdc".
 
 import type { BootloaderDriver, LinkKind } from "../flash-api/driver.js";
-import { LinkNotSupportedError } from "../flash-api/errors.js";
+import { LinkNotSupportedError, SerialModeNotSupportedError } from "../flash-api/errors.js";
+import { formatSerialMode, type SerialMode } from "../transport/serial-mode.js";
 import type { Target, Transport } from "../targets/index.js";
 
 const TRANSPORTS: Readonly<Record<LinkKind, readonly Transport[]>> = {
@@ -11,8 +12,21 @@ const TRANSPORTS: Readonly<Record<LinkKind, readonly Transport[]>> = {
   serial: ["uart", "usb-cdc"],
 };
 
-/** Throws LinkNotSupportedError when `target` is not flashed over a `kind` link. */
-export function checkLink(target: Target, driver: BootloaderDriver, kind: LinkKind): void {
+/**
+ * Throws LinkNotSupportedError when `target` is not flashed over a `kind`
+ * link, SerialModeNotSupportedError for a line mode its bootloader does not speak.
+ */
+export function checkLink(
+  target: Target,
+  driver: BootloaderDriver,
+  kind: LinkKind,
+  mode?: SerialMode,
+): void {
+  if (mode) {
+    const modes = driver.serialModes ?? ["8n1"];
+    if (!modes.includes(formatSerialMode(mode)))
+      throw new SerialModeNotSupportedError(target.id, formatSerialMode(mode), modes);
+  }
   const fits = TRANSPORTS[kind].some((t) => target.transports.includes(t));
   if (!driver.links.includes(kind) || !fits)
     throw new LinkNotSupportedError(

@@ -14,9 +14,11 @@ import type { DeviceInfo } from "../flash-api/adapter.js";
 import type { FlashPlan, PlanInput } from "../flash-api/geometry.js";
 import { findImageDictionary, type KlipperDictionary } from "../klippy-bridge/dictionary.js";
 import { CanflashError, type ErrorCode } from "../util/errors.js";
+import { ImageBelowStartError, ImageDoesNotFitError } from "./plan.js";
 
 declare module "../util/errors.js" {
   interface ErrorCodes {
+    PREFLIGHT_TARGET_MCU: true;
     PREFLIGHT_BITRATE: true;
     PREFLIGHT_MCU: true;
     PREFLIGHT_OFFSET: true;
@@ -90,6 +92,54 @@ export class ImageOffsetMismatchError extends PreflightError {
     );
     this.bootloaderOffset = appStart - (appStart & 0xfff00000);
   }
+}
+
+/** The image is a Klipper build for an MCU the target row is not (known before anything is sent). */
+export class ImageTargetMismatchError extends PreflightError {
+  constructor(
+    readonly imageMcu: string,
+    readonly target: string,
+    /** The row's Klipper MCU names. */
+    readonly targetMcus: readonly string[],
+  ) {
+    super(
+      "PREFLIGHT_TARGET_MCU",
+      `the image is built for ${imageMcu}, but target ${target} is ${targetMcus.join(" / ")}`,
+      false,
+    );
+  }
+}
+
+/**
+ * Before any bus, port or bootloader request: does the image fit the row
+ * (its MCU among the row's, its bytes inside the row's application area)?
+ * Rows for any MCU ("*") or without an application area check nothing here;
+ * the device checks after CONNECT still run.
+ */
+export function checkImageForTarget(
+  f: {
+    dictionary: KlipperDictionary | undefined;
+    parsed: PlanInput | undefined;
+    bytes: Uint8Array;
+  },
+  t: { id: string; mcu: readonly string[]; appStart?: number; appEnd?: number },
+): void {
+  const mcu = f.dictionary?.mcu;
+  if (mcu && !t.mcu.includes("*") && !t.mcu.includes(mcu))
+    throw new ImageTargetMismatchError(mcu, t.id, t.mcu);
+  if (t.appStart === undefined || t.appEnd === undefined) return;
+  if (!f.parsed) {
+    // A raw .bin is written from the application start.
+    if (t.appStart + f.bytes.length > t.appEnd)
+      throw new ImageDoesNotFitError(t.appStart + f.bytes.length, t.appEnd, t.appStart);
+    return;
+  }
+  const segs = f.parsed.segments.filter((s) => s.data.length > 0);
+  if (segs.length === 0) return;
+  const lo = Math.min(...segs.map((s) => s.address));
+  const hi = Math.max(...segs.map((s) => s.address + s.data.length));
+  if (lo < t.appStart) throw new ImageBelowStartError(lo, t.appStart);
+  if (hi > t.appEnd) throw new ImageDoesNotFitError(hi, t.appEnd, t.appStart);
 }
 
 /** The Klipper data dictionary inside an image, if any. */

@@ -7,10 +7,12 @@
 import { isSupported } from "../bootloaders/index.js";
 import { isUuid, parseUuid, type Uuid } from "../klippy-bridge/uuid.js";
 import { findTarget, targets, type Target } from "../targets/index.js";
+import type { SerialMode } from "../transport/serial-mode.js";
 import { CanflashError } from "../util/errors.js";
 import { expandPath, readFirmware, type FirmwareFile } from "./firmware.js";
 
 export { isUuid, parseUuid, type Uuid };
+export { parseSerialMode, type SerialMode } from "../transport/serial-mode.js";
 
 declare module "../util/errors.js" {
   interface ErrorCodes {
@@ -29,6 +31,8 @@ export interface BoardSpec {
   /** Named by printer.cfg section ("EBBCan"): resolved with resolveMcuNames first. */
   mcu?: string;
   baud?: number;
+  /** Serial line settings (tty boards): absent, the bootloader's default. */
+  serialMode?: SerialMode;
   /** CAN interface for uuid boards. */
   iface: string;
   /** The interface was given for this board (else a printer.cfg name takes its canbus_interface). */
@@ -48,6 +52,7 @@ export interface SerialRequestLink {
   /** Absolute path. */
   device: string;
   baud?: number;
+  mode?: SerialMode;
 }
 
 export interface FlashRequest {
@@ -142,6 +147,7 @@ export async function prepareRequests(
           kind: "serial",
           device: expandPath(e.device!, o.cwd, o.home),
           ...(e.baud !== undefined ? { baud: e.baud } : {}),
+          ...(e.serialMode ? { mode: e.serialMode } : {}),
         };
     const key = link.kind === "can" ? `${link.iface}/${link.uuid}` : link.device;
     if (seen.has(key)) throw new BoardListedTwiceError(e.label);

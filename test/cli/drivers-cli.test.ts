@@ -84,4 +84,45 @@ describe("the driver table from the command line", () => {
     };
     expect(last.error.code).toBe("BOOTLOADER_UNSUPPORTED");
   });
+
+  it("line settings: refused for a bootloader that does not speak them, for CAN boards, and when malformed", async () => {
+    const a = await canflash(["-d", missingTty, "--serial-mode", "8e1", bin]);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toMatch(/target katapult's bootloader talks 8n1, not 8e1/);
+    const b = await canflash(["-i", "sim", "-u", "8266c4636429", "-b", "250000", bin]);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/-b is for boards on a tty \(-d\)/);
+    const c = await canflash(["-d", missingTty, "--serial-mode", "9x1", bin]);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toMatch(/"9x1" is not a serial line mode/);
+  });
+
+  it("an image for another MCU than the target row is refused before any frame", async () => {
+    channel = VirtualCanChannel.create("drivers-mcu", { bitrate: 1_000_000 });
+    device = new SimCanDevice(channel.open({ txQueueLength: 3 }), {
+      uuid: "8266c4636429",
+      boot: "klipper",
+    });
+    device.start();
+    const img = join(dir, "k-g0.bin");
+    writeFileSync(
+      img,
+      klipperImage({ mcu: "stm32g0b1xx", transport: "can", appStart: 0x08002000 }),
+    );
+    const r = await runInProcess([
+      "-i",
+      "virtual:drivers-mcu",
+      "--target",
+      "stm32f0x2-f103-canboot",
+      "-u",
+      "8266c4636429",
+      img,
+    ]);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(
+      /the image is built for stm32g0b1xx, but target stm32f0x2-f103-canboot is stm32f103xe/,
+    );
+    expect(device.events.filter((e) => e.type !== "boot")).toEqual([]);
+    expect(device.state.mode).toBe("klipper");
+  });
 });

@@ -9,6 +9,7 @@ import { planFlash } from "../../src/flasher/plan.js";
 import {
   checkCanLink,
   checkDevice,
+  checkImageForTarget,
   imageDictionary,
   ImageBitrateMismatchError,
   ImageMcuMismatchError,
@@ -173,5 +174,48 @@ describe("checkDevice", () => {
   it("does not judge AVR images by Cortex-M vectors", () => {
     const { plan } = build({ linkedFor: 0x08000000, noDictionary: true });
     expect(() => checkDevice(undefined, plan, device("atmega2560"))).not.toThrow();
+  });
+});
+
+describe("checkImageForTarget (before anything is sent)", () => {
+  const row = { id: "avr-m328p-optiboot", mcu: ["atmega328p"], appStart: 0, appEnd: 0x7e00 };
+  const file = (o: { mcu?: string; size: number; at?: number }) => ({
+    dictionary: o.mcu ? ({ mcu: o.mcu } as never) : undefined,
+    bytes: new Uint8Array(o.size),
+    parsed:
+      o.at === undefined
+        ? undefined
+        : { segments: [{ address: o.at, data: new Uint8Array(o.size) }] },
+  });
+
+  it("refuses an image for another MCU than the row's", () => {
+    const e = thrown(() => checkImageForTarget(file({ mcu: "atmega2560", size: 100 }), row));
+    expect(e).toMatchObject({
+      code: "PREFLIGHT_TARGET_MCU",
+      imageMcu: "atmega2560",
+      targetMcus: ["atmega328p"],
+      overridable: false,
+    });
+  });
+
+  it("refuses a .bin larger than the application area, and a HEX outside it", () => {
+    expect(() => checkImageForTarget(file({ size: 0x7e00 }), row)).not.toThrow();
+    expect(thrown(() => checkImageForTarget(file({ size: 0x7e01 }), row))).toMatchObject({
+      code: "IMAGE_DOES_NOT_FIT",
+      imageEnd: 0x7e01,
+      end: 0x7e00,
+    });
+    expect(thrown(() => checkImageForTarget(file({ size: 16, at: 0x7e00 }), row))).toMatchObject({
+      code: "IMAGE_DOES_NOT_FIT",
+    });
+    const k = { id: "k", mcu: ["stm32f103xe"], appStart: 0x08002000, appEnd: 0x08010000 };
+    expect(thrown(() => checkImageForTarget(file({ size: 16, at: 0x08000000 }), k))).toMatchObject({
+      code: "IMAGE_BELOW_APP_START",
+    });
+  });
+
+  it("checks nothing for rows of any MCU or without an application area", () => {
+    const any = { id: "katapult", mcu: ["*"] };
+    expect(() => checkImageForTarget(file({ mcu: "rp2040", size: 1 << 20 }), any)).not.toThrow();
   });
 });

@@ -6,7 +6,7 @@
 import { bootloaderStatus, enterBootloader, type BoardOpOptions } from "../../flasher/board-ops.js";
 import { expandPath } from "../../flasher/firmware.js";
 import type { KlipperEvent } from "../../flasher/guard.js";
-import { parseUuid, type FlashRequest } from "../../flasher/requests.js";
+import { parseUuid, type FlashRequest, type SerialMode } from "../../flasher/requests.js";
 import type { Target } from "../../flasher/targets.js";
 import type { FlashEvent } from "../../flash-api/progress.js";
 import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
@@ -19,6 +19,7 @@ export interface BoardCommandOptions {
   uuids: string[];
   device?: string;
   baud?: number;
+  serialMode?: SerialMode;
   target?: Target;
   stopKlipper?: boolean;
   config?: string;
@@ -30,7 +31,13 @@ function linkOf(o: BoardCommandOptions, what: string, ctx: CommandContext): Flas
       kind: "serial",
       device: expandPath(o.device, ctx.io.cwd, ctx.io.host?.home),
       ...(o.baud !== undefined ? { baud: o.baud } : {}),
+      ...(o.serialMode ? { mode: o.serialMode } : {}),
     };
+  if (o.baud !== undefined || o.serialMode)
+    throw new UsageError(
+      `${o.baud !== undefined ? "-b" : "--serial-mode"} is for boards on a tty (-d); a CAN node takes no line settings`,
+      "drop it, or give -d <tty>",
+    );
   if (o.uuids.length === 0)
     throw new UsageError(
       `${what} needs the node's UUID: -u <uuid>`,

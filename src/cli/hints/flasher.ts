@@ -15,6 +15,13 @@ export const flasherHints = {
       `rebuild Klipper for ${str(e, "deviceMcu")} (make menuconfig: Processor model) — or check that this is the right board`,
     ],
   }),
+  PREFLIGHT_TARGET_MCU: (e) => ({
+    exitCode: ExitCode.REFUSED,
+    causes: ["nothing was sent"],
+    next: [
+      `rebuild Klipper for ${list(e, "targetMcus")[0]} (make menuconfig: Processor model), or pick the target of this board: canflash targets`,
+    ],
+  }),
   PREFLIGHT_BITRATE: (e) => ({
     exitCode: ExitCode.REFUSED,
     causes: refused,

@@ -1,7 +1,7 @@
 // Hints for serial ports.
 
 import { ExitCode } from "../exit-codes.js";
-import { retryLine, str, type HintTable } from "./types.js";
+import { list, retryLine, str, type HintTable } from "./types.js";
 
 export const serialHints = {
   PORT_IN_USE: (e, ctx) => {
@@ -31,5 +31,14 @@ export const serialHints = {
       `${str(e, "operation")} failed on ${str(e, "path")}: the device went away (unplugged, or it rebooted and re-enumerated)`,
     ],
     next: ["see what exists: canflash doctor", ...retryLine(ctx)],
+  }),
+  SERIAL_MODE: () => ({
+    exitCode: ExitCode.USAGE,
+    next: ["e.g. --serial-mode 8e1 (the STM32 ROM) or --serial-mode 8n1"],
+  }),
+  SERIAL_MODE_NOT_SUPPORTED: (e) => ({
+    exitCode: ExitCode.USAGE,
+    causes: ["nothing was sent"],
+    next: [`leave --serial-mode out (this bootloader talks ${list(e, "modes").join(" or ")})`],
   }),
 } satisfies HintTable;
