@@ -2,7 +2,7 @@
 // level (-q, -u, -f, -s, -r, -i, -d, -b, -v); the same actions exist as
 // subcommands with their own --help and examples.
 
-import { createWriteStream, readFileSync, type WriteStream } from "node:fs";
+import { createWriteStream, openSync, readFileSync, type WriteStream } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { pino } from "pino";
 import { setRootLogger } from "../util/log.js";
@@ -19,6 +19,7 @@ import { resolveTarget, targetsCommand } from "./commands/targets.js";
 import { ExitCode, type ExitCodeValue } from "./exit-codes.js";
 import { errorCode, explain } from "./hints/index.js";
 import type { CliIo } from "./io.js";
+import { checkRootArgs } from "./argv-checks.js";
 import { loadManifest } from "./manifest.js";
 import { JsonReporter, TextReporter, type Reporter } from "./output.js";
 import { UsageError } from "./usage-error.js";
@@ -117,10 +118,16 @@ function parseBaud(text: string): number {
   return n;
 }
 
+/** Nodes answer a query within milliseconds; below this a query finds nothing on a busy bus. */
+export const QUERY_MS_MIN = 50;
+
 function parseQueryMs(text: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0)
-    throw new UsageError(`--query-ms ${text}: must be a positive number of milliseconds`);
+  if (!Number.isInteger(n) || n < QUERY_MS_MIN)
+    throw new UsageError(
+      `--query-ms ${text}: a query listens at least ${QUERY_MS_MIN} ms`,
+      "e.g. --query-ms 500, or leave it out (1000 ms)",
+    );
   return n;
 }
 
@@ -175,6 +182,11 @@ export async function run(
       flags.interface ??= "can0";
       flags.uuid ??= [];
       flags._args = cmd.args;
+      flags._given = new Set(
+        cmd.options
+          .map((o) => o.attributeName())
+          .filter((k) => cmd.getOptionValueSource(k) === "cli"),
+      );
       verbose = !!flags.verbose;
       out = flags.json
         ? new JsonReporter(io, VERSION)
@@ -193,7 +205,17 @@ export async function run(
           root?.getOptionValueSource("interface") === "cli",
       };
       if (typeof flags.traceFile === "string") {
-        const stream = createWriteStream(expandPath(flags.traceFile, io.cwd));
+        const path = expandPath(flags.traceFile, io.cwd);
+        let fd: number;
+        try {
+          fd = openSync(path, "w");
+        } catch (e) {
+          throw new UsageError(
+            `cannot write the trace file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+            "give a file in a folder that exists and you can write to, e.g. --trace-file /tmp/canflash.trace",
+          );
+        }
+        const stream = createWriteStream(path, { fd });
         traceStream = stream;
         ctx.trace = (line) => void stream.write(`${line}\n`);
       }
@@ -319,6 +341,7 @@ export async function run(
       [] as string[],
     )
     .option("-f, --file <path>", "firmware file (same as the [file] argument)")
+    .addOption(new Option("--firmware <path>", "flashtool's long name for -f").hideHelp())
     .option("-s, --status", "connect to the node's bootloader and print its status")
     .option("-r, --request-bootloader", "put the node into its bootloader and stop")
     .option(
@@ -357,8 +380,18 @@ export async function run(
                 ? "status"
                 : "flash",
         async (f, c) => {
-          const args = f._args as string[];
-          const file = (f.file as string | undefined) ?? args[0];
+          const file = checkRootArgs(
+            {
+              given: f._given as Set<string>,
+              args: f._args as string[],
+              commands: program.commands.map((x) => x.name()),
+              cwd: io.cwd,
+            },
+            {
+              ...(typeof f.file === "string" ? { f: f.file } : {}),
+              ...(typeof f.firmware === "string" ? { firmware: f.firmware } : {}),
+            },
+          );
           if (f.device) {
             if (f.requestBootloader) return requestCommand(boardOpts(f), c);
             if (f.status) return statusCommand(boardOpts(f), c);
@@ -382,9 +415,19 @@ export async function run(
       ),
     );
 
+  // Before the subcommands are added, so they inherit both.
+  program.exitOverride();
+  program.configureOutput({
+    writeOut: (s) => io.stdout.write(s),
+    // --json: stdout is NDJSON and stderr gets our one line; commander's own error text would double it
+    writeErr: (s) => (json ? undefined : io.stderr.write(s)),
+  });
+  program.helpCommand("help [command]", "show help for a command");
+
   common(program.command("query"))
     .description("list CAN nodes that wait for a node id (Katapult and Klipper)")
-    .option("--query-ms <ms>", "how long to listen for answers", "1000")
+    .argument("[interface]", "the CAN interface, as canbus_query.py takes it (same as -i)")
+    .option("--query-ms <ms>", "how long to listen for answers")
     .option(
       "--no-identify",
       "the bare query (no Klipper identify, no look for nodes holding an id)",
@@ -394,8 +437,22 @@ export async function run(
       "--config <file>",
       "printer.cfg to compare with (default: ~/printer_data/config/printer.cfg)",
     )
-    .addHelpText("after", "\nExamples:\n  canflash query -i can0\n  canflash query -i sim --json")
-    .action(wrap("query", (f, c) => queryCommand(queryOpts(f), c)));
+    .addHelpText("after", "\nExamples:\n  canflash query can0\n  canflash query -i sim --json")
+    .action(
+      wrap("query", (f, c) => {
+        const [positional] = f._args as string[];
+        if (positional !== undefined) {
+          if ((f._given as Set<string>).has("interface") && positional !== f.interface)
+            throw new UsageError(
+              `two interfaces: -i ${f.interface} and ${positional}`,
+              `give one: canflash query ${positional}`,
+            );
+          f.interface = positional;
+          c.ifaceGiven = true;
+        }
+        return queryCommand(queryOpts(f), c);
+      }),
+    );
 
   flashing(common(program.command("flash")))
     .description("flash boards (CAN through Katapult, or USB/UART) and verify them by reading back")
@@ -499,11 +556,6 @@ Manifest (JSON or YAML):
       ),
     );
 
-  program.exitOverride();
-  program.configureOutput({
-    writeOut: (s) => io.stdout.write(s),
-    writeErr: (s) => io.stderr.write(s),
-  });
   let traceStream: WriteStream | undefined;
   const closeTrace = () =>
     new Promise<void>((resolve) => (traceStream ? traceStream.end(() => resolve()) : resolve()));
@@ -522,12 +574,16 @@ Manifest (JSON or YAML):
         return ExitCode.OK;
       if (json) {
         out.start(command);
-        out.error({
-          exitCode: ExitCode.USAGE,
-          message: e.message.replace(/^error: /, ""),
-          causes: [],
-          next: ["canflash --help"],
-        });
+        out.error(
+          {
+            exitCode: ExitCode.USAGE,
+            message: e.message.replace(/^error: /, ""),
+            causes: [],
+            next: ["canflash --help"],
+          },
+          undefined,
+          "USAGE",
+        );
         out.finish(ExitCode.USAGE);
       }
       return ExitCode.USAGE;

@@ -139,16 +139,17 @@ export async function prepareRequests(
   const files = new Map<string, Promise<FirmwareFile>>();
   const out: FlashRequest[] = [];
   for (const e of specs) {
-    if (e.mcu !== undefined && !e.uuid && !e.device)
+    if (e.mcu !== undefined && e.uuid === undefined && e.device === undefined)
       throw new RangeError(`${e.label}: printer.cfg name not resolved (resolveMcuNames first)`);
-    const link: FlashRequest["link"] = e.uuid
-      ? { kind: "can", iface: e.iface, uuid: parseUuid(e.uuid) }
-      : {
-          kind: "serial",
-          device: expandPath(e.device!, o.cwd, o.home),
-          ...(e.baud !== undefined ? { baud: e.baud } : {}),
-          ...(e.serialMode ? { mode: e.serialMode } : {}),
-        };
+    const link: FlashRequest["link"] =
+      e.uuid !== undefined
+        ? { kind: "can", iface: e.iface, uuid: parseUuid(e.uuid) }
+        : {
+            kind: "serial",
+            device: expandPath(e.device!, o.cwd, o.home),
+            ...(e.baud !== undefined ? { baud: e.baud } : {}),
+            ...(e.serialMode ? { mode: e.serialMode } : {}),
+          };
     const key = link.kind === "can" ? `${link.iface}/${link.uuid}` : link.device;
     if (seen.has(key)) throw new BoardListedTwiceError(e.label);
     seen.add(key);

@@ -25,9 +25,9 @@ export class InvalidUuidError extends CanflashError {
   }
 }
 
-/** Parses a UUID as users type it: 12 hex digits, any case, optional ":" or "-" separators. */
+/** Parses a UUID as users type it: 12 hex digits, any case, optional ":" or "-" separators, an optional 0x (as flashtool takes it). */
 export function parseUuid(text: string): Uuid {
-  const digits = text.trim().replace(/[:-]/g, "").toLowerCase();
+  const digits = text.trim().replace(/^0x/i, "").replace(/[:-]/g, "").toLowerCase();
   if (!/^[0-9a-f]{12}$/.test(digits)) throw new InvalidUuidError(text);
   return digits as Uuid;
 }
