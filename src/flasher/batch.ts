@@ -42,9 +42,15 @@ export interface BatchOutcome {
   ms: number;
 }
 
+/** A board that was not started: an earlier one failed (and no keepGoing), or the run was interrupted. */
 export class BatchSkippedError extends CanflashError {
-  constructor() {
-    super("SKIPPED", "not started: an earlier board failed");
+  constructor(readonly reason: "earlier-failure" | "interrupted") {
+    super(
+      "SKIPPED",
+      reason === "interrupted"
+        ? "not started: interrupted"
+        : "not started: an earlier board failed",
+    );
   }
 }
 
@@ -61,7 +67,7 @@ export async function runBatch(
         id: job.id,
         group: job.group,
         status: "skipped",
-        error: new BatchSkippedError(),
+        error: new BatchSkippedError(options.signal?.aborted ? "interrupted" : "earlier-failure"),
         ms: 0,
       });
       return;

@@ -21,6 +21,7 @@ import type { ByteTransport } from "../transport/byte-transport.js";
 import { TracedTransport } from "../transport/trace.js";
 import { UsbTree, type BridgeNetdev } from "../transport/usb-tree.js";
 import { realClock } from "../util/clock.js";
+import { throwIfAborted } from "../util/errors.js";
 import { runBatch, type BatchJob } from "./batch.js";
 import { bridgesOf } from "./bridges.js";
 import { openBus, type TraceSink } from "./buses.js";
@@ -116,6 +117,7 @@ export async function flashBoards(
   requests: readonly FlashRequest[],
   o: FlashBoardsOptions,
 ): Promise<BoardOutcome[]> {
+  throwIfAborted(o.signal, "flash");
   const planned = await resolveDrivers(requests);
   const emit = (e: BatchEvent): void => o.onEvent?.(e);
   const restartKlipper = await guardKlipper(
@@ -129,6 +131,12 @@ export async function flashBoards(
   );
   const buses: CanBus[] = [];
   const jobs: BatchJob[] = [];
+  try {
+    throwIfAborted(o.signal, "flash");
+  } catch (e) {
+    await restartKlipper?.();
+    throw e;
+  }
   /** The request of each job, in job order (runBatch answers in that order). */
   const jobRequests: FlashRequest[] = [];
   const current = new Map<FlashRequest, string>();

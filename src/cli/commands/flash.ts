@@ -143,9 +143,12 @@ export async function flashCommand(
     codes.push(code);
   }
   ctx.rows = rows;
+  // Interrupted is interrupted at every moment, whatever the boards got to.
+  if (ctx.signal.aborted) codes.push(ExitCode.INTERRUPTED);
   if (single) {
     const oc = outcomes[0]!;
     if (oc.status === "failed") throw oc.error; // the program renders it with its hints (and the rows)
+    if (oc.status === "skipped") throw oc.error;
     if (oc.status === "dry-run") {
       ctx.out.info(`Dry run: ${rows[0]!.note ?? ""}; nothing was written`);
       ctx.out.line("Dry Run Complete");
@@ -197,7 +200,11 @@ function rowOf(
     case "skipped": {
       const ex = explain(oc.error, { iface: ctx.iface ?? "can0" });
       row.error = { code: errorCode(oc.error), message: ex.message };
-      return { row, code: ExitCode.OK };
+      // Not started because of an earlier failure: that failure carries the exit code.
+      return {
+        row,
+        code: ex.exitCode === ExitCode.INTERRUPTED ? ExitCode.INTERRUPTED : ExitCode.OK,
+      };
     }
     case "failed": {
       const retry = retryOf(r, file);

@@ -71,11 +71,14 @@ export const flasherHints = {
     ],
   }),
   FLASH_FAILED: (_e, ctx) => ({ exitCode: ExitCode.FAILURE, next: retryLine(ctx) }),
-  SKIPPED: () => ({
-    exitCode: ExitCode.FAILURE,
-    causes: ["an earlier board failed"],
-    next: ["use --keep-going to flash the rest anyway"],
-  }),
+  SKIPPED: (e) =>
+    e.reason === "interrupted"
+      ? { exitCode: ExitCode.INTERRUPTED, causes: ["nothing was sent to this board"] }
+      : {
+          exitCode: ExitCode.FAILURE,
+          causes: ["an earlier board failed"],
+          next: ["use --keep-going to flash the rest anyway"],
+        },
   DRY_RUN_STOP: () => ({ exitCode: ExitCode.OK }),
   LINK_NOT_SUPPORTED: (e) => ({
     exitCode: ExitCode.USAGE,
