@@ -141,6 +141,15 @@ export class CanBootloaderGate implements CanGateLike {
     return p;
   }
 
+  /**
+   * How `uuid` arrived, without starting the loop: undefined when the gate
+   * never ran or the node never arrived.
+   */
+  async settled(uuid: Uuid): Promise<GateArrival | undefined> {
+    if (!this.running) return undefined;
+    return this.arrivals.get(uuid)?.catch(() => undefined);
+  }
+
   /** The node id `uuid` was given once it answered as Katapult. */
   async nodeIdOf(uuid: Uuid): Promise<number> {
     const a = await this.arrival(uuid);

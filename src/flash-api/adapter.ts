@@ -59,6 +59,13 @@ export interface FlashAdapter {
   verifyDigest?(ctx: FlashContext, plan: FlashPlan): Promise<boolean>;
   /** Starts the new application. Called only after verification passed. */
   finish(ctx: FlashContext): Promise<void>;
+  /**
+   * Nothing was written and the flash stops (a refusal, a dry run): put the
+   * board back where it was found. An adapter whose own entry took the board
+   * into its bootloader sends it back to its (intact) application and
+   * resolves true; a board found in its bootloader stays there (false).
+   */
+  abandon?(ctx: FlashContext): Promise<boolean>;
   /** Releases the link. Called once, success or not. Must not start the application. */
   close(): Promise<void>;
 }

@@ -21,6 +21,8 @@ export interface CanGateLike {
   nodeIdOf(uuid: Uuid): Promise<number>;
   /** How the node arrived: was a bootloader request needed (for -r)? */
   arrival?(uuid: Uuid): Promise<{ requested: boolean }>;
+  /** How it arrived if the gate ran, without starting it: undefined when it never did or the node never came. */
+  settled?(uuid: Uuid): Promise<{ nodeId: number | undefined; requested: boolean } | undefined>;
 }
 
 /** A board on a CAN bus, reached through its interface's gate. */
@@ -123,6 +125,12 @@ export interface BootloaderDriver {
    * before touching anything).
    */
   request?(target: Target, link: Link, env: DriverEnv): Promise<RequestReport>;
+  /**
+   * A board this run asked into its bootloader but never flashed (the batch
+   * stopped before it): send it back to its application. Resolves true when
+   * it did; absent where the protocol cannot.
+   */
+  release?(target: Target, link: Link, env: DriverEnv): Promise<boolean>;
   /** Is the bootloader on the link now? Changes nothing; absent where a protocol cannot tell. */
   probe?(target: Target, link: Link, env: DriverEnv): Promise<ProbeResult>;
 }

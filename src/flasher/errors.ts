@@ -68,6 +68,8 @@ export class FlashError extends CanflashError {
   readonly protocol: string;
   override readonly cause: Error;
   readonly bootloaderStartsApplication: boolean;
+  /** Nothing was written, and the board was sent back to the application it ran before. */
+  returnedToApplication = false;
 
   constructor(f: FlashFailure) {
     super("FLASH_FAILED", `${f.phase} failed: ${f.cause.message}`, { cause: f.cause });

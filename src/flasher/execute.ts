@@ -29,6 +29,8 @@ export interface FlashResult {
   device: DeviceInfo;
   plan: FlashPlan;
   dryRun: boolean;
+  /** A dry run that entered the bootloader sent the board back to its application. */
+  returnedToApplication?: boolean;
   verified: boolean;
   /** Wall time per phase, ms. */
   phaseMs: Partial<Record<FlashPhase, number>>;
@@ -106,7 +108,16 @@ export async function runFlash(
     });
     const total = plan.blocks.length * plan.geometry.blockSize;
     if (options.dryRun) {
-      return { device, plan, dryRun: true, verified: false, phaseMs, totalMs: clock.now() - t0 };
+      const returned = await abandon(adapter, ctx);
+      return {
+        device,
+        plan,
+        dryRun: true,
+        verified: false,
+        ...(returned ? { returnedToApplication: true } : {}),
+        phaseMs,
+        totalMs: clock.now() - t0,
+      };
     }
     state = "in-bootloader"; // from here on the flash changes; the board must not boot it unverified
     if (adapter.erase) await phase("erase", undefined, () => adapter.erase!(ctx, plan));
@@ -147,12 +158,34 @@ export async function runFlash(
     }
     await phase("finish", undefined, () => adapter.finish(ctx));
     return { device, plan, dryRun: false, verified, phaseMs, totalMs: clock.now() - t0 };
+  } catch (e) {
+    // Refused or failed with nothing written: back to where the board was found.
+    if (e instanceof FlashError && e.deviceState === "untouched" && !options.signal?.aborted)
+      e.returnedToApplication = await abandon(adapter, ctx);
+    throw e;
   } finally {
     try {
       await adapter.close();
     } catch {
       // closing a failed link must not hide how the flash ended
     }
+  }
+}
+
+/** Asks the adapter to put the board back; a failure to do so leaves it where it is (false). */
+async function abandon(adapter: FlashAdapter, ctx: FlashContext): Promise<boolean> {
+  if (!adapter.abandon) return false;
+  try {
+    const back = await adapter.abandon(ctx);
+    if (back)
+      ctx.emit({
+        type: "info",
+        message: "nothing was written: the board was sent back to its application",
+        data: { returnedToApplication: true },
+      });
+    return back;
+  } catch {
+    return false;
   }
 }
 

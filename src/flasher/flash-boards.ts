@@ -15,13 +15,13 @@ import type { DriverEnv, Link } from "../flash-api/driver.js";
 import type { BootloaderDriver } from "../flash-api/driver.js";
 import { DryRunStopError } from "../flash-api/errors.js";
 import type { FlashEvent } from "../flash-api/progress.js";
-import { sameBuild } from "../klippy-bridge/dictionary.js";
+import { sameBuild, type KlipperDictionary } from "../klippy-bridge/dictionary.js";
 import type { Uuid } from "../klippy-bridge/uuid.js";
 import type { ByteTransport } from "../transport/byte-transport.js";
 import { TracedTransport } from "../transport/trace.js";
 import { UsbTree, type BridgeNetdev } from "../transport/usb-tree.js";
 import { realClock } from "../util/clock.js";
-import { throwIfAborted } from "../util/errors.js";
+import { CanflashError, throwIfAborted } from "../util/errors.js";
 import { runBatch, type BatchJob } from "./batch.js";
 import { bridgesOf } from "./bridges.js";
 import { openBus, type TraceSink } from "./buses.js";
@@ -29,7 +29,12 @@ import { FlashError } from "./errors.js";
 import { runFlash, type FlashResult } from "./execute.js";
 import { checkLink } from "./link-check.js";
 import { guardKlipper, type GuardOptions, type KlipperEvent } from "./guard.js";
-import { checkCanLink, checkDevice, checkImageForTarget } from "./preflight.js";
+import {
+  checkCanLink,
+  checkDevice,
+  checkImageForTarget,
+  ImageMcuMismatchError,
+} from "./preflight.js";
 import type { FlashRequest } from "./requests.js";
 import { scanCanBus } from "./scan.js";
 
@@ -37,7 +42,8 @@ import { scanCanBus } from "./scan.js";
 export type BatchEvent =
   | { type: "board"; board: string; event: FlashEvent }
   | { type: "bootloader-request"; board: string; uuid: Uuid; why: RequestReason }
-  | { type: "checking-current"; iface: string; boards: string[] }
+  /** Before the request round: the running Klipper of these boards is identified. */
+  | { type: "identifying"; iface: string; boards: string[] }
   /** --skip-current found the board on the image's build: it is left alone. */
   | { type: "current"; board: string; uuid: Uuid; version: string }
   | KlipperEvent;
@@ -60,7 +66,7 @@ export type BoardOutcome = OutcomeBase &
     | { status: "current"; version: string }
     | { status: "failed"; error: Error }
     /** Not started (an earlier board failed, or the run was interrupted). */
-    | { status: "skipped"; error: Error }
+    | { status: "skipped"; error: Error; returnedToApplication?: boolean }
   );
 
 export interface FlashBoardsOptions {
@@ -101,7 +107,6 @@ async function resolveDrivers(requests: readonly FlashRequest[]): Promise<Planne
       request.link.kind,
       request.link.kind === "serial" ? request.link.mode : undefined,
     );
-    checkImageForTarget(request.firmware, request.target);
     out.push({ request, driver });
   }
   return out;
@@ -118,7 +123,7 @@ export async function flashBoards(
   o: FlashBoardsOptions,
 ): Promise<BoardOutcome[]> {
   throwIfAborted(o.signal, "flash");
-  const planned = await resolveDrivers(requests);
+  const resolved = await resolveDrivers(requests);
   const emit = (e: BatchEvent): void => o.onEvent?.(e);
   const restartKlipper = await guardKlipper(
     requests.map((r) => ({
@@ -139,7 +144,22 @@ export async function flashBoards(
   }
   /** The request of each job, in job order (runBatch answers in that order). */
   const jobRequests: FlashRequest[] = [];
+  /** The link and driver of each job, to release a board that was asked in but never started. */
+  const jobLinks = new Map<FlashRequest, { link: Link; p: Planned; env: DriverEnv }>();
   const current = new Map<FlashRequest, string>();
+  /** Boards refused before anything was sent to them, with why. */
+  const refused = new Map<FlashRequest, Error>();
+  const refuse = (list: readonly Planned[], check: (p: Planned) => void): Planned[] =>
+    list.filter((p) => {
+      try {
+        check(p);
+        return true;
+      } catch (e) {
+        if (!(e instanceof CanflashError)) throw e;
+        refused.set(p.request, e);
+        return false;
+      }
+    });
   const tree = o.usbTree ?? new UsbTree();
   const wrapTransport = o.trace
     ? (t: ByteTransport): ByteTransport => new TracedTransport(t, o.trace!)
@@ -155,6 +175,7 @@ export async function flashBoards(
   const job = (p: Planned, group: string, link: Link, bus?: CanBus, last = false): BatchJob => {
     const env = envFor(bus?.clock);
     jobRequests.push(p.request);
+    jobLinks.set(p.request, { link, p, env });
     return {
       id: p.request.id,
       group,
@@ -169,6 +190,10 @@ export async function flashBoards(
         }),
     };
   };
+  // Per board, before anything is opened: is the image one for this row at all?
+  const planned = refuse(resolved, (p) =>
+    checkImageForTarget(p.request.firmware, p.request.target),
+  );
   try {
     const byIface = new Map<string, Planned[]>();
     for (const p of planned)
@@ -177,26 +202,39 @@ export async function flashBoards(
     for (const [iface, all] of byIface) {
       const bus = await openBus(iface, o.trace);
       buses.push(bus);
+      const uuidOf = (p: Planned): Uuid => (p.request.link as { uuid: Uuid }).uuid;
+      // Reading sysfs sends nothing: which node is the interface's own USB-to-CAN bridge?
+      const bridges = bus.info.simulated
+        ? new Map<Uuid, BridgeNetdev>()
+        : await bridgesOf(iface, tree);
       // Before any frame goes out: an image for another bus speed or transport would strand the board.
-      for (const p of all)
+      let list = refuse(all, (p) =>
         checkCanLink(p.request.firmware.dictionary, {
           iface,
           interfaceBitrate: bus.info.bitrate,
+          isBridge: bridges.has(uuidOf(p)),
           ...(o.force ? { force: true } : {}),
-        });
-      let list = all;
+        }),
+      );
+      // Before any bootloader request: what the running Klipper says about itself.
+      const known = await identifyBoards(bus, list, iface, o, emit);
+      list = refuse(list, (p) => {
+        const running = known.get(p.request);
+        const image = p.request.firmware.dictionary;
+        if (running?.mcu && image?.mcu && running.mcu !== image.mcu)
+          throw new ImageMcuMismatchError(image.mcu, running.mcu);
+      });
       if (o.skipCurrent) {
-        for (const [r, version] of await boardsRunningTheirImage(bus, list, iface, o, emit)) {
-          current.set(r, version);
-          emit({ type: "current", board: r.id, uuid: (r.link as { uuid: Uuid }).uuid, version });
+        for (const p of list) {
+          const running = known.get(p.request);
+          const image = p.request.firmware.dictionary;
+          if (!running || !image || !sameBuild(running, image)) continue;
+          current.set(p.request, running.version);
+          emit({ type: "current", board: p.request.id, uuid: uuidOf(p), version: running.version });
         }
         list = list.filter((p) => !current.has(p.request));
       }
       if (list.length === 0) continue;
-      const uuidOf = (p: Planned): Uuid => (p.request.link as { uuid: Uuid }).uuid;
-      const bridges = bus.info.simulated
-        ? new Map<Uuid, BridgeNetdev>()
-        : await bridgesOf(iface, tree);
       const gate = new CanBootloaderGate(
         bus,
         list.filter((p) => !bridges.has(uuidOf(p))).map(uuidOf),
@@ -239,7 +277,19 @@ export async function flashBoards(
       onEvent: (board, event) => emit({ type: "board", board, event }),
     });
     const byRequest = new Map(ran.map((r, i) => [jobRequests[i]!, r]));
+    // Boards the request round asked into their bootloader but that never started: back to their application.
+    const released = new Set<FlashRequest>();
+    for (const [request, r] of byRequest) {
+      if (r.status !== "skipped") continue;
+      const j = jobLinks.get(request)!;
+      const back = await j.p.driver
+        .release?.(request.target, j.link, { ...j.env, signal: undefined })
+        .catch(() => false);
+      if (back) released.add(request);
+    }
     return requests.map((request): BoardOutcome => {
+      const no = refused.get(request);
+      if (no) return { id: request.id, request, ms: 0, status: "failed", error: no };
       const version = current.get(request);
       if (version !== undefined)
         return { id: request.id, request, ms: 0, status: "current", version };
@@ -249,7 +299,13 @@ export async function flashBoards(
         return r.result!.dryRun
           ? { ...base, status: "dry-run", result: r.result! }
           : { ...base, status: "ok", result: r.result! };
-      if (r.status === "skipped") return { ...base, status: "skipped", error: r.error! };
+      if (r.status === "skipped")
+        return {
+          ...base,
+          status: "skipped",
+          error: r.error!,
+          ...(released.has(request) ? { returnedToApplication: true } : {}),
+        };
       const stop = dryRunStop(r.error);
       if (o.dryRun && stop) return { ...base, status: "dry-run", stop };
       return { ...base, status: "failed", error: r.error! };
@@ -268,28 +324,28 @@ const dryRunStop = (e: Error | undefined): DryRunStopError | undefined =>
       : undefined;
 
 /**
- * --skip-current: the boards on this bus whose running Klipper has the data
- * dictionary of their image (identified on canflash's own node ids, so a
- * later Klippy start cannot collide). A board that does not answer, runs
- * Katapult, or cannot be identified is flashed as usual.
+ * Before the request round: the data dictionary each board's running
+ * Klipper reports (identified on canflash's own node ids, so a later Klippy
+ * start cannot collide). Asked only when an image carries a dictionary to
+ * compare with. A board that does not answer, runs Katapult, or cannot be
+ * identified is missing from the map and checked after CONNECT as usual.
  */
-async function boardsRunningTheirImage(
+async function identifyBoards(
   bus: CanBus,
   list: readonly Planned[],
   iface: string,
   o: FlashBoardsOptions,
   emit: (e: BatchEvent) => void,
-): Promise<Map<FlashRequest, string>> {
-  const out = new Map<FlashRequest, string>();
+): Promise<Map<FlashRequest, KlipperDictionary>> {
+  const out = new Map<FlashRequest, KlipperDictionary>();
   const wanted = list.filter((p) => p.request.firmware.dictionary);
   if (wanted.length === 0) return out;
-  emit({ type: "checking-current", iface, boards: wanted.map((p) => p.request.id) });
+  emit({ type: "identifying", iface, boards: wanted.map((p) => p.request.id) });
   const scan = await scanCanBus(bus, { identify: true, ...(o.signal ? { signal: o.signal } : {}) });
   for (const { request } of wanted) {
     const uuid = (request.link as { uuid: Uuid }).uuid;
     const node = scan.nodes.find((n) => n.uuid === uuid);
-    if (node?.dictionary && sameBuild(node.dictionary, request.firmware.dictionary!))
-      out.set(request, node.dictionary.version);
+    if (node?.dictionary) out.set(request, node.dictionary);
   }
   return out;
 }

@@ -19,6 +19,7 @@ import { ImageBelowStartError, ImageDoesNotFitError } from "./plan.js";
 declare module "../util/errors.js" {
   interface ErrorCodes {
     PREFLIGHT_TARGET_MCU: true;
+    PREFLIGHT_BRIDGE: true;
     PREFLIGHT_BITRATE: true;
     PREFLIGHT_MCU: true;
     PREFLIGHT_OFFSET: true;
@@ -71,6 +72,23 @@ export class ImageTransportError extends PreflightError {
     super(
       "PREFLIGHT_TRANSPORT",
       `the image is a ${transport === "unknown" ? "non-CAN" : transport.toUpperCase()} build: after flashing over CAN the board would no longer talk CAN`,
+      true,
+    );
+  }
+}
+
+/** A USB-to-CAN bridge build for a plain CAN node, or a plain CAN build for the bridge. */
+export class ImageBridgeMismatchError extends PreflightError {
+  constructor(
+    /** The image is a bridge build (and the node is not the bridge). */
+    readonly imageIsBridge: boolean,
+    readonly iface: string,
+  ) {
+    super(
+      "PREFLIGHT_BRIDGE",
+      imageIsBridge
+        ? `the image is a USB-to-CAN bridge build, but the board is a CAN node on ${iface}, not the bridge: it would leave the bus`
+        : `the board is the USB-to-CAN bridge behind ${iface}, but the image is a plain CAN build: ${iface} would go away with every node behind it`,
       true,
     );
   }
@@ -154,11 +172,21 @@ export function imageDictionary(image: PlanInput): KlipperDictionary | undefined
 /** Before any frame is sent: is the image a build for this CAN bus? */
 export function checkCanLink(
   dict: KlipperDictionary | undefined,
-  o: { iface: string; interfaceBitrate: number | undefined; force?: boolean },
+  o: {
+    iface: string;
+    interfaceBitrate: number | undefined;
+    /** The node is the interface's own USB-to-CAN bridge. */
+    isBridge?: boolean;
+    force?: boolean;
+  },
 ): void {
   if (!dict || o.force) return;
   if (dict.transport !== "can" && dict.transport !== "usb-can-bridge")
     throw new ImageTransportError(dict.transport);
+  // A bridge build on a plain CAN node: it would wait for USB and leave the bus (and
+  // a plain CAN build on the bridge would take the interface away from every node).
+  if (o.isBridge !== undefined && (dict.transport === "usb-can-bridge") !== o.isBridge)
+    throw new ImageBridgeMismatchError(dict.transport === "usb-can-bridge", o.iface);
   if (
     dict.canbusFrequency !== undefined &&
     o.interfaceBitrate !== undefined &&

@@ -219,3 +219,23 @@ describe("checkImageForTarget (before anything is sent)", () => {
     expect(() => checkImageForTarget(file({ mcu: "rp2040", size: 1 << 20 }), any)).not.toThrow();
   });
 });
+
+describe("checkCanLink and the USB-to-CAN bridge", () => {
+  it("refuses a bridge build for a plain node and a plain build for the bridge; --force overrides", () => {
+    const bridge = build({ transport: "usb-can-bridge" }).dict;
+    const plain = build({ transport: "can" }).dict;
+    const o = { iface: "can0", interfaceBitrate: 1_000_000 };
+    expect(thrown(() => checkCanLink(bridge, { ...o, isBridge: false }))).toMatchObject({
+      code: "PREFLIGHT_BRIDGE",
+      imageIsBridge: true,
+      overridable: true,
+    });
+    expect(thrown(() => checkCanLink(plain, { ...o, isBridge: true }))).toMatchObject({
+      code: "PREFLIGHT_BRIDGE",
+      imageIsBridge: false,
+    });
+    expect(() => checkCanLink(bridge, { ...o, isBridge: true })).not.toThrow();
+    expect(() => checkCanLink(plain, { ...o, isBridge: false })).not.toThrow();
+    expect(() => checkCanLink(bridge, { ...o, isBridge: false, force: true })).not.toThrow();
+  });
+});

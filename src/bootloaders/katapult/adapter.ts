@@ -29,6 +29,8 @@ export interface KatapultAdapterOptions {
   timeouts?: Partial<SessionTimeouts>;
   /** Flash size of the part, when known: the end of the writable area. */
   flashEnd?: number;
+  /** Did this run's entry take the board into Katapult (a request, a touch)? Then abandon() sends it back. */
+  entered?: () => boolean | Promise<boolean>;
 }
 
 export class KatapultAdapter implements FlashAdapter {
@@ -140,6 +142,13 @@ export class KatapultAdapter implements FlashAdapter {
 
   async finish(): Promise<void> {
     await this.requireSession().complete();
+  }
+
+  /** Nothing was written: COMPLETE starts the application that is still intact, if this run asked the board in. */
+  async abandon(): Promise<boolean> {
+    if (!this.session || !(await this.options.entered?.())) return false;
+    await this.session.complete();
+    return true;
   }
 
   async close(): Promise<void> {

@@ -37,6 +37,8 @@ export function katapultBridgeAdapter(o: KatapultBridgeOptions): KatapultAdapter
   return new KatapultAdapter({
     protocol: "katapult-bridge",
     prime: true,
+    // It runs Klipper (it is the bridge) until this run asks it into Katapult.
+    entered: () => true,
     ...(o.timeouts ? { timeouts: o.timeouts } : {}),
     ...(o.flashEnd !== undefined ? { flashEnd: o.flashEnd } : {}),
     ...(o.wrapTransport ? { wrapTransport: o.wrapTransport } : {}),

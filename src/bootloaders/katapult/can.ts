@@ -24,28 +24,28 @@ export interface KatapultCanOptions {
 
 /** A FlashAdapter that flashes `uuid` through Katapult on `bus`. */
 export function katapultCanAdapter(o: KatapultCanOptions): KatapultAdapter {
+  let gate: CanGateLike | undefined = o.gate;
   return new KatapultAdapter({
     protocol: "katapult-can",
     expectUuid: o.uuid,
+    entered: async () => (await gate?.arrival?.(o.uuid))?.requested ?? false,
     ...(o.timeouts ? { timeouts: o.timeouts } : {}),
     ...(o.flashEnd !== undefined ? { flashEnd: o.flashEnd } : {}),
     async open(ctx) {
-      const gate =
-        o.gate ??
-        new CanBootloaderGate(o.bus, [o.uuid], {
-          ...o.enter,
-          ...(ctx.signal ? { signal: ctx.signal } : {}),
-          ...(ctx.dryRun ? { dryRun: true } : {}),
-          onRequest: (uuid, why) =>
-            ctx.emit({
-              type: "info",
-              message:
-                why === "answered-as-klipper"
-                  ? `${uuid} runs Klipper: requesting its bootloader`
-                  : `${uuid} did not answer a query: requesting its bootloader`,
-              data: { requestBootloader: uuid, why },
-            }),
-        });
+      gate ??= new CanBootloaderGate(o.bus, [o.uuid], {
+        ...o.enter,
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        ...(ctx.dryRun ? { dryRun: true } : {}),
+        onRequest: (uuid, why) =>
+          ctx.emit({
+            type: "info",
+            message:
+              why === "answered-as-klipper"
+                ? `${uuid} runs Klipper: requesting its bootloader`
+                : `${uuid} did not answer a query: requesting its bootloader`,
+            data: { requestBootloader: uuid, why },
+          }),
+      });
       const nodeId = await gate.nodeIdOf(o.uuid);
       return new CanNodeStream(o.bus, nodeCanIds(nodeId), `node ${nodeId}`);
     },

@@ -16,7 +16,10 @@ import {
 } from "../../flash-api/driver.js";
 import { NoEntryError } from "../../flash-api/errors.js";
 import type { Target } from "../../targets/index.js";
+import { nodeCanIds } from "../../klippy-bridge/admin.js";
+import { CanNodeStream } from "../../transport/can-node-stream.js";
 import { UsbTree } from "../../transport/usb-tree.js";
+import { KatapultSession } from "./session.js";
 import type { KatapultAdapter } from "./adapter.js";
 import { katapultBridgeAdapter } from "./bridge.js";
 import { katapultCanAdapter } from "./can.js";
@@ -78,6 +81,19 @@ export const driver: BootloaderDriver = {
       };
     } finally {
       await adapter.close();
+    }
+  },
+
+  async release(_t, link, env) {
+    if (link.kind !== "can" || link.bridge) return false;
+    const a = await link.gate.settled?.(link.uuid);
+    if (!a?.requested || a.nodeId === undefined) return false;
+    const stream = new CanNodeStream(link.bus, nodeCanIds(a.nodeId), `node ${a.nodeId}`);
+    try {
+      await new KatapultSession(stream, env.signal ? { signal: env.signal } : {}).complete();
+      return true;
+    } finally {
+      await stream.close();
     }
   },
 

@@ -96,7 +96,9 @@ export interface KatapultSerialOptions extends SerialLinkOptions {
 /** A FlashAdapter for Katapult on a tty (USB CDC or UART). */
 export function katapultSerialAdapter(o: KatapultSerialOptions): KatapultAdapter {
   let usb = false;
+  let entered = false;
   return new KatapultAdapter({
+    entered: () => entered,
     protocol: "katapult-serial",
     ...(o.timeouts ? { timeouts: o.timeouts } : {}),
     ...(o.flashEnd !== undefined ? { flashEnd: o.flashEnd } : {}),
@@ -111,6 +113,7 @@ export function katapultSerialAdapter(o: KatapultSerialOptions): KatapultAdapter
         onInfo: (m) => ctx.emit({ type: "info", message: m }),
       });
       usb = reached.usb;
+      entered = reached.entered;
       const port: SerialTransport = await openSerial({
         path: reached.path,
         baudRate: o.baud ?? o.target.defaultBaud ?? DEFAULT_KATAPULT_BAUD,

@@ -99,8 +99,12 @@ export async function flashCommand(
             : "did not answer a query: requesting its bootloader";
         return single ? ctx.out.info(`${e.uuid} ${what}`) : ctx.out.info(what, e.board);
       }
-      case "checking-current":
-        return ctx.out.info("Checking which boards already run their image (--skip-current)...");
+      case "identifying":
+        return ctx.out.info(
+          o.skipCurrent
+            ? "Checking which boards already run their image (--skip-current)..."
+            : "Identifying the boards' running Klipper before asking them into the bootloader...",
+        );
       case "current": {
         const r = requests.find((x) => x.id === e.board)!;
         const note = `already runs Klipper ${e.version}, the same build as ${files.get(r)}`;
@@ -200,6 +204,8 @@ function rowOf(
     case "skipped": {
       const ex = explain(oc.error, { iface: ctx.iface ?? "can0" });
       row.error = { code: errorCode(oc.error), message: ex.message };
+      if (oc.returnedToApplication)
+        row.note = "asked into its bootloader, then sent back to its application";
       // Not started because of an earlier failure: that failure carries the exit code.
       return {
         row,
@@ -217,7 +223,8 @@ function rowOf(
         code: errorCode(oc.error),
         message: ex.message,
         ...(fe.phase ? { phase: fe.phase } : {}),
-        ...(fe.deviceState ? { deviceState: fe.deviceState } : {}),
+        // Not a FlashError: refused before anything was sent to the board.
+        deviceState: fe.deviceState ?? "untouched",
       };
       if (!single)
         ctx.out.error({ ...ex, message: `${oc.id}: ${ex.message}` }, undefined, row.error.code);

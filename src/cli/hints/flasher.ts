@@ -22,6 +22,15 @@ export const flasherHints = {
       `rebuild Klipper for ${list(e, "targetMcus")[0]} (make menuconfig: Processor model), or pick the target of this board: canflash targets`,
     ],
   }),
+  PREFLIGHT_BRIDGE: (e) => ({
+    exitCode: ExitCode.REFUSED,
+    causes: ["nothing was sent"],
+    next: [
+      e.imageIsBridge
+        ? "rebuild Klipper with Communication interface CAN bus (not USB to CAN bus bridge) for a toolhead, or pass --force if this board really becomes the bridge"
+        : "rebuild Klipper with Communication interface USB to CAN bus bridge for the bridge board, or pass --force to turn it into a plain CAN node on purpose",
+    ],
+  }),
   PREFLIGHT_BITRATE: (e) => ({
     exitCode: ExitCode.REFUSED,
     causes: refused,

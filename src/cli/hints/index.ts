@@ -33,7 +33,10 @@ function stateText(e: FlashError): string {
     return e.bootloaderStartsApplication
       ? "canflash did not end programming mode, but this bootloader starts the application by itself after about a second of silence: the board may now run a partial image. Flash again: opening the port resets it back into the bootloader."
       : "The board stays in its bootloader and will not start the partially written firmware.";
-  if (e.deviceState === "untouched") return "Nothing was written to the board.";
+  if (e.deviceState === "untouched")
+    return e.returnedToApplication
+      ? "Nothing was written: canflash sent the board back to the application it ran before."
+      : "Nothing was written to the board.";
   return "The firmware was verified, but starting it did not confirm; power-cycle the board if it does not come up.";
 }
 
