@@ -6,8 +6,10 @@
 // or chip, so users type the board, not tool flags.
 
 import { CanflashError } from "../util/errors.js";
+import mcuData from "./mcus.json" with { type: "json" };
 import data from "./targets.json" with { type: "json" };
 import {
+  McuTableSchema,
   ApplicationSchema,
   ChipSchema,
   TableSchema,
@@ -160,4 +162,27 @@ export function findTarget(query: string): Target {
 /** The rows for a Klipper MCU name (no wildcard rows). */
 export function targetsForMcu(mcu: string): Target[] {
   return targets().filter((t) => t.mcu.includes(mcu));
+}
+
+export interface McuFlash {
+  flashBase: number;
+  flashSize: number;
+}
+
+let mcuFlashes: ReadonlyMap<string, McuFlash> | undefined;
+
+/** Parses and checks mcus.json (flash of each Klipper MCU name). */
+export function loadMcuFlashes(raw: unknown = mcuData): ReadonlyMap<string, McuFlash> {
+  const r = McuTableSchema.safeParse(raw);
+  if (!r.success) throw new TargetTableError("mcus.json", issueText(r.error.issues));
+  return new Map(Object.entries(r.data.mcus));
+}
+
+/**
+ * The flash of a Klipper MCU (the largest part when the name covers
+ * several), or undefined for a name the table does not know.
+ */
+export function mcuFlash(mcu: string): McuFlash | undefined {
+  mcuFlashes ??= loadMcuFlashes();
+  return mcuFlashes.get(mcu);
 }

@@ -134,3 +134,12 @@ export const TableSchema = z.strictObject({
   chips: z.record(z.string(), ChipSchema),
   targets: z.array(z.unknown()),
 });
+
+/** mcus.json: the flash of each Klipper MCU name. */
+export const McuTableSchema = z.strictObject({
+  $comment: z.string().optional(),
+  mcus: z.record(
+    z.string().regex(/^[a-z0-9]+$/),
+    z.strictObject({ flashBase: address, flashSize: address }),
+  ),
+});

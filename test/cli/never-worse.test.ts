@@ -159,6 +159,28 @@ describe("never worse off", () => {
     expect(r.stderr).toMatch(/USB-to-CAN bridge build, but the board is a CAN node/);
     expect(devices[0]!.events.filter((e) => e.type !== "boot")).toEqual([]);
   });
+
+  it("an image too big for the chip's flash is refused before the first block, also in a dry run", async () => {
+    const big = join(dir, "k-600k.bin");
+    writeFileSync(
+      big,
+      klipperImage({
+        mcu: "stm32g0b1xx",
+        transport: "can",
+        appStart: APP,
+        canbusFrequency: 1_000_000,
+        size: 600 * 1024,
+      }),
+    );
+    const iface = bus([{ uuid: "8266c4636429", mcu: "stm32g0b1xx", boot: "katapult" }]);
+    for (const extra of [[], ["--dry-run"]]) {
+      const r = await runInProcess(["-i", iface, "-u", "8266c4636429", ...extra, big]);
+      expect(r.code).toBe(6);
+      expect(r.stderr).toMatch(/past the end of the application area at 0x8080000/);
+      expect(r.stdout).not.toMatch(/Dry Run Complete/);
+    }
+    expect(sent(devices[0]!, "write")).toBe(0);
+  });
 });
 
 async function waitFor(cond: () => boolean, ms = 2000): Promise<void> {

@@ -8,7 +8,9 @@ import {
   applicationUsbIds,
   chips,
   findTarget,
+  loadMcuFlashes,
   loadTable,
+  mcuFlash,
   loadTargets,
   TargetTableError,
   targets,
@@ -126,5 +128,26 @@ describe("driver table", () => {
     expect(await isSupported(findTarget("katapult"))).toBe(true);
     expect(await isSupported(findTarget("samd21-m0-stk500v2"))).toBe(false);
     expect(await isSupported(findTarget("sam3x-bossac"))).toBe(false);
+  });
+});
+
+describe("MCU flash sizes (mcus.json)", () => {
+  it("knows the Klipper MCUs canflash meets, the largest part for a name that covers several", () => {
+    expect(mcuFlash("stm32g0b1xx")).toEqual({ flashBase: 0x08000000, flashSize: 0x80000 });
+    expect(mcuFlash("stm32f103xe")?.flashSize).toBe(0x80000);
+    expect(mcuFlash("rp2040")).toEqual({ flashBase: 0x10000000, flashSize: 0x1000000 });
+    expect(mcuFlash("z80")).toBeUndefined();
+  });
+
+  it("has every MCU of the device table's rows", () => {
+    for (const t of targets())
+      for (const m of t.mcu)
+        if (m !== "*" && !m.startsWith("at")) expect(mcuFlash(m), `${t.id}: ${m}`).toBeDefined();
+  });
+
+  it("rejects a malformed entry", () => {
+    expect(() => loadMcuFlashes({ mcus: { x: { flashBase: "8000", flashSize: "0x10" } } })).toThrow(
+      /mcus.json: mcus.x.flashBase/,
+    );
   });
 });

@@ -6,6 +6,7 @@ import type { DeviceInfo, FlashAdapter, FlashContext } from "../../flash-api/ada
 import type { PlannedBlock } from "../../flash-api/geometry.js";
 import type { ByteTransport } from "../../transport/byte-transport.js";
 import type { Uuid } from "../../klippy-bridge/uuid.js";
+import { mcuFlash } from "../../targets/index.js";
 import { Cmd, maxSendableBlockSize, type ConnectInfo } from "./codec.js";
 import {
   KatapultCommandError,
@@ -87,10 +88,13 @@ export class KatapultAdapter implements FlashAdapter {
       message: `bootloader app start ${hexAddr(info.appStart)}, block size ${info.blockSize}`,
       data: { appStart: info.appStart, blockSize: info.blockSize },
     });
+    // Katapult does not report the flash size: the row's end, else the MCU's flash from the table.
+    const flash = mcuFlash(info.mcu);
+    const end = this.options.flashEnd ?? (flash ? flash.flashBase + flash.flashSize : undefined);
     return {
       geometry: {
         start: info.appStart,
-        ...(this.options.flashEnd !== undefined ? { end: this.options.flashEnd } : {}),
+        ...(end !== undefined ? { end } : {}),
         blockSize: info.blockSize,
         padByte: 0xff,
         addressUnit: "byte",
