@@ -2,7 +2,13 @@
 // level (-q, -u, -f, -s, -r, -i, -d, -b, -v); the same actions exist as
 // subcommands with their own --help and examples.
 
-import { createWriteStream, openSync, readFileSync, type WriteStream } from "node:fs";
+import {
+  createWriteStream,
+  openSync,
+  readFileSync,
+  writeFileSync,
+  type WriteStream,
+} from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { pino } from "pino";
 import { setRootLogger } from "../util/log.js";
@@ -520,6 +526,55 @@ Manifest (JSON or YAML):
     )
     .addHelpText("after", "\nExamples:\n  canflash doctor\n  canflash doctor --json")
     .action(wrap("doctor", (_f, c) => doctorCommand({}, c)));
+
+  program
+    .command("demo-image")
+    .description(
+      "write a Klipper-like image (vector table and data dictionary) to try canflash without a Klipper build",
+    )
+    .requiredOption("-o, --output <file>", "where to write it")
+    .option("--mcu <name>", "Klipper's MCU name", "stm32g0b1xx")
+    .option("--transport <kind>", "can, usb-can-bridge, serial or usb", "can")
+    .option("--bitrate <bit/s>", "CAN bitrate of the build", "1000000")
+    .option("--app-start <address>", "where it is linked (default: flash start + 8 KiB)")
+    .option("--size <bytes>", "image size", "28672")
+    .addHelpText(
+      "after",
+      "\nExample:\n  canflash demo-image -o /tmp/klipper.bin && canflash -i sim -u 8266c4636429 /tmp/klipper.bin",
+    )
+    .action(
+      wrap("demo-image", async (f, c) => {
+        const num = (v: unknown, what: string): number => {
+          const n = Number(v);
+          if (!Number.isInteger(n) || n <= 0)
+            throw new UsageError(`${what} ${String(v)}: must be a positive integer (0x… allowed)`);
+          return n;
+        };
+        const transport = f.transport as string;
+        if (!["can", "usb-can-bridge", "serial", "usb"].includes(transport))
+          throw new UsageError(`--transport ${transport}: one of can, usb-can-bridge, serial, usb`);
+        const { demoImage } = await import("../flasher/simulate.js");
+        const bytes = demoImage({
+          mcu: f.mcu as string,
+          transport: transport as "can",
+          bitrate: num(f.bitrate, "--bitrate"),
+          ...(f.appStart !== undefined ? { appStart: num(f.appStart, "--app-start") } : {}),
+          size: num(f.size, "--size"),
+        });
+        const path = expandPath(f.output as string, io.cwd);
+        try {
+          writeFileSync(path, bytes);
+        } catch (e) {
+          throw new UsageError(
+            `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+          );
+        }
+        c.out.line(
+          `${path}: ${bytes.length} bytes, Klipper demo build for ${f.mcu as string} (${transport})`,
+        );
+        return ExitCode.OK;
+      }),
+    );
 
   common(program.command("sim"))
     .description("run simulated boards on a CAN interface until Ctrl-C, one line per event")

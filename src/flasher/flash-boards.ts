@@ -183,7 +183,12 @@ export async function flashBoards(
       run: (onEvent, signal) =>
         runFlash(p.driver.adapter(p.request.target, link, env), p.request.firmware.image, {
           clock: env.clock,
-          checks: [(plan, device) => checkDevice(p.request.firmware.dictionary, plan, device)],
+          checks: [
+            (plan, device) =>
+              checkDevice(p.request.firmware.dictionary, plan, device, {
+                uf2FamilyId: p.request.firmware.parsed?.uf2FamilyId,
+              }),
+          ],
           onEvent,
           ...(signal ? { signal } : {}),
           ...(o.dryRun ? { dryRun: true } : {}),

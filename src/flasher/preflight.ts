@@ -13,6 +13,7 @@
 import type { DeviceInfo } from "../flash-api/adapter.js";
 import type { FlashPlan, PlanInput } from "../flash-api/geometry.js";
 import { findImageDictionary, type KlipperDictionary } from "../klippy-bridge/dictionary.js";
+import { mcuFlash } from "../targets/index.js";
 import { CanflashError, type ErrorCode } from "../util/errors.js";
 import { ImageBelowStartError, ImageDoesNotFitError } from "./plan.js";
 
@@ -20,6 +21,8 @@ declare module "../util/errors.js" {
   interface ErrorCodes {
     PREFLIGHT_TARGET_MCU: true;
     PREFLIGHT_BRIDGE: true;
+    PREFLIGHT_UF2_FAMILY: true;
+    PREFLIGHT_NOT_AN_IMAGE: true;
     PREFLIGHT_BITRATE: true;
     PREFLIGHT_MCU: true;
     PREFLIGHT_OFFSET: true;
@@ -160,6 +163,41 @@ export function checkImageForTarget(
   if (hi > t.appEnd) throw new ImageDoesNotFitError(hi, t.appEnd, t.appStart);
 }
 
+/** A UF2 whose family id is not the board's MCU (an RP2040 UF2 for an STM32). */
+export class Uf2FamilyMismatchError extends PreflightError {
+  constructor(
+    readonly family: number,
+    readonly mcu: string,
+    readonly families: readonly number[],
+  ) {
+    super(
+      "PREFLIGHT_UF2_FAMILY",
+      `the UF2 is for chip family ${hex(family)}, but the board is ${mcu} (family ${families.map(hex).join(" or ")})`,
+      false,
+    );
+  }
+}
+
+/**
+ * No Klipper data dictionary, and the first words are no Cortex-M vector
+ * table for this address (initial stack pointer in RAM, a Thumb reset
+ * handler inside the area written): random bytes, a wrong file, or an image
+ * for another offset.
+ */
+export class NotAnImageError extends PreflightError {
+  constructor(
+    readonly start: number,
+    readonly stackPointer: number,
+    readonly resetVector: number,
+  ) {
+    super(
+      "PREFLIGHT_NOT_AN_IMAGE",
+      `the file is no firmware image linked for ${hex(start)}: its first words (stack pointer ${hex(stackPointer)}, reset handler ${hex(resetVector)}) are no vector table, and it carries no Klipper data dictionary`,
+      false,
+    );
+  }
+}
+
 /** The Klipper data dictionary inside an image, if any. */
 export function imageDictionary(image: PlanInput): KlipperDictionary | undefined {
   for (const s of image.segments) {
@@ -205,10 +243,15 @@ export function checkDevice(
   dict: KlipperDictionary | undefined,
   plan: FlashPlan,
   device: DeviceInfo,
+  image: { uf2FamilyId?: number | undefined } = {},
 ): void {
   if (dict?.mcu && device.mcu && dict.mcu !== device.mcu)
     throw new ImageMcuMismatchError(dict.mcu, device.mcu);
-  if (!isArm(device.mcu ?? dict?.mcu)) return;
+  const mcu = device.mcu ?? dict?.mcu;
+  const families = mcu ? mcuFlash(mcu)?.uf2Families : undefined;
+  if (image.uf2FamilyId !== undefined && mcu && families && !families.includes(image.uf2FamilyId))
+    throw new Uf2FamilyMismatchError(image.uf2FamilyId, mcu, families);
+  if (!isArm(mcu)) return;
   // The vector table sits at the application start: word 0 the initial SP, word 1 the reset handler.
   const first = plan.blocks[0];
   if (!first || first.address !== plan.geometry.start || first.data.length < 8) return;
@@ -216,8 +259,13 @@ export function checkDevice(
   const sp = dv.getUint32(0, true);
   const reset = dv.getUint32(4, true);
   const looksLikeVectors = (sp & 0xf0000000) === 0x20000000 || (sp & 0xf0000000) === 0x10000000;
-  if (!looksLikeVectors || (reset & 1) === 0) return;
+  const thumb = (reset & 1) === 1;
   const handler = (reset & ~1) >>> 0;
+  if (!looksLikeVectors || !thumb) {
+    // A Klipper build always has its vector table here; without a dictionary, this is no image.
+    if (!dict) throw new NotAnImageError(plan.start, sp, reset);
+    return;
+  }
   if (handler < plan.start || handler >= plan.end)
     throw new ImageOffsetMismatchError(handler, plan.start, plan.end);
 }

@@ -9,10 +9,45 @@ import { join } from "node:path";
 import { isIsolatedInterface, openCanBus } from "../can/backends.js";
 import { parseUuid, type Uuid } from "../klippy-bridge/uuid.js";
 import { SimCanDevice } from "../sim/device.js";
+import { klipperImage } from "../sim/klipper-image.js";
+import { mcuFlash } from "../targets/index.js";
 import { formatSimEvent, type SimEvent } from "../sim/events.js";
 import { CanflashError } from "../util/errors.js";
 
 export { formatSimEvent, type SimEvent };
+
+export interface DemoImageOptions {
+  /** Klipper's MCU name (default stm32g0b1xx, the demo bus's). */
+  mcu?: string;
+  transport?: "can" | "usb-can-bridge" | "serial" | "usb";
+  /** CAN bitrate the build talks at (default 1000000, the demo bus's). */
+  bitrate?: number;
+  /** Where it is linked (default: the MCU's flash start + 8 KiB, Katapult's usual offset). */
+  appStart?: number;
+  size?: number;
+  version?: string;
+}
+
+/**
+ * A Klipper-like image for trying canflash without a Klipper build: a vector
+ * table linked for `appStart` and a real data dictionary (MCU, transport,
+ * bitrate), so every pre-flight check treats it as the build it describes.
+ */
+export function demoImage(o: DemoImageOptions = {}): Uint8Array {
+  const mcu = o.mcu ?? "stm32g0b1xx";
+  const base = mcuFlash(mcu)?.flashBase ?? 0x08000000;
+  const transport = o.transport ?? "can";
+  return klipperImage({
+    mcu,
+    transport,
+    ...(transport === "can" || transport === "usb-can-bridge"
+      ? { canbusFrequency: o.bitrate ?? 1_000_000 }
+      : {}),
+    appStart: o.appStart ?? base + 0x2000,
+    ...(o.size !== undefined ? { size: o.size } : {}),
+    version: o.version ?? "v0.12.0-demo",
+  });
+}
 
 declare module "../util/errors.js" {
   interface ErrorCodes {

@@ -167,6 +167,7 @@ export function targetsForMcu(mcu: string): Target[] {
 export interface McuFlash {
   flashBase: number;
   flashSize: number;
+  uf2Families?: number[] | undefined;
 }
 
 let mcuFlashes: ReadonlyMap<string, McuFlash> | undefined;

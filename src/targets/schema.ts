@@ -140,6 +140,11 @@ export const McuTableSchema = z.strictObject({
   $comment: z.string().optional(),
   mcus: z.record(
     z.string().regex(/^[a-z0-9]+$/),
-    z.strictObject({ flashBase: address, flashSize: address }),
+    z.strictObject({
+      flashBase: address,
+      flashSize: address,
+      /** UF2 family ids a UF2 for this MCU carries. */
+      uf2Families: z.array(address).optional(),
+    }),
   ),
 });

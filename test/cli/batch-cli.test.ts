@@ -8,7 +8,7 @@ import { VirtualCanChannel } from "../../src/can/virtual.js";
 import { JsonEvent } from "../../src/cli/json-events.js";
 import { SimCanDevice, type SimCanDeviceOptions } from "../../src/sim/device.js";
 import { randomBytes } from "../../src/util/random.js";
-import { canflash, runInProcess } from "./helpers.js";
+import { canflash, runInProcess, appImage } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "canflash-batch-"));
 const firmware = join(dir, "klipper.bin");
@@ -173,8 +173,7 @@ describe("manifests", () => {
       { uuid: "625720a262c6", boot: "klipper" },
     ]);
     const other = join(dir, "other.bin");
-    const img2 = randomBytes(4096, 52);
-    img2.set([0, 0x80, 0, 0x20]);
+    const img2 = await appImage(4096, 52);
     writeFileSync(other, img2);
     const m = join(dir, "boards.yaml");
     writeFileSync(

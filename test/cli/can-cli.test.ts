@@ -6,12 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { VirtualCanChannel } from "../../src/can/virtual.js";
-import { randomBytes } from "../../src/util/random.js";
-import { canflash, runInProcess } from "./helpers.js";
+import { canflash, runInProcess, appImage } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "canflash-cli-"));
 const firmware = join(dir, "klipper.bin");
-writeFileSync(firmware, randomBytes(20_000, 9));
+writeFileSync(firmware, await appImage(20_000, 9));
 writeFileSync(join(dir, "empty.bin"), new Uint8Array(0));
 writeFileSync(join(dir, "readme.txt"), "Klipper firmware for my printer\n");
 writeFileSync(join(dir, "bad.hex"), ":0400000001020304F1\n:00000001FF\n");
@@ -73,7 +72,7 @@ describe("firmware formats", () => {
   it("flashes Intel HEX at its own addresses; refuses one built for another offset (exit 6) before writing", async () => {
     const { execFileSync } = await import("node:child_process");
     const raw = join(dir, "app.raw");
-    writeFileSync(raw, randomBytes(3000, 12));
+    writeFileSync(raw, await appImage(3000, 12));
     const hex = join(dir, "app.hex");
     execFileSync("objcopy", [
       "-I",

@@ -60,3 +60,21 @@ export async function runInProcess(
   const code = await run(args, io);
   return { code, stdout, stderr };
 }
+
+/**
+ * Random bytes that start with a Cortex-M vector table linked for `appStart`
+ * (initial SP in RAM, a Thumb reset handler just above it): what canflash
+ * accepts as a firmware image without a Klipper dictionary.
+ */
+export async function appImage(
+  size: number,
+  seed: number,
+  appStart = 0x08002000,
+): Promise<Uint8Array> {
+  const { randomBytes } = await import("../../src/util/random.js");
+  const img = randomBytes(size, seed);
+  const dv = new DataView(img.buffer, img.byteOffset, 8);
+  dv.setUint32(0, 0x20008000, true);
+  dv.setUint32(4, (appStart + 0x101) | 1, true);
+  return img;
+}

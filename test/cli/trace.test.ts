@@ -7,14 +7,13 @@ import { parseFrame } from "../../src/can/frame.js";
 import { TracedTransport } from "../../src/transport/trace.js";
 import { MockTransport } from "../../src/transport/mock.js";
 import { VirtualClock } from "../../src/util/clock.js";
-import { randomBytes } from "../../src/util/random.js";
-import { canflash } from "./helpers.js";
+import { canflash, appImage } from "./helpers.js";
 
 describe("--trace-file", () => {
   it("records the admin frames and the node's byte stream of a flash, both directions, in candump form", async () => {
     const dir = mkdtempSync(join(tmpdir(), "canflash-trace-"));
     const fw = join(dir, "k.bin");
-    writeFileSync(fw, randomBytes(1024, 71));
+    writeFileSync(fw, await appImage(1024, 71));
     const trace = join(dir, "trace.log");
     const r = await canflash(["-i", "sim", "-u", "8266c4636429", "--trace-file", trace, fw]);
     expect(r.code).toBe(0);

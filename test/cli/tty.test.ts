@@ -6,8 +6,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { randomBytes } from "../../src/util/random.js";
-import { BIN } from "./helpers.js";
+import { BIN, appImage } from "./helpers.js";
 
 function underPty(args: string[]): Promise<string> {
   const cmd = [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(" ");
@@ -29,7 +28,7 @@ describe("TTY rendering", () => {
   it("draws live bars that reach 100% and the final table", async () => {
     const dir = mkdtempSync(join(tmpdir(), "canflash-tty-"));
     const file = join(dir, "klipper.bin");
-    writeFileSync(file, randomBytes(16_384, 61));
+    writeFileSync(file, await appImage(16_384, 61));
     const out = await underPty(["-i", "sim", "-u", "8266c4636429", "-u", "ef00c3c43f24", file]);
     expect(out).toContain("\x1b["); // redrawn in place (cursor movement), not plain lines
     for (const board of ["8266c4636429", "ef00c3c43f24"]) {
@@ -43,7 +42,7 @@ describe("TTY rendering", () => {
   it("a single board gets one bar and flashtool's last line", async () => {
     const dir = mkdtempSync(join(tmpdir(), "canflash-tty-"));
     const file = join(dir, "klipper.bin");
-    writeFileSync(file, randomBytes(8192, 62));
+    writeFileSync(file, await appImage(8192, 62));
     const out = await underPty(["-i", "sim", "-u", "8266c4636429", file]);
     expect(out).toMatch(/write\s+\[#+\]\s+100%/);
     expect(out).toMatch(/Programming Complete/);

@@ -164,11 +164,27 @@ describe("checkDevice", () => {
     );
   });
 
-  it("leaves images without a vector table alone (nothing to judge)", () => {
+  it("refuses a file with neither a vector table nor a Klipper dictionary (random bytes), not a Klipper build", () => {
     const data = randomBytes(4096, 9);
     data.fill(0, 0, 8);
     const plan = planFlash({ segments: [{ address: APP, data }] }, geometry);
-    expect(() => checkDevice(undefined, plan, device("stm32g0b1xx"))).not.toThrow();
+    expect(thrown(() => checkDevice(undefined, plan, device("stm32g0b1xx")))).toMatchObject({
+      code: "PREFLIGHT_NOT_AN_IMAGE",
+      start: APP,
+      overridable: false,
+    });
+    // With a dictionary it is a Klipper build: its other checks decide.
+    expect(() => checkDevice(build().dict, plan, device("stm32g0b1xx"))).not.toThrow();
+  });
+
+  it("refuses a UF2 of another chip family", () => {
+    const { dict, plan } = build();
+    expect(
+      thrown(() => checkDevice(dict, plan, device("stm32g0b1xx"), { uf2FamilyId: 0xe48bff56 })),
+    ).toMatchObject({ code: "PREFLIGHT_UF2_FAMILY", family: 0xe48bff56, mcu: "stm32g0b1xx" });
+    expect(() =>
+      checkDevice(dict, plan, device("stm32g0b1xx"), { uf2FamilyId: 0x300f5633 }),
+    ).not.toThrow();
   });
 
   it("does not judge AVR images by Cortex-M vectors", () => {

@@ -133,9 +133,13 @@ describe("driver table", () => {
 
 describe("MCU flash sizes (mcus.json)", () => {
   it("knows the Klipper MCUs canflash meets, the largest part for a name that covers several", () => {
-    expect(mcuFlash("stm32g0b1xx")).toEqual({ flashBase: 0x08000000, flashSize: 0x80000 });
+    expect(mcuFlash("stm32g0b1xx")).toMatchObject({ flashBase: 0x08000000, flashSize: 0x80000 });
     expect(mcuFlash("stm32f103xe")?.flashSize).toBe(0x80000);
-    expect(mcuFlash("rp2040")).toEqual({ flashBase: 0x10000000, flashSize: 0x1000000 });
+    expect(mcuFlash("rp2040")).toMatchObject({
+      flashBase: 0x10000000,
+      flashSize: 0x1000000,
+      uf2Families: [0xe48bff56],
+    });
     expect(mcuFlash("z80")).toBeUndefined();
   });
 

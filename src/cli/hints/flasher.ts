@@ -31,6 +31,18 @@ export const flasherHints = {
         : "rebuild Klipper with Communication interface USB to CAN bus bridge for the bridge board, or pass --force to turn it into a plain CAN node on purpose",
     ],
   }),
+  PREFLIGHT_UF2_FAMILY: () => ({
+    exitCode: ExitCode.REFUSED,
+    causes: refused,
+    next: ["use the UF2 (or .bin) built for this board's MCU"],
+  }),
+  PREFLIGHT_NOT_AN_IMAGE: () => ({
+    exitCode: ExitCode.REFUSED,
+    causes: [...refused, "a Klipper build always starts with its vector table"],
+    next: [
+      "flash out/klipper.bin from a Klipper build (make in ~/klipper); to try canflash without one: canflash demo-image -o klipper.bin",
+    ],
+  }),
   PREFLIGHT_BITRATE: (e) => ({
     exitCode: ExitCode.REFUSED,
     causes: refused,

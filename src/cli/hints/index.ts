@@ -13,6 +13,7 @@ import { imageHints } from "./image.js";
 import { katapultHints } from "./katapult.js";
 import { klipperHints } from "./klipper.js";
 import { serialHints } from "./serial.js";
+import { stm32Hints } from "./stm32.js";
 import type { ErrorFacts, Explained, HintContext, HintFn } from "./types.js";
 
 export type { Explained, HintContext } from "./types.js";
@@ -23,6 +24,7 @@ const HINTS: Readonly<Record<ErrorCode, HintFn>> = {
   ...avrHints,
   ...klipperHints,
   ...serialHints,
+  ...stm32Hints,
   ...imageHints,
   ...flasherHints,
 };
@@ -50,7 +52,8 @@ export function explain(error: unknown, ctx: HintContext): Explained {
         inner.exitCode === ExitCode.INTERRUPTED
           ? `interrupted (${error.phase})`
           : `${error.phase} failed: ${inner.message}`,
-      causes: [stateText(error), ...inner.causes],
+      // The state says whether anything was written; the inner "nothing was written" would repeat it.
+      causes: [stateText(error), ...inner.causes.filter((c) => !/^nothing was (written|sent)$/i.test(c))],
       next: inner.next.length ? inner.next : ctx.retry ? [`retry: ${ctx.retry}`] : [],
     };
   }
