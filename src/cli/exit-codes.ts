@@ -17,6 +17,8 @@ export const ExitCode = {
   REFUSED: 6,
   /** Klipper is running and holds a board to flash (or is printing); nothing was sent. */
   BUSY: 7,
+  /** Another canflash is flashing the same board; nothing was sent. */
+  LOCKED: 8,
   /** Interrupted (Ctrl-C). */
   INTERRUPTED: 130,
 } as const;

@@ -115,7 +115,8 @@ Examples:
 
 Exit codes: 0 ok, 1 failure, 2 usage/bad input, 3 no node answered, 4 verify mismatch,
             5 interface unusable, 6 image refused by a pre-flight check,
-            7 Klipper holds a board (use --stop-klipper) or is printing, 130 interrupted.`;
+            7 Klipper holds a board (use --stop-klipper) or is printing,
+            8 another canflash is flashing the board, 130 interrupted.`;
 
 function parseBaud(text: string): number {
   const n = Number(text);

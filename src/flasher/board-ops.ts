@@ -22,7 +22,8 @@ import type { ByteTransport } from "../transport/byte-transport.js";
 import { TracedTransport } from "../transport/trace.js";
 import type { UsbTree } from "../transport/usb-tree.js";
 import { realClock } from "../util/clock.js";
-import { openBus, type TraceSink } from "./buses.js";
+import { isSimulatedInterface, openBus, type TraceSink } from "./buses.js";
+import { lockBoards, lockKeyOf } from "./locks.js";
 import { checkLink } from "./link-check.js";
 import { guardKlipperKeepStopped, type GuardOptions, type KlipperEvent } from "./guard.js";
 import { KATAPULT_TARGET_ID, type FlashRequest } from "./requests.js";
@@ -35,6 +36,8 @@ export interface BoardOpOptions {
   trace?: TraceSink;
   usbTree?: UsbTree;
   procRoot?: string;
+  /** Where the per-board lock files go (default: /run/lock, else the temp folder). */
+  lockDir?: string;
 }
 
 export interface BoardOpRequest {
@@ -62,6 +65,24 @@ async function withLink<T>(
   body: (link: Link, env: DriverEnv) => Promise<T>,
 ): Promise<T> {
   const label = r.link.kind === "can" ? r.link.uuid : r.link.device;
+  const unlock =
+    r.link.kind === "can" && isSimulatedInterface(r.link.iface)
+      ? () => undefined
+      : lockBoards([{ board: label, key: lockKeyOf(r.link) }], o.lockDir);
+  try {
+    return await withLocked(r, o, assignNodeIds, body, label);
+  } finally {
+    unlock();
+  }
+}
+
+async function withLocked<T>(
+  r: BoardOpRequest,
+  o: BoardOpOptions,
+  assignNodeIds: boolean,
+  body: (link: Link, env: DriverEnv) => Promise<T>,
+  label: string,
+): Promise<T> {
   await guardKlipperKeepStopped(
     {
       label,

@@ -23,8 +23,9 @@ import { UsbTree, type BridgeNetdev } from "../transport/usb-tree.js";
 import { realClock } from "../util/clock.js";
 import { CanflashError, throwIfAborted } from "../util/errors.js";
 import { runBatch, type BatchJob } from "./batch.js";
+import { lockBoards, lockKeyOf } from "./locks.js";
 import { bridgesOf } from "./bridges.js";
-import { openBus, type TraceSink } from "./buses.js";
+import { isSimulatedInterface, openBus, type TraceSink } from "./buses.js";
 import { FlashError } from "./errors.js";
 import { runFlash, type FlashResult } from "./execute.js";
 import { checkLink } from "./link-check.js";
@@ -89,6 +90,8 @@ export interface FlashBoardsOptions {
   /** System roots (tests): the USB tree in sysfs, /proc. */
   usbTree?: UsbTree;
   procRoot?: string;
+  /** Where the per-board lock files go (default: /run/lock, else the temp folder). */
+  lockDir?: string;
 }
 
 interface Planned {
@@ -125,6 +128,26 @@ export async function flashBoards(
   throwIfAborted(o.signal, "flash");
   const resolved = await resolveDrivers(requests);
   const emit = (e: BatchEvent): void => o.onEvent?.(e);
+  // One canflash per board: in-process buses (the demo, virtual channels) belong to this process alone.
+  const unlock = lockBoards(
+    requests
+      .filter((r) => r.link.kind === "serial" || !isSimulatedInterface(r.link.iface))
+      .map((r) => ({ board: r.id, key: lockKeyOf(r.link) })),
+    o.lockDir,
+  );
+  try {
+    return await flashLocked(requests, resolved, o, emit);
+  } finally {
+    unlock();
+  }
+}
+
+async function flashLocked(
+  requests: readonly FlashRequest[],
+  resolved: Planned[],
+  o: FlashBoardsOptions,
+  emit: (e: BatchEvent) => void,
+): Promise<BoardOutcome[]> {
   const restartKlipper = await guardKlipper(
     requests.map((r) => ({
       label: r.id,

@@ -26,12 +26,12 @@ afterEach(async () => {
 
 describe("the driver table from the command line", () => {
   it("a row of a protocol without a driver: exit 2 with the seed's command, the port never opened", async () => {
-    const r = await canflash(["--target", "sam3x-bossac", "-d", missingTty, bin]);
+    const r = await canflash(["--target", "samc21-swd", "-d", missingTty, bin]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(
-      /target sam3x-bossac uses the sam-ba protocol, which this build of canflash cannot flash yet/,
+      /target samc21-swd uses the swd protocol, which this build of canflash cannot flash yet/,
     );
-    expect(r.stderr).toMatch(/the seed's command for it: bossac -U -p \/dev\/ttyACM0/);
+    expect(r.stderr).toMatch(/the seed's command for it: openocd: at91samd chip-erase/);
   });
 
   it("an AVR row with a CAN UUID: exit 2, the board's tty is what it takes; no frame is sent", async () => {
@@ -78,7 +78,7 @@ describe("the driver table from the command line", () => {
   });
 
   it("--json: the refusal's code in the result object", async () => {
-    const r = await canflash(["--target", "sam3x-bossac", "-d", missingTty, "--json", bin]);
+    const r = await canflash(["--target", "samc21-swd", "-d", missingTty, "--json", bin]);
     const last = JSON.parse(r.stdout.trimEnd().split("\n").at(-1)!) as {
       error: { code: string };
     };

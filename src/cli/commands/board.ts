@@ -5,6 +5,7 @@
 
 import { bootloaderStatus, enterBootloader, type BoardOpOptions } from "../../flasher/board-ops.js";
 import { expandPath } from "../../flasher/firmware.js";
+import { defaultLockDir } from "../../flasher/locks.js";
 import type { KlipperEvent } from "../../flasher/guard.js";
 import { parseUuid, type FlashRequest, type SerialMode } from "../../flasher/requests.js";
 import type { Target } from "../../flasher/targets.js";
@@ -57,6 +58,7 @@ function options(o: BoardCommandOptions, board: string, ctx: CommandContext): Bo
       host: ctx.io.host?.klipper,
     },
     signal: ctx.signal,
+    lockDir: defaultLockDir(ctx.io.env),
     onEvent: (e: FlashEvent | KlipperEvent) =>
       e.type === "klipper" ? ctx.out.info(klipperEventText(e).text) : ctx.out.flashEvent(board, e),
     ...(ctx.trace ? { trace: ctx.trace } : {}),

@@ -5,6 +5,7 @@
 // worst result.
 
 import { flashBoards, type BatchEvent, type BoardOutcome } from "../../flasher/flash-boards.js";
+import { defaultLockDir } from "../../flasher/locks.js";
 import { resolveMcuNames } from "../../flasher/printer-config.js";
 import { prepareRequests, type BoardSpec, type FlashRequest } from "../../flasher/requests.js";
 import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
@@ -34,6 +35,7 @@ const SEVERITY: ExitCodeValue[] = [
   ExitCode.NO_NODE,
   ExitCode.REFUSED,
   ExitCode.BUSY,
+  ExitCode.LOCKED,
   ExitCode.FAILURE,
   ExitCode.VERIFY_MISMATCH,
   ExitCode.INTERRUPTED,
@@ -51,7 +53,9 @@ const where = (r: FlashRequest): string => (r.link.kind === "can" ? r.link.uuid 
 /** The command line that retries one board. */
 function retryOf(r: FlashRequest, file: string): string {
   if (r.link.kind === "can") return `canflash -i ${r.link.iface} -u ${r.link.uuid} ${file}`;
-  return `canflash${r.targetGiven ? ` --target ${r.target.id}` : ""} -d ${r.link.device}${r.link.baud !== undefined ? ` -b ${r.link.baud}` : ""} ${file}`;
+  const m = r.link.mode;
+  const mode = m ? ` --serial-mode ${m.dataBits}${m.parity[0]}${m.stopBits}` : "";
+  return `canflash${r.targetGiven ? ` --target ${r.target.id}` : ""} -d ${r.link.device}${r.link.baud !== undefined ? ` -b ${r.link.baud}` : ""}${mode} ${file}`;
 }
 
 export async function flashCommand(
@@ -135,6 +139,7 @@ export async function flashCommand(
       host: ctx.io.host?.klipper,
     },
     signal: ctx.signal,
+    lockDir: defaultLockDir(ctx.io.env),
     onEvent: render,
     ...(ctx.trace ? { trace: ctx.trace } : {}),
   });

@@ -166,6 +166,14 @@ export const flasherHints = {
     exitCode: ExitCode.USAGE,
     next: str(e, "fix") ? [str(e, "fix")!] : [],
   }),
+  BOARD_LOCKED: (e, ctx) => ({
+    exitCode: ExitCode.LOCKED,
+    causes: ["nothing was sent: two flashes of one board at once would corrupt it"],
+    next: [
+      `wait for PID ${String(e.pid)} to finish (ps -p ${String(e.pid)} -o args=), then retry`,
+      ...(ctx.retry ? [ctx.retry] : []),
+    ],
+  }),
   ABORTED: (_e, ctx) => ({
     exitCode: ExitCode.INTERRUPTED,
     message: "interrupted",

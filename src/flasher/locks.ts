@@ -1,0 +1,121 @@
+// One canflash at a time per board: a lock file per CAN interface + UUID and
+// per serial device (its real path), holding the owner's PID. A second
+// process gets BoardLockedError naming that PID; a lock whose PID is gone
+// (a killed run) is taken over. Locks live in /run/lock when it is writable,
+// else in the system's temporary folder.
+
+import {
+  closeSync,
+  constants,
+  openSync,
+  readFileSync,
+  realpathSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { accessSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CanflashError } from "../util/errors.js";
+
+declare module "../util/errors.js" {
+  interface ErrorCodes {
+    BOARD_LOCKED: true;
+  }
+}
+
+export class BoardLockedError extends CanflashError {
+  constructor(
+    readonly board: string,
+    /** The process holding it. */
+    readonly pid: number,
+    readonly lockFile: string,
+  ) {
+    super("BOARD_LOCKED", `${board} is being flashed by another canflash (PID ${pid})`);
+  }
+}
+
+export interface LockKey {
+  /** For messages: the label. */
+  board: string;
+  /** "can:can0:aabbccddeeff" or "tty:/dev/ttyACM0". */
+  key: string;
+}
+
+/** The folder for lock files: $CANFLASH_LOCK_DIR, else /run/lock if writable, else the temp folder. */
+export function defaultLockDir(env: Record<string, string | undefined> = process.env): string {
+  if (env.CANFLASH_LOCK_DIR) return env.CANFLASH_LOCK_DIR;
+  try {
+    accessSync("/run/lock", constants.W_OK);
+    return "/run/lock";
+  } catch {
+    return tmpdir();
+  }
+}
+
+/** The lock key of a CAN node or a tty (a by-id link and its target lock the same file). */
+export function lockKeyOf(
+  link: { kind: "can"; iface: string; uuid: string } | { kind: "serial"; device: string },
+): string {
+  if (link.kind === "can") return `can:${link.iface}:${link.uuid}`;
+  let path = link.device;
+  try {
+    path = realpathSync(link.device);
+  } catch {
+    // not there (yet): lock the name as given
+  }
+  return `tty:${path}`;
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
+const fileOf = (dir: string, key: string) =>
+  join(dir, `canflash-${key.replace(/[^A-Za-z0-9._-]/g, "_")}.lock`);
+
+/**
+ * Takes every lock or none: throws BoardLockedError for the first one held by
+ * a live process (after releasing what it took). Returns the release function.
+ */
+export function lockBoards(keys: readonly LockKey[], dir = defaultLockDir()): () => void {
+  const taken: string[] = [];
+  const release = () => {
+    for (const f of taken.splice(0)) {
+      try {
+        if (Number(readFileSync(f, "utf8")) === process.pid) unlinkSync(f);
+      } catch {
+        // already gone
+      }
+    }
+  };
+  try {
+    for (const k of keys) {
+      const file = fileOf(dir, k.key);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const fd = openSync(file, "wx", 0o644);
+          writeSync(fd, String(process.pid));
+          closeSync(fd);
+          taken.push(file);
+          break;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw e;
+          const pid = Number(readFileSync(file, "utf8").trim());
+          if (Number.isInteger(pid) && pid > 0 && alive(pid))
+            throw new BoardLockedError(k.board, pid, file);
+          unlinkSync(file); // stale: its process is gone
+        }
+      }
+    }
+  } catch (e) {
+    release();
+    throw e;
+  }
+  return release;
+}
