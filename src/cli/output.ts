@@ -93,7 +93,7 @@ const PHASE_TEXT: Record<FlashPhase, string> = {
 };
 
 export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
+  if (n < 1024) return `${Math.round(n)} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(2)} MiB`;
 }
@@ -219,18 +219,36 @@ export class TextReporter implements Reporter {
   }
 
   table(rows: BoardRow[]): void {
-    const body = rows.map((r) => [
-      r.board,
-      r.uuid ?? r.device ?? "-",
-      r.result === "failed"
-        ? `FAILED: ${r.error?.message ?? ""}`
-        : r.note
-          ? `${r.result} (${r.note})`
-          : r.result,
-      r.bytes !== undefined ? formatBytes(r.bytes) : "-",
-      r.ms !== undefined ? `${(r.ms / 1000).toFixed(1)} s` : "-",
+    const details: string[] = [];
+    const body = rows.map((r) => {
+      let result: string = r.result;
+      if (r.result === "failed") {
+        details.push(`  ${r.board}: ${r.error?.message ?? "failed"}`);
+        result = `FAILED (${r.error?.code ?? "error"}, see below)`;
+      } else if (r.note && r.note.length > 60) {
+        details.push(`  ${r.board}: ${r.note}`);
+        result = `${r.result} (see below)`;
+      } else if (r.note) result = `${r.result} (${r.note})`;
+      return [
+        r.board,
+        r.uuid ?? r.device ?? "-",
+        result,
+        r.bytes !== undefined ? formatBytes(r.bytes) : "-",
+        r.ms !== undefined ? `${(r.ms / 1000).toFixed(1)} s` : "-",
+      ];
+    });
+    const bytes = rows.reduce((n, r) => n + (r.result === "ok" ? (r.bytes ?? 0) : 0), 0);
+    const ms = Math.max(0, ...rows.map((r) => r.ms ?? 0));
+    const ok = rows.filter((r) => r.result === "ok").length;
+    body.push([
+      "TOTAL",
+      `${ok} of ${rows.length} flashed`,
+      "",
+      formatBytes(bytes),
+      `${(ms / 1000).toFixed(1)} s`,
     ]);
     this.line(renderTable([["BOARD", "UUID/DEVICE", "RESULT", "BYTES", "TIME"], ...body]));
+    if (details.length) this.line(details.join("\n"));
   }
 
   error(e: Explained, detail?: string): void {
@@ -274,11 +292,13 @@ export class TextReporter implements Reporter {
     const secs = Math.max(1e-3, (this.now() - bar.started) / 1000);
     const rate = bar.bytes / secs;
     const eta = rate > 0 ? (bar.total - bar.bytes) / rate : 0;
-    const cols = this.io.stdout.columns ?? 80;
+    const cols = this.io.stdout.columns || 80; // 0: a pty without a window size
     const label = this.multi ? `${board.slice(0, 14).padEnd(14)} ` : "";
     const width = Math.max(10, Math.min(40, cols - 62 - label.length));
     const filled = Math.round((pct / 100) * width);
-    return `${label}${bar.phase.padEnd(6)} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${String(pct).padStart(3)}% ${formatBytes(bar.bytes)}/${formatBytes(bar.total)} ${formatBytes(rate)}/s ETA ${eta.toFixed(0)}s`;
+    const full = `${label}${bar.phase.padEnd(6)} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${String(pct).padStart(3)}% ${formatBytes(bar.bytes)}/${formatBytes(bar.total)} ${formatBytes(rate)}/s ETA ${eta.toFixed(0)}s`;
+    // A line wider than the terminal wraps, and every redraw would scroll.
+    return full.length > cols - 1 ? full.slice(0, Math.max(1, cols - 1)) : full;
   }
 
   private clearBars(): void {

@@ -4,6 +4,7 @@
 // table (or flashtool's last line for one board). The exit code is the
 // worst result.
 
+import { createHash } from "node:crypto";
 import { flashBoards, type BatchEvent, type BoardOutcome } from "../../flasher/flash-boards.js";
 import { defaultLockDir } from "../../flasher/locks.js";
 import { resolveMcuNames } from "../../flasher/printer-config.js";
@@ -94,8 +95,16 @@ export async function flashCommand(
 
   const render = (e: BatchEvent): void => {
     switch (e.type) {
-      case "board":
-        return ctx.out.flashEvent(e.board, e.event);
+      case "board": {
+        ctx.out.flashEvent(e.board, e.event);
+        const ev = e.event;
+        // flashtool's result lines, which scripts grep
+        if (ev.type === "info" && typeof ev.data?.pages === "number")
+          ctx.out.line(`${single ? "" : `${e.board}: `}Write complete: ${ev.data.pages} pages`);
+        if (ev.type === "phase-end" && ev.phase === "finish" && !single)
+          ctx.out.line(`${e.board}: Programming Complete`);
+        return;
+      }
       case "bootloader-request": {
         const what =
           e.why === "answered-as-klipper"
@@ -163,6 +172,7 @@ export async function flashCommand(
       ctx.out.line("Dry Run Complete");
     } else if (oc.status === "ok") {
       const r = oc.result;
+      if (r.verified) ctx.out.line(`Verification Complete: SHA = ${sha1OfBlocks(r.plan)}`);
       ctx.out.info(
         `Wrote ${r.verified ? "and verified " : ""}${r.plan.imageBytes} bytes in ${(r.totalMs / 1000).toFixed(1)} s (${r.plan.blocks.length} blocks)` +
           (r.verified ? "" : ": this bootloader cannot read back, so the flash was not verified"),
@@ -173,6 +183,13 @@ export async function flashCommand(
     ctx.out.table(rows);
   }
   return worstExitCode(codes);
+}
+
+/** SHA-1 of the padded blocks as written, uppercase hex (flashtool's verify line). */
+function sha1OfBlocks(plan: { blocks: ReadonlyArray<{ data: Uint8Array }> }): string {
+  const h = createHash("sha1");
+  for (const b of plan.blocks) h.update(b.data);
+  return h.digest("hex").toUpperCase();
 }
 
 function rowOf(
