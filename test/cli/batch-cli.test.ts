@@ -124,7 +124,7 @@ describe("batch flashing", () => {
         new RegExp(`8266c4636429\\s+8266c4636429\\s+${keepGoing ? "ok" : "skipped"}`),
       );
       expect(r.stdout).toMatch(
-        /0000000000aa\s+0000000000aa\s+FAILED \(NO_NODE, see below\)[\s\S]*\n  0000000000aa: enter failed: node 0000000000aa did not answer/,
+        /0000000000aa\s+0000000000aa\s+FAILED \(NO_NODE, see below\)[\s\S]*\n {2}0000000000aa: enter failed: node 0000000000aa did not answer/,
       );
       expect(devices[0]!.events.some((e) => e.type === "write")).toBe(keepGoing);
       await Promise.all(devices.map((d) => d.close()));
@@ -150,10 +150,10 @@ describe("batch flashing", () => {
     ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
-      /8266c4636429\s+8266c4636429\s+dry-run \(see below\)[\s\S]*\n  8266c4636429: would write 128 blocks at 0x8002000\.\.0x8004000 to Katapult/,
+      /8266c4636429\s+8266c4636429\s+dry-run \(see below\)[\s\S]*\n {2}8266c4636429: would write 128 blocks at 0x8002000\.\.0x8004000 to Katapult/,
     );
     expect(r.stdout).toMatch(
-      /625720a262c6\s+625720a262c6\s+dry-run \(see below\)[\s\S]*\n  625720a262c6: 625720a262c6 runs its application: a real run would request its bootloader/,
+      /625720a262c6\s+625720a262c6\s+dry-run \(see below\)[\s\S]*\n {2}625720a262c6: 625720a262c6 runs its application: a real run would request its bootloader/,
     );
     expect(
       devices

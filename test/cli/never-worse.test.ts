@@ -87,7 +87,7 @@ describe("never worse off", () => {
     ]);
     expect(r.code).toBe(6);
     expect(r.stdout).toMatch(
-      /0000000000a1\s+0000000000a1\s+FAILED \(PREFLIGHT_MCU, see below\)[\s\S]*\n  0000000000a1: the image is built for stm32g0b1xx/,
+      /0000000000a1\s+0000000000a1\s+FAILED \(PREFLIGHT_MCU, see below\)[\s\S]*\n {2}0000000000a1: the image is built for stm32g0b1xx/,
     );
     expect(r.stdout).toMatch(/0000000000b2\s+0000000000b2\s+ok/);
     expect(sent(devices[0]!, "request-bootloader")).toBe(0);

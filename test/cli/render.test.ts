@@ -43,11 +43,8 @@ describe("rendering", () => {
       bytes: 700,
       totalBytes: 1 << 20,
     });
-    const lines = t
-      .out()
-      .replace(/\x1b\[[0-9;]*[A-Za-z]/g, "")
-      .split("\n")
-      .filter(Boolean);
+    const ansi = new RegExp(String.fromCharCode(27) + "\\[[0-9;]*[A-Za-z]", "g"); // cursor sequences
+    const lines = t.out().replace(ansi, "").split("\n").filter(Boolean);
     expect(lines.length).toBeGreaterThan(0);
     for (const l of lines) expect(l.length).toBeLessThan(60);
   });
@@ -67,7 +64,7 @@ describe("rendering", () => {
     ]);
     expect(t.out()).toMatch(/T1\s+112233445566\s+FAILED \(PREFLIGHT_MCU, see below\)/);
     expect(t.out()).toMatch(/TOTAL\s+1 of 2 flashed\s+4\.0 KiB\s+2\.1 s/);
-    expect(t.out()).toMatch(/\n  T1: the image is built for stm32f103xe/);
+    expect(t.out()).toMatch(/\n {2}T1: the image is built for stm32f103xe/);
     for (const l of t.out().split("\n")) expect(l.length).toBeLessThan(100);
   });
 
