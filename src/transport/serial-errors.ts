@@ -8,6 +8,7 @@ declare module "../util/errors.js" {
   interface ErrorCodes {
     PORT_IN_USE: true;
     PORT_NOT_FOUND: true;
+    PORT_NOT_A_TTY: true;
     PORT_PERMISSION_DENIED: true;
     SERIAL_IO: true;
   }
@@ -31,6 +32,19 @@ export class PortInUseError extends CanflashError {
 export class PortNotFoundError extends CanflashError {
   constructor(readonly path: string) {
     super("PORT_NOT_FOUND", `no serial device at ${path}`);
+  }
+}
+
+/** The path exists but is no serial port (a directory, a file, /dev/null). */
+export class NotATtyError extends CanflashError {
+  constructor(
+    readonly path: string,
+    readonly kind: "directory" | "file" | "device",
+  ) {
+    super(
+      "PORT_NOT_A_TTY",
+      `${path} is ${kind === "directory" ? "a directory" : kind === "file" ? "a file" : "a device that is no terminal"}, not a serial port`,
+    );
   }
 }
 

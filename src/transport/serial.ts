@@ -4,7 +4,8 @@
 // exclusive lock, and maps open failures to typed errors. Modem-control
 // calls (DTR/RTS) that a port refuses — a pty does — are reported, not fatal.
 
-import { access, constants } from "node:fs/promises";
+import { access, constants, readlink, stat } from "node:fs/promises";
+import { basename } from "node:path";
 import { realClock, type Clock } from "../util/clock.js";
 import { AbortedError } from "../util/errors.js";
 import { moduleLogger } from "../util/log.js";
@@ -12,6 +13,7 @@ import { loadAddon, SERIALPORT_ADDON } from "../util/native.js";
 import { concatBytes, type ByteTransport, type ReadOptions } from "./byte-transport.js";
 import { findPortHolders } from "./port-holders.js";
 import {
+  NotATtyError,
   PortInUseError,
   PortNotFoundError,
   PortPermissionError,
@@ -66,6 +68,29 @@ async function defaultFactory(): Promise<SerialPortFactory> {
   return (o) => new mod.SerialPort(o);
 }
 
+/** Linux's Unix98 pty slaves (/dev/pts/N): majors 136–143, which have no sysfs entry. */
+const PTY_MAJORS = [136, 143] as const;
+
+/**
+ * A directory, a file or /dev/null is no serial port: say so, not "in use by
+ * 35 processes". Decided from the device numbers and sysfs, without opening
+ * it (an open toggles DTR, which resets some boards).
+ */
+async function checkIsTty(path: string): Promise<void> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw new PortNotFoundError(path);
+  if (!info.isCharacterDevice())
+    throw new NotATtyError(path, info.isDirectory() ? "directory" : "file");
+  const major = Math.floor(info.rdev / 256) & 0xfff;
+  const minor = (info.rdev & 0xff) | ((info.rdev >> 12) & 0xfff00);
+  if (major >= PTY_MAJORS[0] && major <= PTY_MAJORS[1]) return;
+  const subsystem = await readlink(`/sys/dev/char/${major}:${minor}/subsystem`).catch(
+    () => undefined,
+  );
+  if (subsystem !== undefined && basename(subsystem) !== "tty")
+    throw new NotATtyError(path, "device");
+}
+
 /**
  * Opens a serial port. Throws PortNotFoundError, PortPermissionError,
  * PortInUseError (with the holding processes) or AddonMissingError.
@@ -77,6 +102,7 @@ export async function openSerial(options: SerialOptions): Promise<SerialTranspor
   } catch {
     throw new PortNotFoundError(path);
   }
+  await checkIsTty(path);
   const holders = await findPortHolders(path, options.procRoot);
   if (holders.length > 0) throw new PortInUseError(path, holders);
   const create = options.createPort ?? (await defaultFactory());

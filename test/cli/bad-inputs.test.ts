@@ -130,6 +130,13 @@ const CASES: Case[] = [
   },
   { args: ["sim", "-i", "virtual:x"], code: 2, stderr: /no boards to simulate/ },
   { args: ["targets", "z80"], code: 2, stderr: /no target "z80"/ },
+  {
+    args: ["-d", "/dev/null", good],
+    code: 2,
+    stderr: /\/dev\/null is a device that is no terminal/,
+  },
+  { args: ["-d", tmpdir(), good], code: 2, stderr: /is a directory, not a serial port/ },
+  { args: ["-d", good, good], code: 2, stderr: /is a file, not a serial port/ },
 ];
 
 describe("bad input: exit code, message, nothing sent", () => {

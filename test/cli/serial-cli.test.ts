@@ -87,4 +87,12 @@ describe("canflash targets", () => {
     expect(events.at(-1)).toMatchObject({ type: "result", ok: true });
     expect((await canflash(["targets", "z80"])).code).toBe(2);
   });
+
+  it("nothing answers on a tty: the causes are the tty's (baud, not in Katapult), not CAN's", async () => {
+    pty = await openPty(); // nobody on the other end
+    const r = await canflash(["-d", pty.path, "-b", "12345", file], { timeoutMs: 60_000 });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/another baud rate than -b/);
+    expect(r.stderr).not.toMatch(/node id|CAN H\/L|bitrate/);
+  }, 60_000);
 });

@@ -25,6 +25,8 @@ export class KatapultNoResponseError extends CanflashError {
     readonly timeoutMs: number,
     readonly tries: number,
     readonly link: string,
+    /** A CAN node's stream, or a tty. */
+    readonly over: "can" | "serial" = "can",
   ) {
     super(
       "KATAPULT_NO_RESPONSE",

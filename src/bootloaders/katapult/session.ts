@@ -5,6 +5,7 @@
 // skipped. No fixed sleeps: every wait is a read with a named deadline.
 
 import type { ByteTransport } from "../../transport/byte-transport.js";
+import { CanNodeStream } from "../../transport/can-node-stream.js";
 import { delay } from "../../util/clock.js";
 import { throwIfAborted } from "../../util/errors.js";
 import { moduleLogger } from "../../util/log.js";
@@ -235,6 +236,12 @@ export class KatapultSession {
         await delay(clock, this.timeouts.busyBackoffMs, this.signal, "katapult busy backoff");
     }
     if (nackSeen) throw new KatapultWedgedError(x.command, this.transport.name);
-    throw new KatapultNoResponseError(x.command, x.timeoutMs, x.tries, this.transport.name);
+    throw new KatapultNoResponseError(
+      x.command,
+      x.timeoutMs,
+      x.tries,
+      this.transport.name,
+      this.transport instanceof CanNodeStream ? "can" : "serial",
+    );
   }
 }

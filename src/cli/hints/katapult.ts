@@ -35,14 +35,25 @@ export const katapultHints = {
       ...retryLine(ctx),
     ],
   }),
-  KATAPULT_NO_RESPONSE: (_e, ctx) => ({
-    exitCode: ExitCode.FAILURE,
-    causes: [
-      "the board reset or lost power",
-      "another host (a running Klipper) reassigned its node id",
-    ],
-    next: ["double-tap the board's reset button to enter Katapult", ...retryLine(ctx)],
-  }),
+  KATAPULT_NO_RESPONSE: (e, ctx) =>
+    e.over === "serial"
+      ? {
+          exitCode: ExitCode.NO_NODE,
+          causes: [
+            "the board is not in Katapult: a Klipper board on a UART needs the request first (canflash -r -d <tty>), or a double-tap of reset",
+            "Katapult runs at another baud rate than -b (its default is 250000; a USB board ignores -b)",
+            "TX and RX are swapped, or the port is not this board's",
+          ],
+          next: ["canflash doctor lists the serial devices", ...retryLine(ctx)],
+        }
+      : {
+          exitCode: ExitCode.FAILURE,
+          causes: [
+            "the board reset or lost power",
+            "another host (a running Klipper) reassigned its node id",
+          ],
+          next: ["double-tap the board's reset button to enter Katapult", ...retryLine(ctx)],
+        },
   KATAPULT_COMMAND_ERROR: (_e, ctx) => ({
     exitCode: ExitCode.FAILURE,
     causes: [

@@ -20,6 +20,11 @@ export const serialHints = {
     causes: ["the board is unplugged, or re-enumerated under another name"],
     next: ["list the serial devices: ls -l /dev/serial/by-id/", "see what exists: canflash doctor"],
   }),
+  PORT_NOT_A_TTY: () => ({
+    exitCode: ExitCode.USAGE,
+    causes: ["nothing was sent"],
+    next: ["give the board's serial device: ls -l /dev/serial/by-id/ (or canflash doctor)"],
+  }),
   PORT_PERMISSION_DENIED: () => ({
     exitCode: ExitCode.INTERFACE,
     causes: ["your user is not in the dialout group"],
