@@ -15,6 +15,7 @@ import type { DriverEnv, Link } from "../flash-api/driver.js";
 import type { BootloaderDriver } from "../flash-api/driver.js";
 import { DryRunStopError } from "../flash-api/errors.js";
 import type { FlashEvent } from "../flash-api/progress.js";
+import { KLIPPY_PROBE_IDS } from "../klippy-bridge/assigned.js";
 import { sameBuild, type KlipperDictionary } from "../klippy-bridge/dictionary.js";
 import type { Uuid } from "../klippy-bridge/uuid.js";
 import type { ByteTransport } from "../transport/byte-transport.js";
@@ -29,7 +30,7 @@ import { isSimulatedInterface, openBus, type TraceSink } from "./buses.js";
 import { FlashError } from "./errors.js";
 import { runFlash, type FlashResult } from "./execute.js";
 import { checkLink } from "./link-check.js";
-import { guardKlipper, type GuardOptions, type KlipperEvent } from "./guard.js";
+import { checkKlipper, type GuardOptions, type KlipperEvent } from "./guard.js";
 import {
   checkCanLink,
   checkDevice,
@@ -148,7 +149,7 @@ async function flashLocked(
   o: FlashBoardsOptions,
   emit: (e: BatchEvent) => void,
 ): Promise<BoardOutcome[]> {
-  const restartKlipper = await guardKlipper(
+  const { restart: restartKlipper, klipperRunning } = await checkKlipper(
     requests.map((r) => ({
       label: r.id,
       ...(r.link.kind === "can"
@@ -170,6 +171,8 @@ async function flashLocked(
   /** The link and driver of each job, to release a board that was asked in but never started. */
   const jobLinks = new Map<FlashRequest, { link: Link; p: Planned; env: DriverEnv }>();
   const current = new Map<FlashRequest, string>();
+  /** Dry run: boards identified as running Klipper, stopped before any request. */
+  const dryStops = new Map<FlashRequest, DryRunStopError>();
   /** Boards refused before anything was sent to them, with why. */
   const refused = new Map<FlashRequest, Error>();
   const refuse = (list: readonly Planned[], check: (p: Planned) => void): Planned[] =>
@@ -245,7 +248,9 @@ async function flashLocked(
         }),
       );
       // Before any bootloader request: what the running Klipper says about itself.
-      const known = await identifyBoards(bus, list, iface, o, emit);
+      // Klippy's own node ids are probed only where no Klippy talks: a simulated bus, or Klipper stopped.
+      const probeKlippy = bus.info.simulated || klipperRunning === false;
+      const known = await identifyBoards(bus, list, iface, o, emit, probeKlippy);
       list = refuse(list, (p) => {
         const running = known.get(p.request);
         const image = p.request.firmware.dictionary;
@@ -262,6 +267,17 @@ async function flashLocked(
         }
         list = list.filter((p) => !current.has(p.request));
       }
+      if (o.dryRun)
+        // A real run would ask these into their bootloader; the dry run knows what they run and stops here.
+        list = list.filter((p) => {
+          const running = known.get(p.request);
+          if (!running) return true;
+          dryStops.set(
+            p.request,
+            new DryRunStopError(uuidOf(p), "request its bootloader", "answered-as-klipper"),
+          );
+          return false;
+        });
       if (list.length === 0) continue;
       const gate = new CanBootloaderGate(
         bus,
@@ -318,6 +334,8 @@ async function flashLocked(
     return requests.map((request): BoardOutcome => {
       const no = refused.get(request);
       if (no) return { id: request.id, request, ms: 0, status: "failed", error: no };
+      const dry = dryStops.get(request);
+      if (dry) return { id: request.id, request, ms: 0, status: "dry-run", stop: dry };
       const version = current.get(request);
       if (version !== undefined)
         return { id: request.id, request, ms: 0, status: "current", version };
@@ -364,12 +382,18 @@ async function identifyBoards(
   iface: string,
   o: FlashBoardsOptions,
   emit: (e: BatchEvent) => void,
+  probeKlippy: boolean,
 ): Promise<Map<FlashRequest, KlipperDictionary>> {
   const out = new Map<FlashRequest, KlipperDictionary>();
-  const wanted = list.filter((p) => p.request.firmware.dictionary);
+  // A dry run identifies every board, so it says what a real run would find.
+  const wanted = list.filter((p) => p.request.firmware.dictionary || o.dryRun);
   if (wanted.length === 0) return out;
   emit({ type: "identifying", iface, boards: wanted.map((p) => p.request.id) });
-  const scan = await scanCanBus(bus, { identify: true, ...(o.signal ? { signal: o.signal } : {}) });
+  const scan = await scanCanBus(bus, {
+    identify: true,
+    ...(probeKlippy ? { probeIds: KLIPPY_PROBE_IDS } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
   for (const { request } of wanted) {
     const uuid = (request.link as { uuid: Uuid }).uuid;
     const node = scan.nodes.find((n) => n.uuid === uuid);

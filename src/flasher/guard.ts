@@ -126,6 +126,13 @@ async function heldBoards(
   return { held, configPath: choice.config?.path, note: choice.note };
 }
 
+export interface GuardResult {
+  /** Starts Klipper again (call it in a finally); absent when it was not stopped. */
+  restart?: () => Promise<void>;
+  /** Klipper was running when the guard looked (undefined: not looked for, the boards are simulated). */
+  klipperRunning: boolean | undefined;
+}
+
 /**
  * Checks the boards against a running Klipper; when allowed, stops it and
  * returns the function that starts it again (call it in a finally).
@@ -135,16 +142,28 @@ export async function guardKlipper(
   boards: readonly GuardBoard[],
   o: GuardOptions,
 ): Promise<(() => Promise<void>) | undefined> {
+  return (await checkKlipper(boards, o)).restart;
+}
+
+/** guardKlipper, also telling whether Klipper was running (node ids Klippy uses are safe to probe only when not). */
+export async function checkKlipper(
+  boards: readonly GuardBoard[],
+  o: GuardOptions,
+): Promise<GuardResult> {
+  return guardInner(boards, o);
+}
+
+async function guardInner(boards: readonly GuardBoard[], o: GuardOptions): Promise<GuardResult> {
   const emit = (e: KlipperEvent) => o.onEvent?.(e);
   // Simulated buses are not the printer's; a real Klipper matters only for real links.
   const onlySimulated = boards.every((b) => !b.device && b.iface && isSimulatedInterface(b.iface));
-  if (onlySimulated && !o.host) return undefined;
+  if (onlySimulated && !o.host) return { klipperRunning: undefined };
   const klipper = await detectKlipper(o.host ?? {});
-  if (!klipper.running) return undefined;
+  if (!klipper.running) return { klipperRunning: false };
   const { held, configPath, note } = await heldBoards(boards, klipper, o);
   if (held.length === 0) {
     emit({ type: "klipper", action: "left-alone", reason: "holds-none" });
-    return undefined;
+    return { klipperRunning: true };
   }
   const labels = held.map((b) => b.label);
   if (!o.stopKlipper) throw new KlipperHoldsBoardsError(labels, configPath, note);
@@ -158,19 +177,23 @@ export async function guardKlipper(
   if (state === "printing" || state === "paused") throw new KlipperPrintingError(state);
   if (o.dryRun) {
     emit({ type: "klipper", action: "would-stop", boards: labels });
-    return undefined;
+    return { klipperRunning: true };
   }
   emit({ type: "klipper", action: "stopping", boards: labels });
   const { via } = await stopKlipper(service);
   emit({ type: "klipper", action: "stopped", via });
-  return async () => {
-    emit({ type: "klipper", action: "starting" });
-    try {
-      const r = await startKlipper(service);
-      emit({ type: "klipper", action: "started", via: r.via, state: r.state });
-    } catch (e) {
-      emit({ type: "klipper", action: "start-failed", error: e as Error });
-    }
+  // Stopped now: Klippy's node ids are free to probe.
+  return {
+    klipperRunning: false,
+    restart: async () => {
+      emit({ type: "klipper", action: "starting" });
+      try {
+        const r = await startKlipper(service);
+        emit({ type: "klipper", action: "started", via: r.via, state: r.state });
+      } catch (e) {
+        emit({ type: "klipper", action: "start-failed", error: e as Error });
+      }
+    },
   };
 }
 

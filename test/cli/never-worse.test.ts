@@ -96,13 +96,13 @@ describe("never worse off", () => {
   });
 
   it("refused only after entering (its MCU was not known before): sent back to its application", async () => {
-    // It holds a node id from an earlier Klippy run: silent to the query, so not identified first.
+    // It holds a node id no probe covers (40): silent to the query, so not identified first.
     const iface = bus([
       {
         uuid: "3a1b5c7d9e0f",
         mcu: "stm32f103xe",
         boot: "klipper",
-        klipper: { heldByNodeId: 5, bootloaderDelayMs: 50 },
+        klipper: { heldByNodeId: 40, bootloaderDelayMs: 50 },
       },
     ]);
     const r = await runInProcess(["-i", iface, "-u", "3a1b5c7d9e0f", image("stm32g0b1xx")]);
@@ -180,6 +180,33 @@ describe("never worse off", () => {
       expect(r.stdout).not.toMatch(/Dry Run Complete/);
     }
     expect(sent(devices[0]!, "write")).toBe(0);
+  });
+
+  it("a dry run and a real run agree: a node holding a node id is found and called running, not silent", async () => {
+    const iface = bus([
+      {
+        uuid: "3a1b5c7d9e0f",
+        mcu: "stm32g0b1xx",
+        boot: "klipper",
+        klipper: { heldByNodeId: 5, bootloaderDelayMs: 50 },
+      },
+    ]);
+    const dry = await runInProcess([
+      "-i",
+      iface,
+      "-u",
+      "3a1b5c7d9e0f",
+      "--dry-run",
+      image("stm32g0b1xx"),
+    ]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(
+      /3a1b5c7d9e0f runs its application: a real run would request its bootloader/,
+    );
+    expect(dry.stdout).not.toMatch(/did not answer/);
+    expect(sent(devices[0]!, "request-bootloader")).toBe(0);
+    const real = await runInProcess(["-i", iface, "-u", "3a1b5c7d9e0f", image("stm32g0b1xx")]);
+    expect(real.code, real.stderr).toBe(0);
   });
 });
 

@@ -18,6 +18,7 @@ import { flashBoards } from "../../src/flasher/flash-boards.js";
 import { readFirmware } from "../../src/flasher/firmware.js";
 import { prepareRequests } from "../../src/flasher/requests.js";
 import { AdminCmd, ADMIN_ID } from "../../src/klippy-bridge/admin.js";
+import { CANFLASH_PROBE_IDS } from "../../src/klippy-bridge/assigned.js";
 import { parseUuid } from "../../src/klippy-bridge/uuid.js";
 import { Stk500v1Boot } from "../../src/sim/avr/stk500v1-boot.js";
 import { Stk500v2Boot } from "../../src/sim/avr/stk500v2-boot.js";
@@ -85,7 +86,7 @@ describe("dry run: Katapult over CAN", () => {
     const devices = [
       { uuid: "8266c4636429", boot: "katapult" as const },
       { uuid: "625720a262c6", boot: "klipper" as const },
-      { uuid: "3a1b5c7d9e0f", boot: "klipper" as const, klipper: { heldByNodeId: 5 } },
+      { uuid: "3a1b5c7d9e0f", boot: "klipper" as const, klipper: { heldByNodeId: 40 } },
     ].map((o) => {
       const d = new SimCanDevice(channel.open({ txQueueLength: 3 }), o);
       d.start();
@@ -106,7 +107,11 @@ describe("dry run: Katapult over CAN", () => {
     const admin = frames.filter((f) => f.id === ADMIN_ID).map((f) => f.data[0]);
     expect(admin).toContain(AdminCmd.QUERY_UNASSIGNED);
     expect(admin).not.toContain(AdminCmd.REQUEST_BOOTLOADER);
-    expect(admin).not.toContain(AdminCmd.SET_KLIPPER_NODEID);
+    // Identifying a Klipper node lends it one of canflash's own node ids (Klippy reassigns its own).
+    for (const f of frames.filter(
+      (x) => x.id === ADMIN_ID && x.data[0] === AdminCmd.SET_KLIPPER_NODEID,
+    ))
+      expect(CANFLASH_PROBE_IDS).toContain(f.data[7]);
     const cmds = katapultCommands(frames);
     expect(cmds).toContain(Cmd.CONNECT);
     for (const c of STATE_CHANGING_KATAPULT) expect(cmds).not.toContain(c);
