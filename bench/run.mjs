@@ -3,6 +3,7 @@
 import { benchAvr } from "./avr.mjs";
 import { benchBatchCan } from "./batch-can.mjs";
 import { benchBusModel, benchKatapultCan } from "./katapult-can.mjs";
+import { benchSamBa } from "./sam-ba.mjs";
 
 let ok = true;
 await benchBusModel();
@@ -19,6 +20,7 @@ for (const r of batch) {
 }
 ok = batch.every((r) => r.toFloor <= 1.25) && ok;
 ok = (await benchAvr()) && ok;
+ok = (await benchSamBa()) && ok;
 if (!ok) {
   console.log("\nsome ratios are above their target");
   process.exitCode = 1;

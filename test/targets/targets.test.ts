@@ -120,14 +120,14 @@ describe("driver table", () => {
       const d = await loadDriver(p);
       expect(d?.protocol).toBe(p);
     }
-    expect(loadDriver("sam-ba")).toBeUndefined();
+    expect(loadDriver("halfkay")).toBeUndefined();
   });
 
   it("says which rows this build flashes: AVR parts yes, the M0's borrowed STK500v2 framing no", async () => {
     expect(await isSupported(findTarget("avr-m2560-wiring"))).toBe(true);
     expect(await isSupported(findTarget("katapult"))).toBe(true);
     expect(await isSupported(findTarget("samd21-m0-stk500v2"))).toBe(false);
-    expect(await isSupported(findTarget("sam3x-bossac"))).toBe(false);
+    expect(await isSupported(findTarget("sam3x-bossac"))).toBe(true);
   });
 });
 

@@ -11,9 +11,9 @@ import { canHints } from "./can.js";
 import { flasherHints } from "./flasher.js";
 import { imageHints } from "./image.js";
 import { katapultHints } from "./katapult.js";
+import { samBaHints } from "./sam-ba.js";
 import { klipperHints } from "./klipper.js";
 import { serialHints } from "./serial.js";
-import { stm32Hints } from "./stm32.js";
 import type { ErrorFacts, Explained, HintContext, HintFn } from "./types.js";
 
 export type { Explained, HintContext } from "./types.js";
@@ -22,9 +22,9 @@ const HINTS: Readonly<Record<ErrorCode, HintFn>> = {
   ...canHints,
   ...katapultHints,
   ...avrHints,
+  ...samBaHints,
   ...klipperHints,
   ...serialHints,
-  ...stm32Hints,
   ...imageHints,
   ...flasherHints,
 };
@@ -53,7 +53,10 @@ export function explain(error: unknown, ctx: HintContext): Explained {
           ? `interrupted (${error.phase})`
           : `${error.phase} failed: ${inner.message}`,
       // The state says whether anything was written; the inner "nothing was written" would repeat it.
-      causes: [stateText(error), ...inner.causes.filter((c) => !/^nothing was (written|sent)$/i.test(c))],
+      causes: [
+        stateText(error),
+        ...inner.causes.filter((c) => !/^nothing was (written|sent)$/i.test(c)),
+      ],
       next: inner.next.length ? inner.next : ctx.retry ? [`retry: ${ctx.retry}`] : [],
     };
   }
