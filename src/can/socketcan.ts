@@ -113,7 +113,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** True when the kernel has CAN_RAW registered, built in, or available as a module. */
-async function kernelHasCanRaw(procRoot: string, modulesRoot: string): Promise<boolean> {
+export async function kernelHasCanRaw(procRoot: string, modulesRoot: string): Promise<boolean> {
   const protocols = await readFile(join(procRoot, "net", "protocols"), "utf8").catch(() => "");
   if (/^CAN_RAW\b/m.test(protocols)) return true;
   const dir = join(modulesRoot, osRelease());

@@ -18,6 +18,7 @@
 //       baud: 250000
 
 import { readFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { LineCounter, parseDocument, isMap, isSeq, type Node } from "yaml";
 import { z } from "zod";
 import { expandPath } from "../flasher/firmware.js";
@@ -119,28 +120,44 @@ export async function loadManifest(
     throw new ManifestError(full, fieldName(path), line, problem);
   }
   const m = r.data;
+  const lineOf = (path: (string | number)[]): number | undefined => {
+    const node = doc.getIn(path, true) as Node | undefined;
+    return node?.range ? lines.linePos(node.range[0]).line : undefined;
+  };
+  // Paths in a manifest are relative to the manifest's folder, not to where canflash runs.
+  const here = dirname(full);
   const entries = m.boards.map((b, i): BoardSpec => {
-    const file = b.firmware ?? m.firmware;
-    if (!file)
+    const given = b.firmware ?? m.firmware;
+    if (!given)
       throw new ManifestError(
         full,
         `boards[${i}].firmware`,
-        undefined,
+        lineOf(["boards", i]),
         "no firmware for this board and no top-level default",
       );
+    const file = expandPath(given, here);
     let target;
     try {
       target = resolveTarget(b.target);
     } catch (e) {
-      throw new ManifestError(full, `boards[${i}].target`, undefined, (e as Error).message);
+      throw new ManifestError(
+        full,
+        `boards[${i}].target`,
+        lineOf(["boards", i, "target"]),
+        (e as Error).message,
+      );
     }
+    const at = lineOf(["boards", i]);
     return {
+      origin: `${full}${at !== undefined ? `:${at}` : ""} (boards[${i}])`,
       ...(target ? { target } : {}),
       label: b.name ?? b.mcu ?? (b.uuid ? parseUuid(b.uuid) : b.device!),
       ...(b.mcu ? { mcu: b.mcu } : {}),
       ...(b.interface || m.interface ? { explicitIface: true } : {}),
       ...(b.uuid ? { uuid: b.uuid } : {}),
-      ...(b.device ? { device: b.device } : {}),
+      ...(b.device
+        ? { device: b.device.startsWith("/") ? b.device : expandPath(b.device, here) }
+        : {}),
       ...(b.baud ? { baud: b.baud } : {}),
       iface: b.interface ?? m.interface ?? "can0",
       file,
@@ -149,7 +166,7 @@ export async function loadManifest(
   return {
     entries,
     ...(m.jobs ? { jobs: m.jobs } : {}),
-    ...(m.config ? { config: m.config } : {}),
+    ...(m.config ? { config: expandPath(m.config, here) } : {}),
   };
 }
 

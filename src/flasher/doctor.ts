@@ -7,6 +7,7 @@
 
 import { join } from "node:path";
 import { readdir } from "node:fs/promises";
+import { kernelHasCanRaw } from "../can/socketcan.js";
 import {
   listCanInterfaces,
   type CanInterfaceInfo,
@@ -33,6 +34,8 @@ export interface DoctorOptions {
   devRoot?: string;
   sysfsRoot?: string;
   procRoot?: string;
+  /** Where the kernel modules live (tests). */
+  modulesRoot?: string;
 }
 
 export interface SerialDeviceFact {
@@ -51,6 +54,8 @@ export interface BridgeFact extends BridgeNetdev {
 }
 
 export interface DoctorReport {
+  /** Linux with CAN_RAW registered, built in or available as a module (false: no SocketCAN at all). */
+  kernelCan: boolean;
   interfaces: CanInterfaceInfo[];
   klipper: KlipperStatus;
   serial: SerialDeviceFact[];
@@ -89,5 +94,8 @@ export async function examineHost(o: DoctorOptions = {}): Promise<DoctorReport> 
     ...b,
     uuid: uuidFromUsbSerial(b.usb.serial),
   }));
-  return { interfaces, klipper, serial, bridges };
+  const kernelCan =
+    process.platform === "linux" &&
+    (await kernelHasCanRaw(o.procRoot ?? "/proc", o.modulesRoot ?? "/lib/modules"));
+  return { kernelCan, interfaces, klipper, serial, bridges };
 }

@@ -5,6 +5,7 @@
 // bus or port is opened: bad input sends nothing.
 
 import { isSupported } from "../bootloaders/index.js";
+import { ENTRIES } from "../entry/index.js";
 import { isUuid, parseUuid, type Uuid } from "../klippy-bridge/uuid.js";
 import { findTarget, targets, type Target } from "../targets/index.js";
 import type { SerialMode } from "../transport/serial-mode.js";
@@ -40,6 +41,8 @@ export interface BoardSpec {
   file: string;
   /** The board's row of the device table; absent: chosen from the link and the image. */
   target?: Target;
+  /** Where the board was given (a manifest's file and line), for errors about it. */
+  origin?: string;
 }
 
 export interface CanRequestLink {
@@ -112,6 +115,8 @@ export async function chooseTarget(
     if (
       t.mcu.includes(mcu) &&
       (t.transports.includes("uart") || t.transports.includes("usb-cdc")) &&
+      // A row only a person can enter (the STM32 ROM's boot pins) is never guessed: --target names it.
+      t.entry.some((e) => ENTRIES[e].automatic) &&
       (await isSupported(t))
     )
       rows.push(t);
@@ -139,29 +144,45 @@ export async function prepareRequests(
   const files = new Map<string, Promise<FirmwareFile>>();
   const out: FlashRequest[] = [];
   for (const e of specs) {
-    if (e.mcu !== undefined && e.uuid === undefined && e.device === undefined)
-      throw new RangeError(`${e.label}: printer.cfg name not resolved (resolveMcuNames first)`);
-    const link: FlashRequest["link"] =
-      e.uuid !== undefined
-        ? { kind: "can", iface: e.iface, uuid: parseUuid(e.uuid) }
-        : {
-            kind: "serial",
-            device: expandPath(e.device!, o.cwd, o.home),
-            ...(e.baud !== undefined ? { baud: e.baud } : {}),
-            ...(e.serialMode ? { mode: e.serialMode } : {}),
-          };
-    const key = link.kind === "can" ? `${link.iface}/${link.uuid}` : link.device;
-    if (seen.has(key)) throw new BoardListedTwiceError(e.label);
-    seen.add(key);
-    if (!files.has(e.file)) files.set(e.file, readFirmware(e.file, o.cwd, o.home));
-    const firmware = await files.get(e.file)!;
-    out.push({
-      id: e.label,
-      link,
-      firmware,
-      target: e.target ?? (await chooseTarget(link, firmware)),
-      targetGiven: !!e.target,
-    });
+    try {
+      out.push(await prepareOne(e, o, seen, files));
+    } catch (err) {
+      // Name where the board came from (a manifest line) on the error itself.
+      if (e.origin && err instanceof CanflashError && err.origin === undefined)
+        err.origin = e.origin;
+      throw err;
+    }
   }
   return out;
+}
+
+async function prepareOne(
+  e: BoardSpec,
+  o: { cwd: string; home?: string | undefined },
+  seen: Set<string>,
+  files: Map<string, Promise<FirmwareFile>>,
+): Promise<FlashRequest> {
+  if (e.mcu !== undefined && e.uuid === undefined && e.device === undefined)
+    throw new RangeError(`${e.label}: printer.cfg name not resolved (resolveMcuNames first)`);
+  const link: FlashRequest["link"] =
+    e.uuid !== undefined
+      ? { kind: "can", iface: e.iface, uuid: parseUuid(e.uuid) }
+      : {
+          kind: "serial",
+          device: expandPath(e.device!, o.cwd, o.home),
+          ...(e.baud !== undefined ? { baud: e.baud } : {}),
+          ...(e.serialMode ? { mode: e.serialMode } : {}),
+        };
+  const key = link.kind === "can" ? `${link.iface}/${link.uuid}` : link.device;
+  if (seen.has(key)) throw new BoardListedTwiceError(e.label);
+  seen.add(key);
+  if (!files.has(e.file)) files.set(e.file, readFirmware(e.file, o.cwd, o.home));
+  const firmware = await files.get(e.file)!;
+  return {
+    id: e.label,
+    link,
+    firmware,
+    target: e.target ?? (await chooseTarget(link, firmware)),
+    targetGiven: !!e.target,
+  };
 }

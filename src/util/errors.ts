@@ -22,6 +22,8 @@ export type ErrorCode = keyof ErrorCodes;
 export class CanflashError extends Error {
   /** Stable machine-readable identifier, e.g. "CAN_INTERFACE_DOWN". */
   readonly code: ErrorCode;
+  /** Where the input at fault was given, when not on the command line ("boards.yaml:12 (boards[2])"). */
+  origin?: string;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);

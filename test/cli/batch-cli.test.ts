@@ -1,6 +1,6 @@
 // Batch flashing from the command line: several -u, manifests, --json,
 // --keep-going, --dry-run, exit codes — against simulated boards.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -167,6 +167,32 @@ describe("batch flashing", () => {
 });
 
 describe("manifests", () => {
+  it("resolves firmware paths against the manifest's folder, and names its line when one is bad", async () => {
+    const iface = bus([{ uuid: "8266c4636429", boot: "katapult" }]);
+    const sub = join(dir, "farm");
+    mkdirSync(sub, { recursive: true });
+    writeFileSync(join(sub, "t0.bin"), image);
+    const m = join(sub, "boards.yaml");
+    writeFileSync(
+      m,
+      `interface: ${iface}\nboards:\n  - name: T0\n    uuid: 8266c4636429\n    firmware: t0.bin\n`,
+    );
+    const ok = await runInProcess(["--manifest", m], tmpdir()); // run from elsewhere
+    expect(ok.stderr).toBe("");
+    expect(ok.code).toBe(0);
+    const bad = join(sub, "bad.yaml");
+    writeFileSync(
+      bad,
+      `interface: ${iface}\nboards:\n  - name: T0\n    uuid: 8266c4636429\n    firmware: missing.bin\n`,
+    );
+    const r = await runInProcess(["--manifest", bad], tmpdir());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`firmware file not found: ${join(sub, "missing.bin")}`);
+    expect(r.stderr).toMatch(
+      new RegExp(`from ${bad.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:3 \\(boards\\[0\\]\\)`),
+    );
+  });
+
   it("flashes the boards a YAML manifest lists, with per-board firmware and labels", async () => {
     const iface = bus([
       { uuid: "8266c4636429", boot: "katapult" },

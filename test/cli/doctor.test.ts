@@ -155,3 +155,44 @@ describe("canflash doctor", () => {
     ).toBeGreaterThanOrEqual(4);
   });
 });
+
+describe("canflash doctor: the kernel and CAN HATs", () => {
+  const run = async (protocols: string) => {
+    const proc = mkdtempSync(join(tmpdir(), "canflash-proc-"));
+    mkdirSync(join(proc, "net"));
+    writeFileSync(join(proc, "net", "protocols"), protocols);
+    const text = capture();
+    const code = await doctorCommand(
+      {
+        interfaces: { runIp: async () => "[]" },
+        klipper: { procRoot: proc, systemctl: null, moonrakerUrl: null, socketPaths: [] },
+        procRoot: proc,
+        modulesRoot: join(proc, "no-modules"),
+        devRoot: join(proc, "dev"),
+        sysfsRoot: join(proc, "sys"),
+      },
+      {
+        io: text.io,
+        out: new TextReporter(text.io),
+        signal: new AbortController().signal,
+        verbose: false,
+      },
+    );
+    return { code, o: text.out() };
+  };
+
+  it("no CAN in the kernel is an error (exit 5) with the modprobe to try", async () => {
+    const { code, o } = await run(
+      "protocol  size sockets  memory press maxhdr  slab module\nTCP ...\n",
+    );
+    expect(code).toBe(5);
+    expect(o).toMatch(/FAIL this kernel has no SocketCAN[\s\S]*fix: sudo modprobe can-raw/);
+  });
+
+  it("a kernel with CAN but no interface: a warning (exit 1) that names the CAN HAT overlay", async () => {
+    const { code, o } = await run("CAN_RAW     960      0      -1   NI       0   yes  can_raw\n");
+    expect(code).toBe(1);
+    expect(o).not.toMatch(/no SocketCAN/);
+    expect(o).toMatch(/WARN no CAN interfaces[\s\S]*dtoverlay=mcp2515-can0,oscillator=/);
+  });
+});

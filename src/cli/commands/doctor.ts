@@ -85,12 +85,24 @@ function serialWhat(s: SerialDeviceFact): string {
 export async function doctorCommand(o: DoctorOptions, ctx: CommandContext): Promise<ExitCodeValue> {
   const host = await examineHost(o);
   const findings: Finding[] = [];
+  if (!host.kernelCan)
+    findings.push({
+      level: "error",
+      topic: "kernel",
+      message:
+        "this kernel has no SocketCAN (the can and can-raw modules are neither loaded nor installed)",
+      fix: "sudo modprobe can-raw; if there is no such module, install your kernel's extra modules (e.g. linux-modules-extra-$(uname -r)) or an image with CAN support",
+    });
   if (host.interfaces.length === 0) {
     findings.push({
       level: "warn",
       topic: "can",
       message: "no CAN interfaces on this machine",
-      fix: "plug in the USB-CAN adapter (or flash the USB-to-CAN bridge board); check `ip link show`; try the demo: canflash -i sim -q",
+      fix:
+        "plug in the USB-CAN adapter (or flash the USB-to-CAN bridge board); check `ip link show`. " +
+        "A CAN HAT (MCP2515) needs its overlay in /boot/firmware/config.txt (older: /boot/config.txt), e.g. " +
+        "dtoverlay=mcp2515-can0,oscillator=12000000,interrupt=25 (the oscillator is the HAT's crystal), then a reboot. " +
+        "Try the demo meanwhile: canflash -i sim -q",
     });
   }
   for (const i of host.interfaces) findings.push(...canFindings(i));
@@ -137,5 +149,10 @@ export async function doctorCommand(o: DoctorOptions, ctx: CommandContext): Prom
     const mark = f.level === "ok" ? "ok  " : f.level === "warn" ? "WARN" : "FAIL";
     ctx.out.finding(f, `${mark} ${f.message}${f.fix ? `\n     fix: ${f.fix}` : ""}`);
   }
-  return findings.some((f) => f.level === "error") ? ExitCode.INTERFACE : ExitCode.OK;
+  // A problem is a non-zero exit, so scripts can stop: errors 5, warnings 1.
+  return findings.some((f) => f.level === "error")
+    ? ExitCode.INTERFACE
+    : findings.some((f) => f.level === "warn")
+      ? ExitCode.FAILURE
+      : ExitCode.OK;
 }

@@ -71,7 +71,7 @@ export function explain(error: unknown, ctx: HintContext): Explained {
   const h = HINTS[error.code](error as ErrorFacts, ctx);
   return {
     exitCode: h.exitCode,
-    message: h.message ?? error.message,
+    message: (h.message ?? error.message) + (error.origin ? ` (from ${error.origin})` : ""),
     causes: h.causes ?? [],
     next: h.next ?? [],
   };
