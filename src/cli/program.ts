@@ -187,6 +187,11 @@ export async function run(
         }
       }
       flags.interface ??= "can0";
+      if (typeof flags.interface === "string" && flags.interface.trim() === "")
+        throw new UsageError(
+          "-i needs an interface name",
+          "e.g. -i can0, or -i sim for the demo bus",
+        );
       flags.uuid ??= [];
       flags._args = cmd.args;
       flags._given = new Set(

@@ -22,7 +22,9 @@ writeFileSync(
 const other = join(dir, "other.bin");
 writeFileSync(other, readFileSync(good));
 const K = "8266c4636429"; // a Katapult board of the demo bus
+writeFileSync(join(dir, "bad.yaml"), "boards: [ { uuid: 8266c4636429, colour: red } ]\n");
 const noTty = join(dir, "ttyACM9");
+const EXAMPLE_CFG = new URL("../../examples/printer.cfg", import.meta.url).pathname;
 
 interface Case {
   args: string[];
@@ -137,6 +139,61 @@ const CASES: Case[] = [
   },
   { args: ["-d", tmpdir(), good], code: 2, stderr: /is a directory, not a serial port/ },
   { args: ["-d", good, good], code: 2, stderr: /is a file, not a serial port/ },
+  { args: ["-i", "", "-q"], code: 2, stderr: /-i needs an interface name/ },
+  {
+    args: ["-i", "sim", "-u", K, "--jobs", "-1", good],
+    code: 2,
+    stderr: /--jobs -1: must be a positive integer/,
+  },
+  {
+    args: ["-i", "sim", "-u", K, "--jobs", "many", good],
+    code: 2,
+    stderr: /--jobs many: must be a positive integer/,
+  },
+  { args: ["-u", K, "-f"], code: 2, stderr: /argument missing/ },
+  { args: ["-d", noTty, "-b", "0", good], code: 2, stderr: /baud rate must be a positive integer/ },
+  { args: ["-i", "sim", "-q", "--firmware", good], code: 2, stderr: /-q flashes nothing/ },
+  { args: ["-i", "sim", "-q", "x", "y"], code: 2, stderr: /too many arguments/ },
+  { args: ["-i", "sim", "-s"], code: 2, stderr: /status needs the node's UUID/ },
+  {
+    args: ["-i", "sim", "-r", "-u", K, "-u", "ef00c3c43f24"],
+    code: 2,
+    stderr: /takes one UUID, got 2/,
+  },
+  { args: ["status", "-i", "sim"], code: 2, stderr: /status needs the node's UUID/ },
+  {
+    args: ["-i", "sim", "-q", "--config", join(dir, "none.cfg")],
+    code: 2,
+    stderr: /printer config not found/,
+  },
+  {
+    args: ["-i", "sim", "--config", EXAMPLE_CFG, "--mcu", "Nope", good],
+    code: 2,
+    stderr: /has no \[mcu Nope\][\s\S]*known: /,
+  },
+  { args: ["-d", noTty, "--serial-mode", "8e1", good], code: 2, stderr: /talks 8n1, not 8e1/ },
+  { args: ["demo-image", "-o", "/nonexistent/dir/x.bin"], code: 2, stderr: /cannot write/ },
+  {
+    args: ["demo-image", "-o", join(dir, "d.bin"), "--bitrate", "fast"],
+    code: 2,
+    stderr: /--bitrate fast: must be a positive integer/,
+  },
+  {
+    args: ["sim", "-i", "virtual:x", "--katapult", K, "--katapult", K],
+    code: 2,
+    stderr: /UUID given twice/,
+  },
+  {
+    args: ["sim", "-i", "virtual:x", "--katapult", "nothex"],
+    code: 2,
+    stderr: /is not a CAN UUID/,
+  },
+  { args: ["targets", "--bogus"], code: 2, stderr: /unknown option '--bogus'/ },
+  {
+    args: ["-i", "sim", "--manifest", join(dir, "bad.yaml")],
+    code: 2,
+    stderr: /unknown field colour/,
+  },
 ];
 
 describe("bad input: exit code, message, nothing sent", () => {
@@ -177,7 +234,7 @@ describe("bad input: exit code, message, nothing sent", () => {
     expect(tx.some((l) => /#018812/i.test(l))).toBe(true);
   });
 
-  it("covers at least 40 cases", () => {
-    expect(CASES.length).toBeGreaterThanOrEqual(40);
+  it("covers at least 60 cases", () => {
+    expect(CASES.length).toBeGreaterThanOrEqual(60);
   });
 });
