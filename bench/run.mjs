@@ -4,6 +4,7 @@ import { benchAvr } from "./avr.mjs";
 import { benchBatchCan } from "./batch-can.mjs";
 import { benchBusModel, benchKatapultCan } from "./katapult-can.mjs";
 import { benchSamBa } from "./sam-ba.mjs";
+import { benchStm32 } from "./stm32.mjs";
 
 let ok = true;
 await benchBusModel();
@@ -21,6 +22,7 @@ for (const r of batch) {
 ok = batch.every((r) => r.toFloor <= 1.25) && ok;
 ok = (await benchAvr()) && ok;
 ok = (await benchSamBa()) && ok;
+ok = (await benchStm32()) && ok;
 if (!ok) {
   console.log("\nsome ratios are above their target");
   process.exitCode = 1;

@@ -21,6 +21,7 @@ const DRIVERS: Partial<Record<Protocol, Loader>> = {
   "sam-ba": () => import("./sam-ba/driver.js"),
   stk500v1: () => import("./avr/stk500v1/driver.js"),
   stk500v2: () => import("./avr/stk500v2/driver.js"),
+  "stm32-usart": () => import("./stm32-usart/driver.js"),
 };
 
 /** The row's bootloader is one this build cannot flash (yet). */

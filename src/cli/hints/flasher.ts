@@ -136,7 +136,10 @@ export const flasherHints = {
   REQUEST_IMPOSSIBLE: (e) => ({
     exitCode: ExitCode.USAGE,
     next: [
-      `flash directly: canflash --target ${str(e, "target")} -d ${str(e, "board")} <file> (canflash resets the board itself)`,
+      `flash directly: canflash --target ${str(e, "target")} -d ${str(e, "board")} <file>` +
+        (num(e, "listenWindowMs") !== undefined
+          ? " (canflash resets the board itself)"
+          : " (canflash gets the board there, or says what to press)"),
     ],
   }),
   BOOTLOADER_UNSUPPORTED: (e) => ({

@@ -14,6 +14,7 @@ import { katapultHints } from "./katapult.js";
 import { samBaHints } from "./sam-ba.js";
 import { klipperHints } from "./klipper.js";
 import { serialHints } from "./serial.js";
+import { stm32Hints } from "./stm32.js";
 import type { ErrorFacts, Explained, HintContext, HintFn } from "./types.js";
 
 export type { Explained, HintContext } from "./types.js";
@@ -25,6 +26,7 @@ const HINTS: Readonly<Record<ErrorCode, HintFn>> = {
   ...samBaHints,
   ...klipperHints,
   ...serialHints,
+  ...stm32Hints,
   ...imageHints,
   ...flasherHints,
 };
