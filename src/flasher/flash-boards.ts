@@ -182,6 +182,7 @@ async function flashLocked(
         return true;
       } catch (e) {
         if (!(e instanceof CanflashError)) throw e;
+        e.nothingSent = true;
         refused.set(p.request, e);
         return false;
       }

@@ -24,6 +24,8 @@ export class CanflashError extends Error {
   readonly code: ErrorCode;
   /** Where the input at fault was given, when not on the command line ("boards.yaml:12 (boards[2])"). */
   origin?: string;
+  /** Refused before anything was sent to the board (set by the orchestration). */
+  nothingSent?: boolean;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);

@@ -74,7 +74,12 @@ export function explain(error: unknown, ctx: HintContext): Explained {
   return {
     exitCode: h.exitCode,
     message: (h.message ?? error.message) + (error.origin ? ` (from ${error.origin})` : ""),
-    causes: h.causes ?? [],
+    causes: error.nothingSent
+      ? [
+          "Nothing was sent to the board.",
+          ...(h.causes ?? []).filter((c) => !/^nothing was (written|sent)/i.test(c)),
+        ]
+      : (h.causes ?? []),
     next: h.next ?? [],
   };
 }
