@@ -4,9 +4,11 @@ import { benchAvr } from "./avr.mjs";
 import { benchBatchCan } from "./batch-can.mjs";
 import { benchBusModel, benchKatapultCan } from "./katapult-can.mjs";
 import { benchSamBa } from "./sam-ba.mjs";
+import { benchStartup } from "./startup.mjs";
 import { benchStm32 } from "./stm32.mjs";
 
 let ok = true;
+ok = (await benchStartup()) && ok;
 await benchBusModel();
 ok = (await benchKatapultCan()) && ok;
 const batch = await benchBatchCan();

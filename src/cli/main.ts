@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 // canflash executable: wires the process (argv, streams, signals) to run().
-import { closeAllOpenBuses } from "../flasher/buses.js";
 import { processIo } from "./io.js";
 import { run } from "./program.js";
 
@@ -23,5 +22,6 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
 }
 
 const code = await run(process.argv.slice(2), processIo(), controller.signal);
-await closeAllOpenBuses();
+// Loaded only now: a run that opened a bus has it loaded already; --help never pays for it.
+await (await import("../flasher/buses.js")).closeAllOpenBuses();
 process.exitCode = code;

@@ -10,31 +10,45 @@ import {
   type WriteStream,
 } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
-import { pino } from "pino";
-import { setRootLogger } from "../util/log.js";
 import { CanflashError } from "../util/errors.js";
-import { DEFAULT_FIRMWARE, expandPath } from "../flasher/firmware.js";
-import { parseSerialMode } from "../flasher/requests.js";
-import { requestCommand, statusCommand, type BoardCommandOptions } from "./commands/board.js";
+import { DEFAULT_FIRMWARE, expandPath, parseSerialMode } from "../flasher/inputs.js";
+import type { BoardCommandOptions } from "./commands/board.js";
 import type { CommandContext } from "./commands/context.js";
-import { doctorCommand } from "./commands/doctor.js";
-import { flashCommand, type BoardSpec } from "./commands/flash.js";
-import { queryCommand, type QueryCommandOptions } from "./commands/query.js";
-import { simCommand } from "./commands/sim.js";
-import { resolveTarget, targetsCommand } from "./commands/targets.js";
+import type { BoardSpec } from "./commands/flash.js";
+import type { QueryCommandOptions } from "./commands/query.js";
 import { ExitCode, type ExitCodeValue } from "./exit-codes.js";
 import { errorCode, explain } from "./hints/index.js";
 import type { CliIo } from "./io.js";
 import { checkRootArgs } from "./argv-checks.js";
-import { loadManifest } from "./manifest.js";
 import { JsonReporter, TextReporter, type Reporter } from "./output.js";
 import { UsageError } from "./usage-error.js";
 
-export const VERSION = (
-  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-    version: string;
-  }
-).version;
+// Each command's module (and the library behind it) is imported when the command runs:
+// `canflash --help` reads a handful of files, not the whole library.
+const load = {
+  board: () => import("./commands/board.js"),
+  doctor: () => import("./commands/doctor.js"),
+  flash: () => import("./commands/flash.js"),
+  query: () => import("./commands/query.js"),
+  sim: () => import("./commands/sim.js"),
+  targets: () => import("./commands/targets.js"),
+  manifest: () => import("./manifest.js"),
+};
+
+const resolveTarget = async (query: string | undefined) =>
+  (await load.targets()).resolveTarget(query);
+
+/** Set by the bundler (scripts/bundle.mjs) so a start does not read package.json; tsc's output reads it. */
+declare const __CANFLASH_VERSION__: string | undefined;
+
+export const VERSION: string =
+  typeof __CANFLASH_VERSION__ === "string"
+    ? __CANFLASH_VERSION__
+    : (
+        JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+          version: string;
+        }
+      ).version;
 
 interface Flags {
   interface?: string;
@@ -203,7 +217,13 @@ export async function run(
       out = flags.json
         ? new JsonReporter(io, VERSION)
         : new TextReporter(io, { quiet: !!flags.quiet, verbose });
-      if (verbose) setRootLogger(pino({ level: "debug" }, pino.destination(2)));
+      if (verbose) {
+        const [{ pino }, { setRootLogger }] = await Promise.all([
+          import("pino"),
+          import("../util/log.js"),
+        ]);
+        setRootLogger(pino({ level: "debug" }, pino.destination(2)));
+      }
       command = typeof name === "string" ? name : name(flags);
       out.start(command);
       started = true;
@@ -251,13 +271,13 @@ export async function run(
     katapultInfo: !!f.katapultInfo,
     ...(typeof f.config === "string" ? { config: f.config } : {}),
   });
-  const boardOpts = (f: Flags): BoardCommandOptions => ({
+  const boardOpts = async (f: Flags): Promise<BoardCommandOptions> => ({
     iface: f.interface!,
     uuids: f.uuid,
     ...(typeof f.device === "string" ? { device: f.device } : {}),
     ...(f.baud !== undefined ? { baud: parseBaud(f.baud as string) } : {}),
     ...(typeof f.serialMode === "string" ? { serialMode: parseSerialMode(f.serialMode) } : {}),
-    ...(f.target ? { target: resolveTarget(f.target as string)! } : {}),
+    ...(f.target ? { target: (await resolveTarget(f.target as string))! } : {}),
     ...(typeof f.config === "string" ? { config: f.config } : {}),
     stopKlipper: !!f.stopKlipper,
   });
@@ -268,7 +288,7 @@ export async function run(
     c: CommandContext,
     file: string | undefined,
   ): Promise<ExitCodeValue> => {
-    const target = resolveTarget(f.target as string | undefined);
+    const target = await resolveTarget(f.target as string | undefined);
     let entries: BoardSpec[] = [];
     let jobs = parseJobs(f.jobs as string | undefined);
     let config = typeof f.config === "string" ? f.config : undefined;
@@ -276,7 +296,7 @@ export async function run(
     if (f.manifest) {
       if (f.uuid.length > 0 || f.device || mcuNames.length > 0)
         throw new UsageError("give boards either with --manifest or with -u/-d/--mcu, not both");
-      const m = await loadManifest(f.manifest as string, io.cwd);
+      const m = await (await load.manifest()).loadManifest(f.manifest as string, io.cwd);
       entries = m.entries;
       jobs ??= m.jobs;
       config ??= m.config;
@@ -323,7 +343,7 @@ export async function run(
         "no boards to flash",
         "give -u <uuid> (repeatable), -d <tty> or --manifest <file>",
       );
-    return flashCommand(
+    return (await load.flash()).flashCommand(
       entries,
       {
         ...(jobs !== undefined ? { jobs } : {}),
@@ -405,13 +425,15 @@ export async function run(
             },
           );
           if (f.device) {
-            if (f.requestBootloader) return requestCommand(boardOpts(f), c);
-            if (f.status) return statusCommand(boardOpts(f), c);
+            if (f.requestBootloader)
+              return (await load.board()).requestCommand(await boardOpts(f), c);
+            if (f.status) return (await load.board()).statusCommand(await boardOpts(f), c);
             return flash(f, c, file);
           }
-          if (f.query) return queryCommand(queryOpts(f), c);
-          if (f.requestBootloader) return requestCommand(boardOpts(f), c);
-          if (f.status) return statusCommand(boardOpts(f), c);
+          if (f.query) return (await load.query()).queryCommand(queryOpts(f), c);
+          if (f.requestBootloader)
+            return (await load.board()).requestCommand(await boardOpts(f), c);
+          if (f.status) return (await load.board()).statusCommand(await boardOpts(f), c);
           if (f.uuid.length > 0 || f.manifest || (f.mcu as string[]).length > 0)
             return flash(f, c, file);
           if (file)
@@ -451,7 +473,7 @@ export async function run(
     )
     .addHelpText("after", "\nExamples:\n  canflash query can0\n  canflash query -i sim --json")
     .action(
-      wrap("query", (f, c) => {
+      wrap("query", async (f, c) => {
         const [positional] = f._args as string[];
         if (positional !== undefined) {
           if ((f._given as Set<string>).has("interface") && positional !== f.interface)
@@ -462,7 +484,7 @@ export async function run(
           f.interface = positional;
           c.ifaceGiven = true;
         }
-        return queryCommand(queryOpts(f), c);
+        return (await load.query()).queryCommand(queryOpts(f), c);
       }),
     );
 
@@ -503,7 +525,9 @@ Manifest (JSON or YAML):
     )
     .requiredOption("-u, --uuid <uuid>", "the node", collect, [] as string[])
     .addHelpText("after", "\nExample:\n  canflash status -u aabbccddeeff")
-    .action(wrap("status", (f, c) => statusCommand(boardOpts(f), c)));
+    .action(
+      wrap("status", async (f, c) => (await load.board()).statusCommand(await boardOpts(f), c)),
+    );
 
   common(program.command("request-bootloader"))
     .option("--stop-klipper", "stop a running Klipper that holds the node (it stays stopped)")
@@ -511,15 +535,19 @@ Manifest (JSON or YAML):
     .description("put a node into its bootloader and confirm it answers as Katapult")
     .requiredOption("-u, --uuid <uuid>", "the node", collect, [] as string[])
     .addHelpText("after", "\nExample:\n  canflash request-bootloader -u aabbccddeeff")
-    .action(wrap("request-bootloader", (f, c) => requestCommand(boardOpts(f), c)));
+    .action(
+      wrap("request-bootloader", async (f, c) =>
+        (await load.board()).requestCommand(await boardOpts(f), c),
+      ),
+    );
 
   common(program.command("targets"))
     .description("list the chips and bootloaders canflash knows (and which this build flashes)")
     .argument("[id]", "show one target in full (id or chip)")
     .addHelpText("after", "\nExamples:\n  canflash targets\n  canflash targets atmega2560")
     .action(
-      wrap("targets", (f, c) =>
-        targetsCommand(
+      wrap("targets", async (f, c) =>
+        (await load.targets()).targetsCommand(
           { json: !!f.json, ...((f._args as string[])[0] ? { id: (f._args as string[])[0] } : {}) },
           c,
         ),
@@ -531,7 +559,7 @@ Manifest (JSON or YAML):
       "check CAN interfaces, a running Klipper and serial devices; each finding with its fix",
     )
     .addHelpText("after", "\nExamples:\n  canflash doctor\n  canflash doctor --json")
-    .action(wrap("doctor", (_f, c) => doctorCommand({}, c)));
+    .action(wrap("doctor", async (_f, c) => (await load.doctor()).doctorCommand({}, c)));
 
   program
     .command("demo-image")
@@ -602,8 +630,8 @@ Manifest (JSON or YAML):
       "\nExample:\n  canflash sim -i vcan0 --katapult 8266c4636429 --klipper 625720a262c6 --dump-dir /tmp/dumps",
     )
     .action(
-      wrap("sim", (f, c) =>
-        simCommand(
+      wrap("sim", async (f, c) =>
+        (await load.sim()).simCommand(
           {
             iface: f.interface!,
             katapult: f.katapult as string[],

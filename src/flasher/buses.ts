@@ -2,7 +2,12 @@
 // table (can/backends.ts) plus the demo bus "sim", registered here and
 // imported only when it is opened; --trace-file wraps the bus.
 
-import { isSimulatedInterface, openCanBus, registerCanBackend } from "../can/backends.js";
+import {
+  isIsolatedInterface,
+  isSimulatedInterface,
+  openCanBus,
+  registerCanBackend,
+} from "../can/backends.js";
 import type { CanBus } from "../can/bus.js";
 import { closeAllBuses } from "../can/registry.js";
 import { TracedBus, type TraceSink } from "../can/trace.js";
@@ -18,7 +23,8 @@ registerCanBackend({
   open: async (iface, options) => (await import("../sim/demo.js")).demoBackend.open(iface, options),
 });
 
-export { isSimulatedInterface };
+// Through this module, so the demo backend is registered before any name is judged.
+export { isIsolatedInterface, isSimulatedInterface, openCanBus };
 
 /** Opens `iface`; with `trace`, every frame sent and received is also written there. */
 export async function openBus(iface: string, trace?: TraceSink): Promise<CanBus> {

@@ -4,8 +4,6 @@
 // placed at the bootloader's start once it is known.
 
 import { readFile, stat } from "node:fs/promises";
-import { homedir } from "node:os";
-import { resolve } from "node:path";
 import type { DeviceInfo } from "../flash-api/adapter.js";
 import type { PlanInput } from "../flash-api/geometry.js";
 import type { KlipperDictionary } from "../klippy-bridge/dictionary.js";
@@ -18,6 +16,7 @@ import {
   type FirmwareImage,
   type ImageFormat,
 } from "./image/index.js";
+import { expandPath } from "./inputs.js";
 import { imageDictionary } from "./preflight.js";
 
 declare module "../util/errors.js" {
@@ -26,14 +25,7 @@ declare module "../util/errors.js" {
   }
 }
 
-/** flashtool's default firmware path. */
-export const DEFAULT_FIRMWARE = "~/klipper/out/klipper.bin";
-
-export function expandPath(path: string, cwd: string, home = homedir()): string {
-  if (path === "~") return home;
-  if (path.startsWith("~/")) return resolve(home, path.slice(2));
-  return resolve(cwd, path);
-}
+export { DEFAULT_FIRMWARE, expandPath } from "./inputs.js";
 
 export class FirmwareFileError extends CanflashError {
   constructor(

@@ -8,7 +8,7 @@
 // Decisions go out as events; the caller words them.
 
 import { realpath } from "node:fs/promises";
-import { isSimulatedInterface } from "../can/backends.js";
+import { isSimulatedInterface } from "./buses.js";
 import { detectKlipper, type DetectOptions, type KlipperStatus } from "../klippy-bridge/klippy.js";
 import {
   printState,

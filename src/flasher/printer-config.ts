@@ -6,7 +6,7 @@
 // canbus_interface, or serial devices, before anything is opened.
 
 import { stat } from "node:fs/promises";
-import { isSimulatedInterface } from "../can/backends.js";
+import { isSimulatedInterface } from "./buses.js";
 import { detectKlipper, type DetectOptions, type KlipperStatus } from "../klippy-bridge/klippy.js";
 import { configuredMcus, type ConfiguredMcu } from "../klippy-bridge/mcu-inventory.js";
 import { defaultPrinterConfigPaths, nodeConfigFs } from "../klippy-bridge/printer-cfg-fs.js";

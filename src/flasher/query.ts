@@ -5,11 +5,10 @@
 // probed only while no Klippy runs; a Klipper on this host matters only for
 // a real bus.
 
-import { isSimulatedInterface } from "../can/backends.js";
 import { KLIPPY_PROBE_IDS } from "../klippy-bridge/assigned.js";
 import { detectKlipper, type DetectOptions } from "../klippy-bridge/klippy.js";
 import { mcuForUuid, type ConfiguredMcu } from "../klippy-bridge/mcu-inventory.js";
-import { openBus, type TraceSink } from "./buses.js";
+import { isSimulatedInterface, openBus, type TraceSink } from "./buses.js";
 import { choosePrinterConfig } from "./printer-config.js";
 import { scanCanBus, type ScannedNode } from "./scan.js";
 

@@ -6,7 +6,7 @@
 
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { isIsolatedInterface, openCanBus } from "../can/backends.js";
+import { isIsolatedInterface, openCanBus } from "./buses.js";
 import { parseUuid, type Uuid } from "../klippy-bridge/uuid.js";
 import { SimCanDevice } from "../sim/device.js";
 import { klipperImage } from "../sim/klipper-image.js";

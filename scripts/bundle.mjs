@@ -1,0 +1,33 @@
+// The CLI as one bundled entry file (plus lazily loaded chunks): a start
+// reads a handful of files instead of hundreds. esbuild bundles the ESM
+// sources tsc has already checked; dynamic imports stay dynamic (code
+// splitting), so `--help` loads only the entry and commander's chunk, and
+// the native addons stay external (loaded by util/native.ts when a link
+// needs them). The library (dist/**) is still tsc's output, for importers.
+import { build } from "esbuild";
+import { chmodSync, readFileSync, rmSync } from "node:fs";
+
+const out = new URL("../dist/cli/", import.meta.url).pathname;
+const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+rmSync(`${out}chunks`, { recursive: true, force: true });
+await build({
+  entryPoints: { main: new URL("../src/cli/main.ts", import.meta.url).pathname },
+  outdir: out,
+  entryNames: "[name]",
+  chunkNames: "chunks/[name]-[hash]",
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  target: "node20.10",
+  external: ["socketcan", "serialport", "@serialport/*", "usb", "node-hid"],
+  // CommonJS dependencies (commander, pino) call require() for node builtins.
+  banner: {
+    js: 'import { createRequire as __canflashRequire } from "node:module"; const require = __canflashRequire(import.meta.url);',
+  },
+  define: { __CANFLASH_VERSION__: JSON.stringify(version) },
+  sourcemap: "linked",
+  legalComments: "none",
+  logLevel: "warning",
+});
+chmodSync(`${out}main.js`, 0o755);
