@@ -13,7 +13,7 @@ import { VirtualCanChannel } from "../dist/can/virtual.js";
 import { runBatch } from "../dist/flasher/batch.js";
 import { runFlash } from "../dist/flasher/execute.js";
 import { SimCanDevice } from "../dist/sim/device.js";
-import { realClock } from "../dist/util/clock.js";
+import { preciseClock } from "../dist/util/clock.js";
 import { randomBytes } from "../dist/util/random.js";
 
 const APP = 0x08002000;
@@ -21,7 +21,7 @@ const UUIDS = ["8266c4636429", "ef00c3c43f24", "625720a262c6", "aabbccddee01"];
 const TARGET = 1.6;
 
 function setup(n, bitrate, latencyMs) {
-  const channel = VirtualCanChannel.anonymous({ bitrate, clock: realClock });
+  const channel = VirtualCanChannel.anonymous({ bitrate, clock: preciseClock });
   const devices = UUIDS.slice(0, n).map((uuid, i) => {
     const d = new SimCanDevice(channel.open({ txQueueLength: 3 }), {
       uuid,

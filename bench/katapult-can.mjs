@@ -24,7 +24,7 @@ import { canFrame } from "../dist/can/frame.js";
 import { VirtualCanChannel } from "../dist/can/virtual.js";
 import { runFlash } from "../dist/flasher/execute.js";
 import { SimCanDevice } from "../dist/sim/device.js";
-import { realClock } from "../dist/util/clock.js";
+import { preciseClock } from "../dist/util/clock.js";
 import { randomBytes } from "../dist/util/random.js";
 
 const UUID = "8266c4636429";
@@ -87,7 +87,7 @@ function floorWireMs(image, bitrate) {
 }
 
 async function once(bitrate) {
-  const channel = VirtualCanChannel.anonymous({ bitrate, clock: realClock });
+  const channel = VirtualCanChannel.anonymous({ bitrate, clock: preciseClock });
   const old = randomBytes(128 * 1024, 99); // previous firmware: every page must be erased
   const device = new SimCanDevice(channel.open({ txQueueLength: 3 }), {
     uuid: UUID,
@@ -101,7 +101,7 @@ async function once(bitrate) {
   const r = await runFlash(
     katapultCanAdapter({ bus: host, uuid: UUID }),
     { segments: [{ address: APP, data: image }] },
-    { clock: realClock },
+    { clock: preciseClock },
   );
   const wall = performance.now() - t0;
   if (!r.verified) throw new Error("flash did not verify");
@@ -146,7 +146,7 @@ export async function benchKatapultCan() {
 /** The bus-time model on the real clock: 1,000 8-byte frames vs their modelled wire time. */
 export async function benchBusModel() {
   const bitrate = 1_000_000;
-  const ch = VirtualCanChannel.anonymous({ bitrate, clock: realClock });
+  const ch = VirtualCanChannel.anonymous({ bitrate, clock: preciseClock });
   const tx = ch.open();
   const rx = ch.open();
   const frames = Array.from({ length: 1000 }, (_, i) =>

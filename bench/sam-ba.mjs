@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { klipperImage } from "../dist/sim/klipper-image.js";
 import { SamBaBoard } from "../dist/sim/sam-ba/board.js";
-import { realClock } from "../dist/util/clock.js";
+import { preciseClock } from "../dist/util/clock.js";
 
 const run = promisify(execFile);
 const CLI = new URL("../dist/cli/main.js", import.meta.url).pathname;
@@ -82,7 +82,7 @@ function board(kind) {
       if (!m) return;
       const b = new SamBaBoard(
         { write: (x) => proc.stdin.write(Buffer.from(x)), onData: (cb) => listeners.push(cb) },
-        { kind, clock: realClock },
+        { kind, clock: preciseClock },
       );
       resolve({
         port: m[1],

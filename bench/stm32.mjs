@@ -18,7 +18,7 @@
 import { spawn } from "node:child_process";
 import { klipperImage } from "../dist/sim/klipper-image.js";
 import * as sim from "../dist/sim/stm32/index.js";
-import { realClock } from "../dist/util/clock.js";
+import { preciseClock } from "../dist/util/clock.js";
 import {
   haveStm32flash,
   removeTemps,
@@ -72,7 +72,10 @@ function canflash(args) {
 }
 
 async function session(c, flash) {
-  const board = await startRom(sim, realClock, { preset: c.preset, adapterLatencyMs: c.latency });
+  const board = await startRom(sim, preciseClock, {
+    preset: c.preset,
+    adapterLatencyMs: c.latency,
+  });
   try {
     const t0 = performance.now();
     await flash(board.port);

@@ -3,7 +3,7 @@
 // exactly these.
 export * from "./can/index.js";
 export * from "./util/errors.js";
-export { realClock, VirtualClock, delay, type Clock } from "./util/clock.js";
+export { realClock, preciseClock, VirtualClock, delay, type Clock } from "./util/clock.js";
 export { setRootLogger } from "./util/log.js";
 export * from "./klippy-bridge/uuid.js";
 export * from "./klippy-bridge/admin.js";

@@ -5,7 +5,7 @@
 // arbitration among the frames waiting at the endpoints' transmit queues.
 // Optional seeded faults act on frames as they leave the wire.
 
-import { realClock, type Clock } from "../util/clock.js";
+import { preciseClock, realClock, type Clock } from "../util/clock.js";
 import { AbortedError } from "../util/errors.js";
 import { arbitrationKey, frameWireBits } from "./bittime.js";
 import { BaseBus, type SendOptions } from "./bus.js";
@@ -18,6 +18,12 @@ import { onAbort as subscribeAbort } from "../util/abort.js";
 export interface VirtualChannelOptions {
   /** Bit rate in bit/s. When set, frames take their wire time and compete in arbitration. */
   bitrate?: number;
+  /**
+   * Model bus time (default: when a bitrate is set). False keeps the bitrate
+   * as the channel's nominal rate (what a bus reports) but delivers frames at
+   * once: the demo bus, which needs no sub-millisecond timers to look right.
+   */
+  busTime?: boolean;
   faults?: FaultOptions;
   clock?: Clock;
   /** Frames each endpoint may queue before send() waits. Default 128 (Klipper's recommended txqueuelen). */
@@ -68,6 +74,8 @@ export class VirtualCanChannel {
 
   readonly clock: Clock;
   readonly bitrate: number | undefined;
+  /** Frames take their wire time (the bus-time model runs). */
+  readonly timed: boolean;
   readonly txQueueLength: number;
   readonly stats: ChannelStats;
   private readonly endpoints = new Set<VirtualCanBus>();
@@ -84,7 +92,9 @@ export class VirtualCanChannel {
     /** Removed from the registry when its last endpoint closes. */
     private readonly transient: boolean,
   ) {
-    this.clock = options.clock ?? realClock;
+    this.timed = options.bitrate !== undefined && options.busTime !== false;
+    // The bus-time model needs sub-millisecond deadlines; an untimed channel does not.
+    this.clock = options.clock ?? (this.timed ? preciseClock : realClock);
     this.bitrate = options.bitrate;
     this.txQueueLength = options.txQueueLength ?? DEFAULT_TX_QUEUE;
     this.faults = options.faults ? new FaultInjector(options.faults) : undefined;
@@ -164,7 +174,7 @@ export class VirtualCanChannel {
   /** @internal called by an endpoint's send. */
   enqueue(ep: VirtualCanBus, frame: CanFrame): void {
     ep.tx.push({ frame, seq: this.seq++, queuedAt: this.clock.now() });
-    if (this.bitrate === undefined) {
+    if (!this.timed) {
       if (!this.drainScheduled) {
         this.drainScheduled = true;
         this.clock.schedule(0, () => this.drainUntimed());

@@ -45,12 +45,14 @@ export interface DemoSim {
 }
 
 export function startDemoSim(
-  options: { clock?: Clock; bitrate?: number; onEvent?: SimEventListener } = {},
+  options: { clock?: Clock; bitrate?: number; busTime?: boolean; onEvent?: SimEventListener } = {},
 ): DemoSim {
   const channel = VirtualCanChannel.anonymous({
     label: "sim",
     clock: options.clock ?? realClock,
     bitrate: options.bitrate ?? DEMO_BITRATE,
+    // No bus-time model: it needs a clock that polls, and the demo looks right without it.
+    busTime: options.busTime ?? false,
   });
   const devices = DEMO_NODES.map((o) => {
     const d = new SimCanDevice(channel.open({ label: o.uuid, txQueueLength: 3 }), {

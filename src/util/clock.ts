@@ -15,8 +15,8 @@ export interface Clock {
   schedule(ms: number, fn: () => void): () => void;
 }
 
-/** Below this many ms the real clock finishes a wait by polling the event loop, not setTimeout. */
-const PRECISE_WINDOW_MS = 2;
+/** Below this many ms the precise clock finishes a wait by polling the event loop, not setTimeout. */
+export const PRECISE_WINDOW_MS = 2;
 
 interface RealTimer {
   due: number;
@@ -40,6 +40,9 @@ class RealClock implements Clock {
   private seq = 0;
   private timeout: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
+
+  /** `windowMs`: how close to a deadline it polls instead of sleeping (0: never polls). */
+  constructor(private readonly windowMs: number) {}
 
   now(): number {
     return performance.now();
@@ -81,8 +84,12 @@ class RealClock implements Clock {
     const first = this.queue[0];
     if (!first) return;
     const left = first.due - performance.now();
-    if (left > PRECISE_WINDOW_MS)
-      this.timeout = setTimeout(() => this.tick(), left - PRECISE_WINDOW_MS);
+    if (this.windowMs === 0) {
+      // Timers and events only: a due timer fires on the next turn, a later one on setTimeout.
+      if (left <= 0) this.immediate = setImmediate(() => this.tick());
+      else this.timeout = setTimeout(() => this.tick(), Math.ceil(left));
+    } else if (left > this.windowMs)
+      this.timeout = setTimeout(() => this.tick(), left - this.windowMs);
     else this.immediate = setImmediate(() => this.tick());
   }
 
@@ -98,8 +105,19 @@ class RealClock implements Clock {
   }
 }
 
-/** Wall-clock time (see RealClock). */
-export const realClock: Clock = new RealClock();
+/**
+ * Wall-clock time on timers and events only (no polling): what talks to real
+ * buses and ports. Timers fire in order, within about a millisecond.
+ */
+export const realClock: Clock = new RealClock(0);
+
+/**
+ * Wall-clock time that holds tens of microseconds by polling the event loop
+ * in the last couple of milliseconds before a deadline: for the bus-time
+ * model of the virtual CAN channel and device models paced byte by byte.
+ * It keeps a core busy while timers are that close — never for real links.
+ */
+export const preciseClock: Clock = new RealClock(PRECISE_WINDOW_MS);
 
 /**
  * Resolves after `ms` on `clock`; rejects with AbortedError when `signal`

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { SimSerialDevice } from "../../src/sim/serial-device.js";
-import { realClock } from "../../src/util/clock.js";
+import { preciseClock } from "../../src/util/clock.js";
 import { randomBytes } from "../../src/util/random.js";
 import { openPty, type Pty } from "../fakes/pty.js";
 import { canflash } from "./helpers.js";
@@ -28,7 +28,7 @@ async function board(boot: "katapult" | "klipper"): Promise<SimSerialDevice> {
   const p = pty;
   dev = new SimSerialDevice(
     { write: (b) => p.write(b), onData: (cb) => p.onData(cb) },
-    { uuid: "8266c4636429", kind: "uart", boot, clock: realClock },
+    { uuid: "8266c4636429", kind: "uart", boot, clock: preciseClock },
   );
   dev.start();
   return dev;

@@ -14,7 +14,7 @@ import type { FlashEvent } from "../../src/flash-api/progress.js";
 import { parseUuid } from "../../src/klippy-bridge/uuid.js";
 import { SimCanDevice } from "../../src/sim/device.js";
 import { SimSerialDevice, type WatchedLink } from "../../src/sim/serial-device.js";
-import { realClock } from "../../src/util/clock.js";
+import { preciseClock } from "../../src/util/clock.js";
 import { randomBytes } from "../../src/util/random.js";
 import { openPty, type Pty } from "../fakes/pty.js";
 import { FakeUsbSysfs } from "../fakes/usb-sysfs.js";
@@ -52,7 +52,7 @@ describe("Katapult over serial (ptys)", () => {
       uuid: "8266c4636429",
       kind: "uart",
       boot: "katapult",
-      clock: realClock,
+      clock: preciseClock,
     });
     dev.start();
     cleanups.push(() => dev.stop());
@@ -80,7 +80,7 @@ describe("Katapult over serial (ptys)", () => {
       uuid: "8266c4636429",
       kind: "uart",
       boot: "klipper",
-      clock: realClock,
+      clock: preciseClock,
     });
     dev.start();
     cleanups.push(() => dev.stop());
@@ -116,7 +116,7 @@ describe("Katapult over serial (ptys)", () => {
       uuid: "8266c4636429",
       kind: "usb",
       boot: "klipper",
-      clock: realClock,
+      clock: preciseClock,
       reenumerate: async (into) => {
         const p = await pty();
         const katapult = into === "katapult";
@@ -176,7 +176,7 @@ describe("Katapult over serial (ptys)", () => {
       serial,
       net: "can0",
     });
-    const channel = VirtualCanChannel.anonymous({ clock: realClock });
+    const channel = VirtualCanChannel.anonymous({ clock: preciseClock });
     let serialDev: SimSerialDevice | undefined;
     const canDev: SimCanDevice = new SimCanDevice(channel.open({ txQueueLength: 3 }), {
       uuid,
@@ -188,7 +188,7 @@ describe("Katapult over serial (ptys)", () => {
             uuid,
             kind: "usb",
             boot: "katapult",
-            clock: realClock,
+            clock: preciseClock,
             sharedFlash: canDev.flash,
           });
           serialDev.start();
@@ -223,7 +223,7 @@ describe("Katapult over serial (ptys)", () => {
         gate: new CanBootloaderGate(host, []),
         bridge: bridge!,
       },
-      { clock: realClock, usbTree: usb.tree },
+      { clock: preciseClock, usbTree: usb.tree },
     );
     const image = appImage(20_000, 34);
     const events: FlashEvent[] = [];
@@ -254,7 +254,7 @@ describe("Katapult over serial (ptys)", () => {
       serial: "112233445566778899AABBCC",
       net: "can0",
     });
-    const channel = VirtualCanChannel.anonymous({ clock: realClock });
+    const channel = VirtualCanChannel.anonymous({ clock: preciseClock });
     const host = channel.open();
     expect(await bridgeFor(parseUuid("aabbccddeeff"), "can0", usb.tree)).toBeUndefined();
     // the bridge is can0, not can1
@@ -273,7 +273,7 @@ describe("STM32 USBFS first-packet hold", () => {
         uuid: "8266c4636429",
         kind: "usb",
         boot: "katapult",
-        clock: realClock,
+        clock: preciseClock,
         usbHoldsFirstPacket: true,
       });
       dev.start();

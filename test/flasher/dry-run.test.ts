@@ -26,7 +26,7 @@ import { SimUartPair } from "../../src/sim/avr/uart-pair.js";
 import { SimCanDevice } from "../../src/sim/device.js";
 import { SimSerialDevice, type WatchedLink } from "../../src/sim/serial-device.js";
 import { findTarget } from "../../src/targets/index.js";
-import { realClock, VirtualClock } from "../../src/util/clock.js";
+import { preciseClock, VirtualClock } from "../../src/util/clock.js";
 import { randomBytes } from "../../src/util/random.js";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -147,7 +147,7 @@ describe("dry run: Katapult over CAN", () => {
           },
         },
       },
-      { clock: realClock, dryRun: true },
+      { clock: preciseClock, dryRun: true },
     );
     const fw = await readFirmware(file, dir);
     const e = await runFlash(adapter, fw.image, { dryRun: true }).catch((x: unknown) => x);
@@ -187,7 +187,7 @@ describe("dry run: Katapult over serial", () => {
       uuid: "8266c4636429",
       kind: "usb",
       boot: "klipper",
-      clock: realClock,
+      clock: preciseClock,
     });
     dev.start();
     cleanups.push(() => dev.stop());
@@ -219,7 +219,7 @@ describe("dry run: Katapult over serial", () => {
             cb(b);
           }),
       },
-      { uuid: "8266c4636429", kind: "uart", boot: "katapult", clock: realClock },
+      { uuid: "8266c4636429", kind: "uart", boot: "katapult", clock: preciseClock },
     );
     dev.start();
     cleanups.push(() => dev.stop());

@@ -18,7 +18,7 @@ import {
   type WatchedDeviceLink,
 } from "../../../src/sim/sam-ba/board.js";
 import { findTarget } from "../../../src/targets/index.js";
-import { realClock } from "../../../src/util/clock.js";
+import { preciseClock } from "../../../src/util/clock.js";
 import { runInProcess } from "../../cli/helpers.js";
 import { openPty, type Pty } from "../../fakes/pty.js";
 import { FakeUsbSysfs } from "../../fakes/usb-sysfs.js";
@@ -45,7 +45,7 @@ async function board(
   o: Partial<ConstructorParameters<typeof SamBaBoard>[1]> = {},
 ) {
   const p = await pty();
-  const b = new SamBaBoard(link(p), { kind, clock: realClock, ...o });
+  const b = new SamBaBoard(link(p), { kind, clock: preciseClock, ...o });
   cleanups.push(() => b.stop());
   return { p, b };
 }
@@ -177,7 +177,7 @@ describe("entering the monitor from the application", () => {
     const byId = plug(first, app)!;
     const b = new SamBaBoard(link(first), {
       kind,
-      clock: realClock,
+      clock: preciseClock,
       boot: "app",
       application,
       reenumerate: async (into) => {
@@ -278,7 +278,7 @@ describe("entering the monitor from the application", () => {
     })!;
     const b = new SamBaBoard(link(p), {
       kind: "due-programming-port",
-      clock: realClock,
+      clock: preciseClock,
       boot: "app",
       application: randomish(4096),
     });

@@ -12,7 +12,7 @@ import { prepareRequests } from "../../../src/flasher/requests.js";
 import { klipperImage } from "../../../src/sim/klipper-image.js";
 import { SamBaBoard, type SamBaBoardKind } from "../../../src/sim/sam-ba/board.js";
 import { findTarget } from "../../../src/targets/index.js";
-import { realClock } from "../../../src/util/clock.js";
+import { preciseClock } from "../../../src/util/clock.js";
 import { openPty } from "../../fakes/pty.js";
 import { FakeUsbSysfs } from "../../fakes/usb-sysfs.js";
 
@@ -37,7 +37,7 @@ describe("dry run: SAM-BA", () => {
       cleanups.push(() => p.close());
       const b = new SamBaBoard(
         { write: (x) => p.write(x), onData: (cb) => p.onData(cb), onBaud: (cb) => p.onBaud(cb) },
-        { kind, clock: realClock },
+        { kind, clock: preciseClock },
       );
       cleanups.push(() => b.stop());
       const before = Buffer.from(b.flash());
@@ -79,7 +79,7 @@ describe("dry run: SAM-BA", () => {
       { write: (x) => p.write(x), onData: (cb) => p.onData(cb), onBaud: (cb) => p.onBaud(cb) },
       {
         kind: "zero",
-        clock: realClock,
+        clock: preciseClock,
         boot: "app",
         application: klipperImage({
           mcu: "samd21g18a",

@@ -20,7 +20,7 @@ import * as sim from "../../../src/sim/stm32/index.js";
 import { klipperImage } from "../../../src/sim/klipper-image.js";
 import { findTarget } from "../../../src/targets/index.js";
 import { UsbTree } from "../../../src/transport/usb-tree.js";
-import { realClock } from "../../../src/util/clock.js";
+import { preciseClock } from "../../../src/util/clock.js";
 import { runInProcess } from "../../cli/helpers.js";
 import { removeTemps, startRom, writeTemp, type RomOnPty } from "../../peers/stm32/harness.mjs";
 import { armImage, intelHex } from "./images.js";
@@ -37,7 +37,7 @@ afterEach(async () => {
 afterAll(removeTemps);
 
 async function rom(o: Parameters<typeof startRom>[2] = { preset: "f103" }): Promise<RomOnPty> {
-  const b = await startRom(sim, realClock, o);
+  const b = await startRom(sim, preciseClock, o);
   boards.push(b);
   return b;
 }

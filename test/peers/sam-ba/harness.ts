@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { SamBaBoard, type SamBaBoardOptions } from "../../../src/sim/sam-ba/board.js";
-import { realClock } from "../../../src/util/clock.js";
+import { preciseClock } from "../../../src/util/clock.js";
 import { openPty, type Pty } from "../../fakes/pty.js";
 
 const run = promisify(execFile);
@@ -23,7 +23,7 @@ export async function startBoard(o: Omit<SamBaBoardOptions, "clock">): Promise<P
   const pty = await openPty();
   const board = new SamBaBoard(
     { write: (b) => pty.write(b), onData: (cb) => pty.onData(cb), onBaud: (cb) => pty.onBaud(cb) },
-    { ...o, clock: realClock },
+    { ...o, clock: preciseClock },
   );
   return {
     board,

@@ -9,7 +9,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import * as sim from "../../../src/sim/stm32/index.js";
 import { klipperImage } from "../../../src/sim/klipper-image.js";
-import { realClock } from "../../../src/util/clock.js";
+import { preciseClock } from "../../../src/util/clock.js";
 import { armImage, intelHex } from "../../bootloaders/stm32-usart/images.js";
 import { canflash } from "../../cli/helpers.js";
 import {
@@ -37,7 +37,7 @@ beforeAll(async () => {
 });
 
 async function rom(o: Parameters<typeof startRom>[2]): Promise<RomOnPty> {
-  const b = await startRom(sim, realClock, o);
+  const b = await startRom(sim, preciseClock, o);
   boards.push(b);
   return b;
 }
