@@ -238,6 +238,7 @@ export class VirtualCanChannel {
     }
     const sender = best!;
     const { frame } = sender.tx.shift()!;
+    sender.onWire++; // still holds its transmit slot (a mailbox) until the frame ends
     const bits = frameWireBits(frame);
     const duration = (bits * 1000) / this.bitrate!;
     const end = t + duration;
@@ -248,6 +249,7 @@ export class VirtualCanChannel {
       this.stats.frames++;
       this.stats.bits += bits;
       this.stats.busyMs += duration;
+      sender.onWire--;
       sender.transmitted();
       this.leaveWire(frame, sender);
       this.startNext();
@@ -308,6 +310,9 @@ export class VirtualCanBus extends BaseBus {
   readonly latencyMs: number;
   /** Frames sent but still on their way to the wire (adapter latency). */
   private inTransit = 0;
+  /** @internal the frame the channel is transmitting for this endpoint (bit-time model). */
+  onWire = 0;
+  private readonly txListeners = new Set<() => void>();
   /** @internal transmit queue, owned by the channel. */
   readonly tx: TxEntry[] = [];
   private filters: readonly CanFilter[];
@@ -348,8 +353,24 @@ export class VirtualCanBus extends BaseBus {
     else this.dispatch(frame);
   }
 
+  /**
+   * Frames send() accepted that have not finished transmission yet: queued,
+   * on their way to the wire (latency), or on the wire. A device model uses
+   * it to hold exactly as many frames as its controller has mailboxes.
+   */
+  get unsent(): number {
+    return this.tx.length + this.inTransit + this.onWire;
+  }
+
+  /** Calls `fn` each time a frame of this endpoint finished transmission. Returns the unsubscribe. */
+  onTransmitted(fn: () => void): () => void {
+    this.txListeners.add(fn);
+    return () => this.txListeners.delete(fn);
+  }
+
   /** @internal the channel took the head of the transmit queue onto the wire. */
   transmitted(): void {
+    for (const l of [...this.txListeners]) l();
     this.spaceWaiters.shift()?.();
     if (this.tx.length === 0 && this.inTransit === 0)
       for (const w of this.drainWaiters.splice(0)) w();

@@ -10,6 +10,8 @@ import { parseUuid, uuidBytes, type Uuid } from "../klippy-bridge/uuid.js";
 import type { SimEvent, SimEventListener } from "./events.js";
 import {
   lpc176xDriver,
+  RP2040_TIMING,
+  rp2040Driver,
   SimFlash,
   STM32G0_TIMING,
   stm32Driver,
@@ -17,7 +19,12 @@ import {
   type FlashLayout,
   type FlashTiming,
 } from "./flash.js";
-import { DEFAULT_KATAPULT_CAN, KatapultCanNode, type KatapultCanOptions } from "./katapult-can.js";
+import {
+  DEFAULT_KATAPULT_CAN,
+  KatapultCanNode,
+  rxFifoOverrunOf,
+  type KatapultCanOptions,
+} from "./katapult-can.js";
 import { DEFAULT_FIRMWARE, KatapultFirmware } from "./katapult-firmware.js";
 import { KlipperCanApp, type KlipperAppOptions } from "./klipper-can.js";
 import { KlipperMcuProtocol } from "./klipper-protocol.js";
@@ -29,7 +36,8 @@ export interface SimKatapultOptions extends Partial<KatapultCanOptions> {
   blockSize?: number;
   protocolVersion?: number;
   softwareVersion?: string;
-  family?: "stm32" | "lpc176x";
+  /** Katapult's flash rules; default from the MCU name (rp2*, lpc17*, else stm32). */
+  family?: KatapultFamily;
   rxBufferSize?: number;
 }
 
@@ -60,14 +68,28 @@ export interface SimCanDeviceOptions {
 
 export type DeviceMode = "katapult" | "klipper" | "rom" | "off";
 
+export type KatapultFamily = "stm32" | "lpc176x" | "rp2040";
+
+/** The Katapult flash family of an MCU name. */
+export function katapultFamilyOf(mcu: string): KatapultFamily {
+  if (/^rp2/.test(mcu)) return "rp2040";
+  if (/^lpc17/.test(mcu)) return "lpc176x";
+  return "stm32";
+}
+
 /** Katapult's firmware model for a chip: its flash driver and CONNECT facts. */
 export function makeKatapultFirmware(
   flash: SimFlash,
   o: SimKatapultOptions & { mcu: string; appStart: number; canUuid: Uuid | undefined },
 ): KatapultFirmware {
   const blockSize = o.blockSize ?? DEFAULT_FIRMWARE.blockSize;
+  const family = o.family ?? katapultFamilyOf(o.mcu);
   const driver =
-    o.family === "lpc176x" ? lpc176xDriver(flash, blockSize) : stm32Driver(flash, blockSize);
+    family === "lpc176x"
+      ? lpc176xDriver(flash, blockSize)
+      : family === "rp2040"
+        ? rp2040Driver(flash, blockSize)
+        : stm32Driver(flash, blockSize);
   return new KatapultFirmware(
     {
       mcu: o.mcu,
@@ -105,9 +127,10 @@ export class SimCanDevice {
     const f = options.flash ?? {};
     const base = f.base ?? 0x08000000;
     const size = f.size ?? 128 * 1024;
+    const rp2 = ((options.katapult || {}).family ?? katapultFamilyOf(this.mcu)) === "rp2040";
     this.flash = new SimFlash(
-      f.layout ?? uniformLayout(base, size, 2048),
-      f.timing ?? STM32G0_TIMING,
+      f.layout ?? uniformLayout(base, size, rp2 ? 4096 : 2048),
+      f.timing ?? (rp2 ? RP2040_TIMING : STM32G0_TIMING),
       f.initial,
     );
     this.appStart = options.katapult === false ? base : (options.katapult?.appStart ?? base + 8192);
@@ -207,7 +230,7 @@ export class SimCanDevice {
       this.bus,
       this.uuid,
       firmware,
-      { ...DEFAULT_KATAPULT_CAN, ...k },
+      { ...DEFAULT_KATAPULT_CAN, rxFifoOverrun: rxFifoOverrunOf(this.mcu), ...k },
       this.emit,
       () => this.enter("klipper", "COMPLETE"),
     );

@@ -63,6 +63,9 @@ export interface FlashTiming {
 /** STM32G0B1-like: 2 KiB pages erased in ~20 ms, a 64-byte block programmed in ~0.7 ms. */
 export const STM32G0_TIMING: FlashTiming = { eraseMs: () => 20, writeBlockMs: 0.7 };
 
+/** RP2040 with a W25Q-class QSPI chip: a 4 KiB sector erased in ~45 ms, a 256-byte page in ~0.8 ms. */
+export const RP2040_TIMING: FlashTiming = { eraseMs: () => 45, writeBlockMs: 0.2 };
+
 export class SimFlash {
   readonly mem: Uint8Array;
   erases = 0;
@@ -231,6 +234,51 @@ export function lpc176xDriver(flash: SimFlash, blockSize: number): KatapultFlash
         return { ...out, pages: pageWriteCount };
       }
       return { code: 0, stallMs: 0, busyMs: 0, pages: pageWriteCount };
+    },
+  };
+}
+
+const RP2040_PAGE = 256;
+const RP2040_SECTOR = 4096;
+
+/**
+ * RP2040/RP2350 rules (src/rp2040/flash.c): blocks gather in a 256-byte RAM
+ * page; the page is programmed when a block for another page arrives or at
+ * EOF, after erasing its 4 KiB sector when the page starts one. A block sent
+ * again after its page was flushed re-programs that page without an erase.
+ */
+export function rp2040Driver(flash: SimFlash, blockSize: number): KatapultFlashDriver {
+  const pageSize = Math.max(blockSize, RP2040_PAGE);
+  const page = new Uint8Array(pageSize).fill(0xff);
+  let pageStart = -1;
+  let pageWriteCount = 0;
+  const flush = (): WriteOutcome => {
+    if (pageStart < 0) return { code: 0, stallMs: 0, busyMs: 0 };
+    let stallMs = 0;
+    if ((pageStart - flash.layout.base) % RP2040_SECTOR === 0)
+      stallMs += flash.eraseUnit(pageStart);
+    const busyMs = flash.program(pageStart, page, pageSize / blockSize);
+    pageWriteCount++;
+    pageStart = -1;
+    return { code: 0, stallMs, busyMs };
+  };
+  return {
+    writeBlock(address, data) {
+      if (address % blockSize !== 0) return { code: -1, stallMs: 0, busyMs: 0 };
+      if (address < flash.layout.base) return { code: -2, stallMs: 0, busyMs: 0 };
+      if (!flash.contains(address, blockSize)) return { code: -3, stallMs: 0, busyMs: 0 };
+      let out: WriteOutcome = { code: 0, stallMs: 0, busyMs: 0 };
+      if (pageStart >= 0 && !(address >= pageStart && address + blockSize <= pageStart + pageSize))
+        out = flush();
+      if (pageStart < 0) {
+        pageStart = Math.floor(address / pageSize) * pageSize;
+        page.fill(0xff);
+      }
+      page.set(data, address - pageStart);
+      return out;
+    },
+    complete() {
+      return { ...flush(), pages: pageWriteCount };
     },
   };
 }

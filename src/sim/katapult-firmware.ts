@@ -174,6 +174,7 @@ export class KatapultFirmware {
   }
 
   private pop(n: number): void {
+    if (n > this.len) throw new RangeError(`receive buffer holds ${this.len} bytes, ${n} popped`);
     if (n <= 0) return;
     this.buf.copyWithin(0, n, this.len);
     this.len -= n;
