@@ -6,7 +6,8 @@
 // boots on the host's own root file system (hostfs) and ships the CAN
 // modules. Inside: vcan0 (plain), vcan1 (left down), vcanq (txqueuelen 10
 // behind a rate-limiting qdisc, so bursts really hit ENOBUFS), vcanstall
-// (a qdisc so slow that sends must time out). The suite's exit status comes
+// (a qdisc so slow that sends must time out), and the vxcan pair
+// vxsoak0/vxsoak1 for the fault soak (netem, set by the test). The suite's exit status comes
 // back through a file; no file means UML did not boot, and the lane fails.
 //
 // UML 6.1 dies at init on hosts whose CPU has AVX-512/AMX ("ptrace set fp regs
@@ -166,7 +167,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 [ -d /dev/shm ] && mount -t tmpfs shm /dev/shm
 M=/usr/lib/uml/modules/$(uname -r)/kernel
-for k in net/can/can.ko net/can/can-raw.ko drivers/net/can/dev/can-dev.ko drivers/net/can/vcan.ko net/sched/sch_tbf.ko; do
+for k in net/can/can.ko net/can/can-raw.ko drivers/net/can/dev/can-dev.ko drivers/net/can/vcan.ko net/sched/sch_tbf.ko drivers/net/can/vxcan.ko net/sched/sch_netem.ko; do
   insmod $M/$k || echo "vcan lane: insmod $k failed"
 done
 ip link add dev vcan0 type vcan && ip link set vcan0 up
@@ -175,6 +176,10 @@ ip link add dev vcanq type vcan && ip link set vcanq txqueuelen 10 && ip link se
 tc qdisc add dev vcanq root tbf rate 200kbit burst 200 limit 160
 ip link add dev vcanstall type vcan && ip link set vcanstall up
 tc qdisc add dev vcanstall root tbf rate 100bit burst 100 limit 32
+# The fault soak (test/vcan/soak.test.ts): a vxcan pair, host on vxsoak0, simulated boards on
+# vxsoak1. A frame crosses to the peer only through the sender's qdisc, so a netem qdisc
+# (set per fault mix by the test) really drops or duplicates it for the receiver.
+ip link add dev vxsoak0 type vxcan peer name vxsoak1 && ip link set vxsoak0 up && ip link set vxsoak1 up
 cd ${q(projectDir)}
 ( ${command} ) > ${q(logFile)} 2>&1
 echo $? > ${q(resultFile)}

@@ -8,6 +8,7 @@ import { nodeCanIds } from "../../klippy-bridge/admin.js";
 import type { Uuid } from "../../klippy-bridge/uuid.js";
 import { CanNodeStream } from "../../transport/can-node-stream.js";
 import { CanBootloaderGate, type GateOptions } from "../../entry/index.js";
+import { assignKatapultNodeId } from "../../entry/can-admin.js";
 import { KatapultAdapter } from "./adapter.js";
 import type { SessionTimeouts } from "./session.js";
 
@@ -25,6 +26,7 @@ export interface KatapultCanOptions {
 /** A FlashAdapter that flashes `uuid` through Katapult on `bus`. */
 export function katapultCanAdapter(o: KatapultCanOptions): KatapultAdapter {
   let gate: CanGateLike | undefined = o.gate;
+  let nodeId: number | undefined;
   return new KatapultAdapter({
     protocol: "katapult-can",
     expectUuid: o.uuid,
@@ -46,8 +48,12 @@ export function katapultCanAdapter(o: KatapultCanOptions): KatapultAdapter {
             data: { requestBootloader: uuid, why },
           }),
       });
-      const nodeId = await gate.nodeIdOf(o.uuid);
+      nodeId = await gate.nodeIdOf(o.uuid);
       return new CanNodeStream(o.bus, nodeCanIds(nodeId), `node ${nodeId}`);
+    },
+    // A duplicated or late CLEAR takes the node id away: every resend re-sends the assignment.
+    reassert: async () => {
+      if (nodeId !== undefined) await assignKatapultNodeId(o.bus, o.uuid, nodeId);
     },
   });
 }

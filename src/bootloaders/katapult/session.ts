@@ -1,8 +1,18 @@
 // KatapultSession: the host side of Katapult's command protocol over any
 // ByteTransport (CAN node stream, serial, USB CDC). One command in flight;
 // a reply is accepted only if it is an ACK echoing the command (and, for
-// block commands, the address) — stale replies from earlier tries are
-// skipped. No fixed sleeps: every wait is a read with a named deadline.
+// block commands, the address) — stale replies from earlier copies are
+// skipped, and replies without an echo (COMMAND_ERROR, NACK) that earlier
+// copies still owe are not taken for this command's answer.
+//
+// Recovery is fast: a command is sent again once a deadline derived from
+// the round trips measured so far (per command kind, Karn's rule: only
+// unambiguous answers count) plus what the device may spend on it (a page
+// erase, told by the caller) has passed, doubling on each resend. The long
+// protocol timeouts only bound how long a command is tried before giving
+// up (tries × timeout, as before). Without a measurement yet, every try
+// waits the long timeout. No fixed sleeps: every wait is a read with a
+// deadline.
 
 import type { ByteTransport } from "../../transport/byte-transport.js";
 import { CanNodeStream } from "../../transport/can-node-stream.js";
@@ -31,21 +41,30 @@ const log = moduleLogger("canboot.session");
 
 /** Deadlines and retry counts. Defaults follow flashtool where it is right to. */
 export interface SessionTimeouts {
-  /** Per try, for most commands (flashtool: 2 s). */
+  /** Longest wait for a reply, for most commands (flashtool: 2 s). */
   replyMs: number;
-  /** Per try, for CONNECT: short, because the first one after a node-id assignment may be lost. */
+  /** Longest wait for CONNECT: short, because the first one after a node-id assignment may be lost. */
   connectMs: number;
-  /** Per try, for SEND_BLOCK: the device erases inside it (flashtool: 5 s). */
+  /** Longest wait for SEND_BLOCK (and SEND_EOF): the device erases inside it (flashtool: 5 s). */
   sendBlockMs: number;
   /** Wait after a BUSY reply before trying again (flashtool: 1.5 s). */
   busyBackoffMs: number;
-  /** Tries for most commands (flashtool: 5). */
+  /** Most commands give up after tries × replyMs (flashtool: 5 tries). */
   tries: number;
-  /** Tries for CONNECT. */
+  /** CONNECT gives up after connectTries × connectMs. */
   connectTries: number;
-  /** Tries for SEND_BLOCK (flashtool: 3). */
+  /** SEND_BLOCK gives up after sendBlockTries × sendBlockMs (flashtool: 3). */
   sendBlockTries: number;
+  /** Floor of a resend deadline derived from measured round trips. */
+  minResendMs: number;
 }
+
+/** Floor of an adaptive resend deadline, ms. */
+export const MIN_RESEND_MS = 4;
+/** Timer granularity allowed for in a resend deadline (RFC 6298's G), ms. */
+export const RESEND_GRANULARITY_MS = 1;
+/** A command is never sent more often than this, whatever the deadlines. */
+export const MAX_SENDS_PER_COMMAND = 24;
 
 export const DEFAULT_TIMEOUTS: SessionTimeouts = {
   replyMs: 2000,
@@ -55,12 +74,18 @@ export const DEFAULT_TIMEOUTS: SessionTimeouts = {
   tries: 5,
   connectTries: 10,
   sendBlockTries: 3,
+  minResendMs: MIN_RESEND_MS,
 };
 
 export interface SessionOptions {
   timeouts?: Partial<SessionTimeouts>;
   /** Aborts between commands and while waiting for a reply; a frame is never cut short. */
   signal?: AbortSignal;
+  /**
+   * Runs before a command is sent again (CAN: re-send the node-id
+   * assignment, in case a late CLEAR took it away).
+   */
+  beforeResend?: (command: number, attempt: number) => Promise<void>;
 }
 
 /**
@@ -73,13 +98,23 @@ export interface SendBlockOutcome {
   attempts: number;
 }
 
+/**
+ * How long the device may work on a command beyond the round trip before it
+ * answers, in ms: the longest erase (and programming) the command can
+ * trigger on this chip. Infinity = unknown: wait the long timeout before a
+ * resend (a copy arriving during an erase overruns the receive FIFO, and the
+ * device wedges).
+ */
+export type BusyMs = number;
+
 interface Exchange {
-  /** Set by exchange(): the try that got the answer. */
+  /** Set by exchange(): how many copies were sent. */
   attempts?: number;
   command: number;
   frame: Uint8Array;
   timeoutMs: number;
   tries: number;
+  busyMs: BusyMs;
   /** Accept this ACK data (after the echo word)? */
   accept(data: Uint8Array): boolean;
   /** Return "refused" instead of throwing on COMMAND_ERROR. */
@@ -87,12 +122,38 @@ interface Exchange {
   address?: number;
 }
 
+/** Smoothed round trip of one command kind (RFC 6298). */
+class RoundTrip {
+  srtt = 0;
+  rttvar = 0;
+  samples = 0;
+  /** Fastest answer seen. */
+  min = Infinity;
+  add(ms: number): void {
+    this.min = Math.min(this.min, ms);
+    if (this.samples++ === 0) {
+      this.srtt = ms;
+      this.rttvar = ms / 2;
+      return;
+    }
+    this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - ms);
+    this.srtt = 0.875 * this.srtt + 0.125 * ms;
+  }
+  get rto(): number {
+    return this.srtt + Math.max(RESEND_GRANULARITY_MS, 4 * this.rttvar);
+  }
+}
+
 export class KatapultSession {
   readonly timeouts: SessionTimeouts;
   private readonly parser = new FrameParser();
   private readonly signal: AbortSignal | undefined;
+  private readonly beforeResend: SessionOptions["beforeResend"];
   /** Error replies still expected from an earlier prime write, to be skipped. */
   private staleErrors = 0;
+  /** Replies earlier copies may still bring (a resent command answered twice). */
+  private owed = 0;
+  private readonly rtt = new Map<string, RoundTrip>();
   /** Count of resends, for statistics. */
   retries = 0;
 
@@ -102,6 +163,7 @@ export class KatapultSession {
   ) {
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.signal = options.signal;
+    this.beforeResend = options.beforeResend;
   }
 
   /**
@@ -119,6 +181,7 @@ export class KatapultSession {
       frame: connectFrame(),
       timeoutMs: this.timeouts.connectMs,
       tries: this.timeouts.connectTries,
+      busyMs: 0,
       accept: (d) => d.length >= 12,
     });
     const info = decodeConnect(data as Uint8Array); // decodeConnect throws KatapultFrameError on short data
@@ -132,18 +195,27 @@ export class KatapultSession {
       frame: getCanbusIdFrame(),
       timeoutMs: this.timeouts.replyMs,
       tries: this.timeouts.tries,
+      busyMs: 0,
       accept: (d) => d.length >= 6,
     })) as Uint8Array;
     return uuidFromBytes(data.subarray(0, 6));
   }
 
-  /** Writes one block. "refused" = the device answered COMMAND_ERROR (see katapult.md §3.2). */
-  async sendBlock(address: number, data: Uint8Array): Promise<SendBlockOutcome> {
+  /**
+   * Writes one block. "refused" = the device answered COMMAND_ERROR (see
+   * katapult.md §3.2). `busyMs`: the longest erase this block can trigger.
+   */
+  async sendBlock(
+    address: number,
+    data: Uint8Array,
+    busyMs: BusyMs = Infinity,
+  ): Promise<SendBlockOutcome> {
     const x: Exchange = {
       command: Cmd.SEND_BLOCK,
       frame: sendBlockFrame(address, data),
       timeoutMs: this.timeouts.sendBlockMs,
       tries: this.timeouts.sendBlockTries,
+      busyMs,
       accept: (d) => d.length >= 4 && readU32le(d, 0) === address >>> 0,
       refusalIsAnswer: true,
       address,
@@ -153,12 +225,13 @@ export class KatapultSession {
   }
 
   /** Flushes buffered writes; returns the device's page count (meaning differs per target). */
-  async sendEof(): Promise<number> {
+  async sendEof(busyMs: BusyMs = Infinity): Promise<number> {
     const data = (await this.exchange({
       command: Cmd.SEND_EOF,
       frame: sendEofFrame(),
       timeoutMs: this.timeouts.sendBlockMs,
       tries: this.timeouts.tries,
+      busyMs,
       accept: (d) => d.length >= 4,
     })) as Uint8Array;
     return readU32le(data, 0);
@@ -171,6 +244,7 @@ export class KatapultSession {
       frame: requestBlockFrame(address),
       timeoutMs: this.timeouts.replyMs,
       tries: this.timeouts.tries,
+      busyMs: 0,
       accept: (d) => d.length >= 4 + blockSize && readU32le(d, 0) === address >>> 0,
       address,
     })) as Uint8Array;
@@ -184,23 +258,49 @@ export class KatapultSession {
       frame: completeFrame(),
       timeoutMs: this.timeouts.replyMs,
       tries: this.timeouts.tries,
+      busyMs: 0,
       accept: () => true,
     });
   }
 
+  /**
+   * How long to wait for an answer before sending copy `attempt` + 1: the
+   * kind's retransmission timeout (another kind's, doubled, before it has its
+   * own) plus the work the device may do, doubled per resend, within
+   * [minResendMs, timeoutMs]. The long timeout while nothing was measured or
+   * the work is unknown.
+   */
+  private resendAfter(x: Exchange, attempt: number): number {
+    const own = this.rtt.get(rttKey(x));
+    let base: number | undefined = own?.rto;
+    if (base === undefined) {
+      for (const r of this.rtt.values()) base = Math.max(base ?? 0, 2 * r.rto);
+    }
+    if (base === undefined || !Number.isFinite(x.busyMs)) return x.timeoutMs;
+    const ms = Math.max(this.timeouts.minResendMs, base + x.busyMs) * 2 ** (attempt - 1);
+    return Math.min(x.timeoutMs, ms);
+  }
+
   private async exchange(x: Exchange): Promise<Uint8Array | "refused"> {
     const clock = this.transport.clock;
+    let giveUpAt = clock.now() + x.timeoutMs * x.tries;
     let nackSeen = false;
-    for (let attempt = 1; attempt <= x.tries; attempt++) {
+    let copies = 0;
+    let sentAt = 0;
+    let firstSentAt = 0;
+    for (let attempt = 1; attempt <= MAX_SENDS_PER_COMMAND; attempt++) {
       throwIfAborted(this.signal, "katapult session");
       if (attempt > 1) {
         this.retries++;
-        this.transport.discardInput();
         this.parser.reset();
+        await this.beforeResend?.(x.command, attempt);
       }
+      sentAt = clock.now();
+      if (attempt === 1) firstSentAt = sentAt;
       await this.transport.write(x.frame);
+      copies++;
       x.attempts = attempt;
-      const deadline = clock.now() + x.timeoutMs;
+      let deadline = Math.min(giveUpAt, sentAt + this.resendAfter(x, attempt));
       let outcome: "timeout" | "nack" | "busy" = "timeout";
       wait: for (;;) {
         const left = deadline - clock.now();
@@ -209,19 +309,40 @@ export class KatapultSession {
         for (const frame of this.parser.push(bytes)) {
           const r = decodeResponse(frame);
           if (r.kind === "ack") {
-            if (r.command === x.command && x.accept(r.data)) return r.data;
+            if (r.command === x.command && x.accept(r.data)) {
+              // Replies come in order: nothing older can follow; later copies may still answer.
+              this.owed = copies - 1;
+              const now = clock.now();
+              if (copies === 1) this.measure(x, now - sentAt);
+              else if (copies === 2 && now - sentAt < this.fastest(x) / 2)
+                // Too soon to answer the copy just sent: the first copy's late answer. The resend
+                // was spurious; its round trip is known after all, and it widens the deadline.
+                this.measure(x, now - firstSentAt);
+              return r.data;
+            }
+            if (this.owed > 0) this.owed--;
             log.debug({ command: x.command, got: r.command }, "skipping a stale reply");
           } else if (r.kind === "error") {
             if (this.staleErrors > 0) {
               this.staleErrors--;
               continue;
             }
+            if (this.owed > 0) {
+              // No echo: it may answer an earlier copy (an LPC176x refusing a resent block).
+              this.owed--;
+              log.debug({ command: x.command }, "skipping an error an earlier copy may owe");
+              continue;
+            }
+            this.owed = copies - 1;
             if (x.refusalIsAnswer) return "refused";
             throw new KatapultCommandError(x.command, x.address);
           } else if (r.kind === "nack") {
             nackSeen = true;
             outcome = "nack";
-            break wait;
+            // The frame (or bytes before it) was bad. Send again once the device can no longer
+            // be busy with a copy it did parse: at once unless the command may erase (unknown
+            // work: keep the deadline).
+            deadline = Math.min(deadline, clock.now() + x.busyMs);
           } else if (r.kind === "busy") {
             outcome = "busy";
             break wait;
@@ -232,8 +353,12 @@ export class KatapultSession {
         { command: x.command, attempt, outcome, link: this.transport.name },
         "no usable reply",
       );
-      if (outcome === "busy")
+      if (outcome === "busy") {
+        // The device is alive and asked for time: the backoff does not count against the bound.
+        giveUpAt += this.timeouts.busyBackoffMs;
         await delay(clock, this.timeouts.busyBackoffMs, this.signal, "katapult busy backoff");
+      }
+      if (clock.now() >= giveUpAt) break;
     }
     if (nackSeen) throw new KatapultWedgedError(x.command, this.transport.name);
     throw new KatapultNoResponseError(
@@ -244,4 +369,20 @@ export class KatapultSession {
       this.transport instanceof CanNodeStream ? "can" : "serial",
     );
   }
+
+  private fastest(x: Exchange): number {
+    return this.rtt.get(rttKey(x))?.min ?? 0;
+  }
+
+  private measure(x: Exchange, ms: number): void {
+    const key = rttKey(x);
+    let r = this.rtt.get(key);
+    if (!r) this.rtt.set(key, (r = new RoundTrip()));
+    r.add(ms);
+  }
+}
+
+/** Round trips are kept per command, and apart for commands that may erase. */
+function rttKey(x: Exchange): string {
+  return `${x.command}${x.busyMs > 0 ? ":busy" : ""}`;
 }
