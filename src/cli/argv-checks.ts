@@ -37,6 +37,7 @@ const FLAG: Record<string, string> = {
   firmware: "--firmware",
   baud: "-b",
   serialMode: "--serial-mode",
+  resetSequence: "--reset-sequence",
   target: "--target",
   manifest: "--manifest",
   jobs: "--jobs",
@@ -132,7 +133,16 @@ export function checkRootArgs(
   }
   const notHere: readonly string[] =
     action === "query"
-      ? [...FLASH_ONLY, "uuid", "device", "baud", "serialMode", "target", "stopKlipper"]
+      ? [
+          ...FLASH_ONLY,
+          "uuid",
+          "device",
+          "baud",
+          "serialMode",
+          "resetSequence",
+          "target",
+          "stopKlipper",
+        ]
       : [...FLASH_ONLY, "queryMs", "identify", "katapultInfo"];
   const stray = notHere.filter(g);
   if (stray.length)

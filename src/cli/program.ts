@@ -11,7 +11,12 @@ import {
 } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { CanflashError } from "../util/errors.js";
-import { DEFAULT_FIRMWARE, expandPath, parseSerialMode } from "../flasher/inputs.js";
+import {
+  DEFAULT_FIRMWARE,
+  expandPath,
+  parseLineSequence,
+  parseSerialMode,
+} from "../flasher/inputs.js";
 import type { BoardCommandOptions } from "./commands/board.js";
 import type { CommandContext } from "./commands/context.js";
 import type { BoardSpec } from "./commands/flash.js";
@@ -277,6 +282,9 @@ export async function run(
     ...(typeof f.device === "string" ? { device: f.device } : {}),
     ...(f.baud !== undefined ? { baud: parseBaud(f.baud as string) } : {}),
     ...(typeof f.serialMode === "string" ? { serialMode: parseSerialMode(f.serialMode) } : {}),
+    ...(typeof f.resetSequence === "string"
+      ? { lineSequence: parseLineSequence(f.resetSequence) }
+      : {}),
     ...(f.target ? { target: (await resolveTarget(f.target as string))! } : {}),
     ...(typeof f.config === "string" ? { config: f.config } : {}),
     stopKlipper: !!f.stopKlipper,
@@ -311,6 +319,9 @@ export async function run(
           ...(typeof f.serialMode === "string"
             ? { serialMode: parseSerialMode(f.serialMode) }
             : {}),
+          ...(typeof f.resetSequence === "string"
+            ? { lineSequence: parseLineSequence(f.resetSequence) }
+            : {}),
           iface: f.interface!,
           file: file ?? DEFAULT_FIRMWARE,
           ...(target ? { target } : {}),
@@ -320,6 +331,7 @@ export async function run(
       for (const [flag, given] of [
         ["-b", f.baud],
         ["--serial-mode", f.serialMode],
+        ["--reset-sequence", f.resetSequence],
       ] as const)
         if (given !== undefined)
           throw new UsageError(
@@ -387,6 +399,10 @@ export async function run(
     .option(
       "--serial-mode <mode>",
       "UART line settings as stm32flash -m: 8e1, 8n1, … (default: the bootloader's)",
+    )
+    .option(
+      "--reset-sequence <seq>",
+      "DTR/RTS sequence into the STM32 ROM and out, as stm32flash -i: entry[:exit], e.g. '-dtr&rts,dtr,-rts:-dtr&-rts,dtr'",
     )
     .option(
       "--target <id>",
@@ -495,6 +511,10 @@ export async function run(
     .option("-d, --device <tty>", "a serial/USB board to flash")
     .option("-b, --baud <rate>", "UART baud rate (default: the target's)")
     .option("--serial-mode <mode>", "UART line settings: 8e1, 8n1, … (default: the bootloader's)")
+    .option(
+      "--reset-sequence <seq>",
+      "DTR/RTS sequence into the STM32 ROM and out (stm32flash -i): entry[:exit]",
+    )
     .option("--target <id>", "the board/chip from `canflash targets`")
     .addHelpText(
       "after",

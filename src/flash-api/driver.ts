@@ -9,6 +9,7 @@ import type { CanBus } from "../can/bus.js";
 import type { Uuid } from "../klippy-bridge/uuid.js";
 import type { Target } from "../targets/index.js";
 import type { ByteTransport } from "../transport/byte-transport.js";
+import type { LineSequence } from "../transport/line-sequence.js";
 import type { SerialMode } from "../transport/serial-mode.js";
 import type { BridgeNetdev, UsbTree } from "../transport/usb-tree.js";
 import type { Clock } from "../util/clock.js";
@@ -46,6 +47,8 @@ export interface SerialLink {
   baud?: number;
   /** Line settings; absent: the driver's default (8N1; the STM32 ROM 8E1). */
   mode?: SerialMode;
+  /** DTR/RTS sequences to enter the bootloader and leave it (stm32flash's -i), for drivers with lineSequences. */
+  lines?: LineSequence;
 }
 
 export type Link = CanLink | SerialLink;
@@ -109,6 +112,8 @@ export interface BootloaderDriver {
    * (absent: 8N1 only). A mode outside the list is refused before anything opens.
    */
   readonly serialModes?: readonly string[];
+  /** Takes DTR/RTS entry and exit sequences (BOOT0 and RESET wired to the adapter's lines). */
+  readonly lineSequences?: boolean;
   /**
    * Rows of this family this build flashes (stk500v2 here means the AVR
    * bootloaders; the Arduino M0's only borrows the framing). False rows are

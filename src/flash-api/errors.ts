@@ -11,6 +11,8 @@ declare module "../util/errors.js" {
     NO_ENTRY: true;
     REQUEST_IMPOSSIBLE: true;
     SERIAL_MODE_NOT_SUPPORTED: true;
+    LINE_SEQUENCE_NOT_SUPPORTED: true;
+    LINE_SEQUENCE_REFUSED: true;
   }
 }
 
@@ -102,6 +104,32 @@ export class SerialModeNotSupportedError extends CanflashError {
     super(
       "SERIAL_MODE_NOT_SUPPORTED",
       `target ${target}'s bootloader talks ${modes.join(" or ")}, not ${mode}`,
+    );
+  }
+}
+
+/** DTR/RTS sequences were given for a bootloader that is not entered through them. */
+export class LineSequenceNotSupportedError extends CanflashError {
+  constructor(
+    readonly target: string,
+    readonly protocol: string,
+  ) {
+    super(
+      "LINE_SEQUENCE_NOT_SUPPORTED",
+      `target ${target} (${protocol}) is not entered through DTR/RTS sequences`,
+    );
+  }
+}
+
+/** The port would not drive its modem lines (a pty, an adapter without them): the sequence cannot run. */
+export class LineSequenceRefusedError extends CanflashError {
+  constructor(
+    readonly port: string,
+    readonly sequence: string,
+  ) {
+    super(
+      "LINE_SEQUENCE_REFUSED",
+      `${port} refused to set DTR/RTS: the line sequence "${sequence}" cannot run there`,
     );
   }
 }

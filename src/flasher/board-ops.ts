@@ -54,7 +54,13 @@ interface Prepared {
 async function prepare(r: BoardOpRequest): Promise<Prepared> {
   const target = r.target ?? findTarget(KATAPULT_TARGET_ID);
   const driver = await driverFor(target);
-  checkLink(target, driver, r.link.kind, r.link.kind === "serial" ? r.link.mode : undefined);
+  checkLink(
+    target,
+    driver,
+    r.link.kind,
+    r.link.kind === "serial" ? r.link.mode : undefined,
+    r.link.kind === "serial" ? r.link.lines : undefined,
+  );
   return { target, driver };
 }
 
@@ -107,6 +113,7 @@ async function withLocked<T>(
         device: r.link.device,
         ...(r.link.baud !== undefined ? { baud: r.link.baud } : {}),
         ...(r.link.mode ? { mode: r.link.mode } : {}),
+        ...(r.link.lines ? { lines: r.link.lines } : {}),
       },
       env(),
     );

@@ -110,6 +110,7 @@ async function resolveDrivers(requests: readonly FlashRequest[]): Promise<Planne
       driver,
       request.link.kind,
       request.link.kind === "serial" ? request.link.mode : undefined,
+      request.link.kind === "serial" ? request.link.lines : undefined,
     );
     out.push({ request, driver });
   }
@@ -311,6 +312,7 @@ async function flashLocked(
           device: l.device,
           ...(l.baud !== undefined ? { baud: l.baud } : {}),
           ...(l.mode ? { mode: l.mode } : {}),
+          ...(l.lines ? { lines: l.lines } : {}),
         }),
       );
     }

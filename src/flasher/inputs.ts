@@ -6,6 +6,7 @@ import { homedir } from "node:os";
 import { resolve } from "node:path";
 
 export { parseSerialMode, type SerialMode } from "../transport/serial-mode.js";
+export { parseLineSequence, type LineSequence } from "../transport/line-sequence.js";
 
 /** flashtool's default firmware path. */
 export const DEFAULT_FIRMWARE = "~/klipper/out/klipper.bin";

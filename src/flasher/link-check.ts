@@ -3,7 +3,12 @@
 // "can", a tty "uart" or "usb-cdc".
 
 import type { BootloaderDriver, LinkKind } from "../flash-api/driver.js";
-import { LinkNotSupportedError, SerialModeNotSupportedError } from "../flash-api/errors.js";
+import {
+  LineSequenceNotSupportedError,
+  LinkNotSupportedError,
+  SerialModeNotSupportedError,
+} from "../flash-api/errors.js";
+import type { LineSequence } from "../transport/line-sequence.js";
 import { formatSerialMode, type SerialMode } from "../transport/serial-mode.js";
 import type { Target, Transport } from "../targets/index.js";
 
@@ -21,7 +26,10 @@ export function checkLink(
   driver: BootloaderDriver,
   kind: LinkKind,
   mode?: SerialMode,
+  lines?: LineSequence,
 ): void {
+  if (lines && !driver.lineSequences)
+    throw new LineSequenceNotSupportedError(target.id, target.protocol);
   if (mode) {
     const modes = driver.serialModes ?? ["8n1"];
     if (!modes.includes(formatSerialMode(mode)))

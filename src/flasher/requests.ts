@@ -8,12 +8,14 @@ import { isSupported } from "../bootloaders/index.js";
 import { ENTRIES } from "../entry/index.js";
 import { isUuid, parseUuid, type Uuid } from "../klippy-bridge/uuid.js";
 import { findTarget, targets, type Target } from "../targets/index.js";
+import type { LineSequence } from "../transport/line-sequence.js";
 import type { SerialMode } from "../transport/serial-mode.js";
 import { CanflashError } from "../util/errors.js";
 import { expandPath, readFirmware, type FirmwareFile } from "./firmware.js";
 
 export { isUuid, parseUuid, type Uuid };
 export { parseSerialMode, type SerialMode } from "../transport/serial-mode.js";
+export { parseLineSequence, type LineSequence } from "../transport/line-sequence.js";
 
 declare module "../util/errors.js" {
   interface ErrorCodes {
@@ -34,6 +36,8 @@ export interface BoardSpec {
   baud?: number;
   /** Serial line settings (tty boards): absent, the bootloader's default. */
   serialMode?: SerialMode;
+  /** DTR/RTS entry and exit sequences (tty boards whose BOOT0/RESET are on the adapter's lines). */
+  lineSequence?: LineSequence;
   /** CAN interface for uuid boards. */
   iface: string;
   /** The interface was given for this board (else a printer.cfg name takes its canbus_interface). */
@@ -56,6 +60,7 @@ export interface SerialRequestLink {
   device: string;
   baud?: number;
   mode?: SerialMode;
+  lines?: LineSequence;
 }
 
 export interface FlashRequest {
@@ -172,6 +177,7 @@ async function prepareOne(
           device: expandPath(e.device!, o.cwd, o.home),
           ...(e.baud !== undefined ? { baud: e.baud } : {}),
           ...(e.serialMode ? { mode: e.serialMode } : {}),
+          ...(e.lineSequence ? { lines: e.lineSequence } : {}),
         };
   const key = link.kind === "can" ? `${link.iface}/${link.uuid}` : link.device;
   if (seen.has(key)) throw new BoardListedTwiceError(e.label);

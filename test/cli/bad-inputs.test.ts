@@ -172,6 +172,26 @@ const CASES: Case[] = [
     stderr: /has no \[mcu Nope\][\s\S]*known: /,
   },
   { args: ["-d", noTty, "--serial-mode", "8e1", good], code: 2, stderr: /talks 8n1, not 8e1/ },
+  {
+    args: ["-d", noTty, "--target", "stm32f103-rom-serial", "--reset-sequence", "rts,7", good],
+    code: 2,
+    stderr: /bad line sequence "rts,7" at 5: "7" is a GPIO number[\s\S]*stm32flash's -i/,
+  },
+  {
+    args: ["-i", "sim", "-u", K, "--reset-sequence", "rts,dtr", good],
+    code: 2,
+    stderr: /--reset-sequence is for boards on a tty/,
+  },
+  {
+    args: ["-d", noTty, "--reset-sequence", "rts,dtr", good],
+    code: 2,
+    stderr: /is not entered through DTR\/RTS sequences[\s\S]*only the STM32 ROM serial rows/,
+  },
+  {
+    args: ["-i", "sim", "-q", "--reset-sequence", "rts"],
+    code: 2,
+    stderr: /-q does not take --reset-sequence/,
+  },
   { args: ["demo-image", "-o", "/nonexistent/dir/x.bin"], code: 2, stderr: /cannot write/ },
   {
     args: ["demo-image", "-o", join(dir, "d.bin"), "--bitrate", "fast"],

@@ -18,6 +18,9 @@ import { OperationTimeoutError } from "../../util/errors.js";
 import { moduleLogger } from "../../util/log.js";
 import * as c from "./codec.js";
 import { reachRom } from "./entry.js";
+import { LineSequenceRefusedError } from "../../flash-api/errors.js";
+import type { LineSequence } from "../../transport/line-sequence.js";
+import { runLineSequence } from "../../transport/modem.js";
 import {
   Stm32EraseUnsupportedError,
   Stm32NackError,
@@ -60,6 +63,8 @@ export interface Stm32AdapterOptions {
   massErase?: boolean;
   quickSyncMs?: number;
   entryWaitMs?: number;
+  /** DTR/RTS sequences wired to BOOT0/RESET (stm32flash's -i): entry before the sync, exit to start the firmware. */
+  lines?: LineSequence;
 }
 
 /** What the ROM and the chip's registers say, before any check. */
@@ -95,6 +100,8 @@ export class Stm32UsartAdapter implements FlashAdapter {
   private link: ByteTransport | undefined;
   private session: Stm32UsartSession | undefined;
   private id: Stm32Identity | undefined;
+  /** This run's entry sequence took the board into the ROM. */
+  private entered = false;
 
   constructor(readonly options: Stm32AdapterOptions) {}
 
@@ -120,7 +127,21 @@ export class Stm32UsartAdapter implements FlashAdapter {
     this.link = await this.options.open();
     this.session = new Stm32UsartSession(this.link, this.options.line, ctx.signal);
     const o = this.options;
+    const seq = o.lines?.entry.length ? o.lines : undefined;
+    // A probe changes nothing and a dry run resets nothing: the sequence runs only for a real entry.
+    if (seq && prompt && !ctx.dryRun) {
+      if (!(await runLineSequence(this.link, seq.entry, this.link.clock, ctx.signal)))
+        throw new LineSequenceRefusedError(o.port, seq.text);
+      this.entered = true;
+      this.link.discardInput();
+      ctx.emit({
+        type: "info",
+        message: `ran the DTR/RTS entry sequence ${seq.text} (BOOT0 high, then reset)`,
+        data: { lineSequence: "entry" },
+      });
+    }
     const how = await reachRom(this.s, ctx, {
+      ...(seq ? { wouldDo: `run the DTR/RTS entry sequence ${seq.text} (BOOT0 high, reset)` } : {}),
       port: o.port,
       baud: o.line.baud,
       mode: o.mode,
@@ -294,15 +315,45 @@ export class Stm32UsartAdapter implements FlashAdapter {
     return this.s.readMemory(block.address, block.data.length);
   }
 
-  /** GO to the flash start (stm32flash's `-g 0`): the new firmware, or the bootloader below it, starts. */
+  /**
+   * GO to the flash start (stm32flash's `-g 0`): the new firmware, or the
+   * bootloader below it, starts. With an exit sequence, that reset (BOOT0
+   * low) starts it instead, as every later reset will.
+   */
   async finish(ctx: FlashContext): Promise<void> {
     const start = this.flash.start;
+    if (await this.runExit()) {
+      ctx.emit({
+        type: "info",
+        message: `ran the DTR/RTS exit sequence ${this.options.lines!.text}: the board restarts from flash (BOOT0 low)`,
+        data: { lineSequence: "exit" },
+      });
+      return;
+    }
     await this.s.go(start);
     ctx.emit({
       type: "info",
       message: `started the firmware at 0x${start.toString(16)}; set BOOT0 back to 0 so that the next reset boots it too`,
       data: { go: start },
     });
+  }
+
+  /** Nothing was written: an exit sequence sends a board this run reset into the ROM back to its application. */
+  async abandon(ctx: FlashContext): Promise<boolean> {
+    if (!this.entered || !(await this.runExit())) return false;
+    ctx.emit({
+      type: "info",
+      message: `ran the DTR/RTS exit sequence ${this.options.lines!.text}: the board is back in its application`,
+      data: { lineSequence: "exit" },
+    });
+    return true;
+  }
+
+  /** Runs the exit sequence; false when there is none or the port refused it. */
+  private async runExit(): Promise<boolean> {
+    const exit = this.options.lines?.exit;
+    if (!exit?.length || !this.link) return false;
+    return runLineSequence(this.link, exit, this.link.clock);
   }
 
   async close(): Promise<void> {

@@ -54,6 +54,7 @@ export function stm32Adapter(
     mode: modeText(mode),
     target: { id: t.id, chip: t.chip },
     open,
+    ...(link.lines ? { lines: link.lines } : {}),
     ...extra,
   });
 }
@@ -63,6 +64,7 @@ export const driver: BootloaderDriver = {
   name: "STM32 ROM bootloader",
   links: ["serial"],
   serialModes: ["8e1", "8n1"],
+  lineSequences: true,
 
   supports: (t) => t.protocol === "stm32-usart" && partsForChip(t.chip).length > 0,
 
@@ -100,7 +102,10 @@ export const driver: BootloaderDriver = {
         { label: "Commands", value: id.commands.map(cmdName).join(", ") },
       ];
       const description = `STM32 ROM bootloader ${formatVersion(id.version)} on ${part}`;
-      return { bootloader: "STM32 ROM bootloader", fields, description, notes: [description] };
+      // A board the entry sequence reset into the ROM goes back to its application.
+      const back = await adapter.abandon(ctx);
+      const notes = [description, ...(back ? ["the exit sequence restarted the application"] : [])];
+      return { bootloader: "STM32 ROM bootloader", fields, description, notes };
     } finally {
       await adapter.close();
     }

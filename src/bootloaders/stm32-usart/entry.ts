@@ -25,6 +25,8 @@ export interface EntryOptions {
   prompt: boolean;
   quickSyncMs?: number;
   entryWaitMs?: number;
+  /** What a dry run says a real run would do (default: ask for BOOT0 and reset). */
+  wouldDo?: string;
 }
 
 /** Syncs with the ROM; resolves with how it answered. Throws Stm32NoAnswerError, or DryRunStopError in a dry run. */
@@ -52,7 +54,7 @@ export async function reachRom(
     if (r) return r;
   }
   if (o.prompt && ctx.dryRun)
-    throw new DryRunStopError(o.port, ENTRIES["boot-pins"].wouldDo, "no-answer");
+    throw new DryRunStopError(o.port, o.wouldDo ?? ENTRIES["boot-pins"].wouldDo, "no-answer");
   if (o.prompt) {
     prompted = true;
     ctx.emit({

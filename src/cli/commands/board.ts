@@ -7,7 +7,12 @@ import { bootloaderStatus, enterBootloader, type BoardOpOptions } from "../../fl
 import { expandPath } from "../../flasher/firmware.js";
 import { defaultLockDir } from "../../flasher/locks.js";
 import type { KlipperEvent } from "../../flasher/guard.js";
-import { parseUuid, type FlashRequest, type SerialMode } from "../../flasher/requests.js";
+import {
+  parseUuid,
+  type FlashRequest,
+  type LineSequence,
+  type SerialMode,
+} from "../../flasher/requests.js";
 import type { Target } from "../../flasher/targets.js";
 import type { FlashEvent } from "../../flash-api/progress.js";
 import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
@@ -21,6 +26,7 @@ export interface BoardCommandOptions {
   device?: string;
   baud?: number;
   serialMode?: SerialMode;
+  lineSequence?: LineSequence;
   target?: Target;
   stopKlipper?: boolean;
   config?: string;
@@ -33,10 +39,11 @@ function linkOf(o: BoardCommandOptions, what: string, ctx: CommandContext): Flas
       device: expandPath(o.device, ctx.io.cwd, ctx.io.host?.home),
       ...(o.baud !== undefined ? { baud: o.baud } : {}),
       ...(o.serialMode ? { mode: o.serialMode } : {}),
+      ...(o.lineSequence ? { lines: o.lineSequence } : {}),
     };
-  if (o.baud !== undefined || o.serialMode)
+  if (o.baud !== undefined || o.serialMode || o.lineSequence)
     throw new UsageError(
-      `${o.baud !== undefined ? "-b" : "--serial-mode"} is for boards on a tty (-d); a CAN node takes no line settings`,
+      `${o.baud !== undefined ? "-b" : o.serialMode ? "--serial-mode" : "--reset-sequence"} is for boards on a tty (-d); a CAN node takes no line settings`,
       "drop it, or give -d <tty>",
     );
   if (o.uuids.length === 0)

@@ -56,7 +56,8 @@ function retryOf(r: FlashRequest, file: string): string {
   if (r.link.kind === "can") return `canflash -i ${r.link.iface} -u ${r.link.uuid} ${file}`;
   const m = r.link.mode;
   const mode = m ? ` --serial-mode ${m.dataBits}${m.parity[0]}${m.stopBits}` : "";
-  return `canflash${r.targetGiven ? ` --target ${r.target.id}` : ""} -d ${r.link.device}${r.link.baud !== undefined ? ` -b ${r.link.baud}` : ""}${mode} ${file}`;
+  const lines = r.link.lines ? ` --reset-sequence '${r.link.lines.text}'` : "";
+  return `canflash${r.targetGiven ? ` --target ${r.target.id}` : ""} -d ${r.link.device}${r.link.baud !== undefined ? ` -b ${r.link.baud}` : ""}${mode}${lines} ${file}`;
 }
 
 export async function flashCommand(

@@ -46,4 +46,28 @@ export const serialHints = {
     causes: ["nothing was sent"],
     next: [`leave --serial-mode out (this bootloader talks ${list(e, "modes").join(" or ")})`],
   }),
+  LINE_SEQUENCE: () => ({
+    exitCode: ExitCode.USAGE,
+    causes: ["nothing was sent"],
+    next: [
+      "write it as stm32flash's -i: entry[:exit] with rts, dtr, -rts, -dtr joined by & (together) or , (then 100 ms)",
+      "e.g. --reset-sequence '-dtr&rts,dtr,-rts:-dtr&-rts,dtr'",
+    ],
+  }),
+  LINE_SEQUENCE_NOT_SUPPORTED: () => ({
+    exitCode: ExitCode.USAGE,
+    causes: ["nothing was sent"],
+    next: ["drop --reset-sequence: only the STM32 ROM serial rows are entered through DTR/RTS"],
+  }),
+  LINE_SEQUENCE_REFUSED: (e, ctx) => ({
+    exitCode: ExitCode.INTERFACE,
+    causes: [
+      `${str(e, "port")} has no modem-control lines (a pty, or an adapter without DTR/RTS)`,
+      "nothing was written",
+    ],
+    next: [
+      "drop --reset-sequence and set BOOT0 and reset by hand (canflash then waits for the ROM)",
+      ...retryLine(ctx),
+    ],
+  }),
 } satisfies HintTable;

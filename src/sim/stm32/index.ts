@@ -13,10 +13,13 @@ import type { SerialLink } from "../katapult-serial.js";
 import { F1_TIMING, F4_TIMING, type Stm32FlashTiming } from "./memory.js";
 import { Stm32Rom, type Stm32RomOptions } from "./rom.js";
 import type { RomLine } from "./uart.js";
+import { wireBootLines, type BootWiring } from "./boot-lines.js";
+import type { ModemControl } from "../../transport/modem.js";
 
 export { Stm32Rom, type Stm32RomEvent, type Stm32RomOptions } from "./rom.js";
 export { F1_TIMING, F4_TIMING, Stm32Memory, type Stm32FlashTiming } from "./memory.js";
 export { RomUart, type RomLine } from "./uart.js";
+export { RTS_BOOT0_DTR_RESET, wireBootLines, type BootWiring } from "./boot-lines.js";
 
 const COMMON = [Cmd.GET, Cmd.GET_VERSION, Cmd.GET_ID, Cmd.READ_MEMORY, Cmd.GO, Cmd.WRITE_MEMORY];
 const PROTECT = [
@@ -78,8 +81,8 @@ export function createStm32Rom(link: SerialLink, o: Stm32RomSetup): Stm32Rom {
 }
 
 /** A host ByteTransport wired to a ROM model in this process (the model paces the wire). */
-export function stm32RomPair(o: Stm32RomSetup & { name?: string }): {
-  host: ByteTransport & { readonly mock: MockTransport };
+export function stm32RomPair(o: Stm32RomSetup & { name?: string; wiring?: BootWiring }): {
+  host: ByteTransport & { readonly mock: MockTransport } & Partial<ModemControl>;
   rom: Stm32Rom;
 } {
   let toRom: ((b: Uint8Array) => void) | undefined;
@@ -96,5 +99,7 @@ export function stm32RomPair(o: Stm32RomSetup & { name?: string }): {
     onData: (cb) => void (toRom = cb),
   };
   const rom = createStm32Rom(link, o);
-  return { host: Object.assign(mock, { mock }), rom };
+  // With a wiring, the port has modem lines and they drive BOOT0 and RESET.
+  const lines = o.wiring ? { setLines: wireBootLines(rom, o.wiring) } : {};
+  return { host: Object.assign(mock, { mock }, lines), rom };
 }

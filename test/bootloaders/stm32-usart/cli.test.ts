@@ -123,6 +123,37 @@ describe(`canflash --target ${ROW} -d <pty> --serial-mode 8n1`, () => {
   );
 });
 
+describe("--reset-sequence (stm32flash -i)", () => {
+  it(
+    "on a pty (no modem lines): exit 5 before any byte, the ROM sees no sync, the hint says to set BOOT0 by hand",
+    async () => {
+      const b = await rom();
+      const file = writeTemp(
+        "k-seq.bin",
+        klipperImage({ mcu: "stm32f103xe", transport: "serial", appStart: BASE, size: 2000 }),
+      );
+      const r = await runInProcess([
+        "--target",
+        ROW,
+        "-d",
+        b.port,
+        "--serial-mode",
+        "8n1",
+        "--reset-sequence",
+        "-dtr&rts,dtr,-rts:-dtr&-rts,dtr",
+        file,
+      ]);
+      expect(r.code).toBe(5);
+      expect(r.stderr).toMatch(/refused to set DTR\/RTS/);
+      expect(r.stderr).toMatch(/drop --reset-sequence and set BOOT0 and reset by hand/);
+      expect(r.stderr).toMatch(/Nothing was written/i);
+      expect(b.rom.count("sync")).toBe(0);
+      expect(changed(b)).toEqual([]);
+    },
+    FLASH_MS,
+  );
+});
+
 describe("canflash targets", () => {
   it("lists both STM32 ROM serial rows as flashable, with their baud and application start", async () => {
     const r = await runInProcess(["targets"]);
