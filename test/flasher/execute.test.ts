@@ -1,6 +1,7 @@
 // The one executor against an in-test fake adapter that logs every call and
 // keeps a memory: phase and event order, verification policy, what a failure
 // leaves the device in, dry runs, aborts and close.
+import { flashFailure } from "../fakes/flash-failure.js";
 import { describe, expect, it } from "vitest";
 import type { DeviceInfo, FlashAdapter, FlashContext } from "../../src/flash-api/adapter.js";
 import type { FlashGeometry, FlashPlan, PlanInput } from "../../src/flash-api/geometry.js";
@@ -197,17 +198,6 @@ function flash(fake: Fake, options: FlashOptions = {}, image: FlashImage = IMAGE
   return { run, events };
 }
 
-async function failure(run: Promise<unknown>): Promise<FlashError> {
-  const e = await run.then(
-    () => {
-      throw new Error("expected the flash to fail");
-    },
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(FlashError);
-  return e as FlashError;
-}
-
 /** The code an abort surfaced as, whether wrapped in FlashError or not. */
 function abortCode(e: unknown): string | undefined {
   if (e instanceof FlashError) return e.causeCode;
@@ -339,7 +329,7 @@ describe("runFlash: verification", () => {
   it("a read-back mismatch fails verify with the first differing address; finish is never called", async () => {
     const fake = fakeAdapter({ corrupt: 0x1013 });
     const { run, events } = flash(fake);
-    const e = await failure(run);
+    const e = await flashFailure(run);
 
     expect(e).toMatchObject({
       code: "FLASH_FAILED",
@@ -369,7 +359,7 @@ describe("runFlash: verification", () => {
   it("read-back covers the padding of the last block", async () => {
     const fake = fakeAdapter({ corrupt: 0x102c });
     const { run } = flash(fake);
-    const e = await failure(run);
+    const e = await flashFailure(run);
     expect(e.cause).toBeInstanceOf(VerifyMismatchError);
     expect(e.cause).toMatchObject({ address: 0x102c, expected: 0xff, actual: 0x00 });
     expect(fake.calls("finish")).toBe(0);
@@ -378,7 +368,7 @@ describe("runFlash: verification", () => {
   it("a digest mismatch fails verify with DigestMismatchError; finish is never called", async () => {
     const fake = fakeAdapter({ verify: "digest", digestOk: false });
     const { run, events } = flash(fake);
-    const e = await failure(run);
+    const e = await flashFailure(run);
     expect(e).toMatchObject({
       phase: "verify",
       deviceState: "in-bootloader",
@@ -431,7 +421,7 @@ describe("runFlash: failures", () => {
         phase === "write" ? "writeBlock" : phase === "verify" ? "readBlock" : phase;
       const fake = fakeAdapter({ failIn });
       const { run, events } = flash(fake);
-      const e = await failure(run);
+      const e = await flashFailure(run);
 
       expect(e).toMatchObject({
         code: "FLASH_FAILED",
@@ -458,7 +448,7 @@ describe("runFlash: failures", () => {
   it("a failing connect leaves the device untouched: nothing planned, erased or written", async () => {
     const fake = fakeAdapter({ failIn: "connect" });
     const { run, events } = flash(fake);
-    const e = await failure(run);
+    const e = await flashFailure(run);
     expect(e).toMatchObject({ phase: "connect", deviceState: "untouched" });
     expect(fake.log).toEqual(["enter", "connect", "close"]);
     expect(events.some((ev) => ev.type === "info")).toBe(false);
@@ -475,7 +465,7 @@ describe("runFlash: failures", () => {
         },
       ],
     });
-    const e = await failure(run);
+    const e = await flashFailure(run);
     expect(e).toMatchObject({ phase: "connect", deviceState: "untouched", causeCode: "UNKNOWN" });
     expect(e.cause).toBe(refusal);
     expect(fake.log).toEqual(["enter", "connect", "close"]);
@@ -484,7 +474,7 @@ describe("runFlash: failures", () => {
   it("a failing adapter.check refuses before anything is written", async () => {
     const fake = fakeAdapter({ failIn: "check" });
     const { run } = flash(fake);
-    const e = await failure(run);
+    const e = await flashFailure(run);
     expect(e).toMatchObject({ phase: "connect", deviceState: "untouched", causeCode: "TIMEOUT" });
     expect(fake.log).toEqual(["enter", "connect", "check", "close"]);
   });
@@ -492,7 +482,7 @@ describe("runFlash: failures", () => {
   it("an image that does not fit the device fails connect with the planner's error", async () => {
     const fake = fakeAdapter({ geometry: { ...GEOMETRY, end: 0x1020 } });
     const { run } = flash(fake);
-    const e = await failure(run);
+    const e = await flashFailure(run);
     expect(e).toMatchObject({
       phase: "connect",
       deviceState: "untouched",
@@ -507,7 +497,7 @@ describe("runFlash: failures", () => {
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a misbehaving adapter is the point
     fake.adapter.writeBlock = () => Promise.reject("string failure");
     const { run } = flash(fake);
-    const e = await failure(run);
+    const e = await flashFailure(run);
     expect(e.phase).toBe("write");
     expect(e.cause).toBeInstanceOf(Error);
     expect(e.cause.message).toBe("string failure");
@@ -538,7 +528,7 @@ describe("runFlash: abort", () => {
     const ac = new AbortController();
     const fake = fakeAdapter({ afterWrite: (i) => i === 1 && ac.abort() });
     const { run, events } = flash(fake, { signal: ac.signal });
-    const e = await failure(run);
+    const e = await flashFailure(run);
     expect(e).toMatchObject({ phase: "write", deviceState: "in-bootloader", causeCode: "ABORTED" });
     expect(e.cause).toBeInstanceOf(AbortedError);
     expect(fake.log.filter((l) => l.startsWith("writeBlock"))).toEqual([
@@ -587,7 +577,7 @@ describe("runFlash: abort", () => {
     const ac = new AbortController();
     const fake = fakeAdapter({ afterRead: (i) => i === 0 && ac.abort() });
     const { run } = flash(fake, { signal: ac.signal });
-    const e = await failure(run);
+    const e = await flashFailure(run);
     expect(e).toMatchObject({
       phase: "verify",
       deviceState: "in-bootloader",
@@ -605,7 +595,7 @@ describe("runFlash: abort", () => {
     await fake.hanging;
     expect(fake.calls("close")).toBe(0);
     ac.abort(new Error("user pressed ^C"));
-    const e = await failure(run);
+    const e = await flashFailure(run);
     expect(e).toMatchObject({ phase: "write", deviceState: "in-bootloader", causeCode: "ABORTED" });
     expect(e.cause).toBeInstanceOf(AbortedError);
     expect(fake.calls("writeBlock")).toBe(1);
@@ -619,7 +609,7 @@ describe("runFlash: abort", () => {
     const { run } = flash(fake, { signal: ac.signal });
     await fake.hanging;
     ac.abort();
-    const e = await failure(run);
+    const e = await flashFailure(run);
     expect(e).toMatchObject({ phase: "connect", deviceState: "untouched", causeCode: "ABORTED" });
     expect(fake.log).toEqual(["enter", "connect", "close"]);
   });
@@ -664,7 +654,7 @@ describe("runFlash: image placement and close", () => {
       throw new Error("close failed");
     };
     const { run } = flash(fake);
-    const e = await failure(run);
+    const e = await flashFailure(run);
     expect(e.causeCode).toBe("VERIFY_MISMATCH");
     expect(fake.calls("close")).toBe(1);
   });

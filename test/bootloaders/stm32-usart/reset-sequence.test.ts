@@ -5,12 +5,13 @@
 // with nothing written sends the board back to its application, and a
 // failed verify never runs the exit sequence (that reset would start the
 // partial image).
+import { flashFailure } from "../../fakes/flash-failure.js";
 import { describe, expect, it } from "vitest";
 import { Stm32UsartAdapter } from "../../../src/bootloaders/stm32-usart/adapter.js";
 import { Stm32NoAnswerError } from "../../../src/bootloaders/stm32-usart/errors.js";
 import { LineSequenceRefusedError } from "../../../src/flash-api/errors.js";
 import type { FlashEvent } from "../../../src/flash-api/progress.js";
-import { FlashError, VerifyMismatchError } from "../../../src/flasher/errors.js";
+import { VerifyMismatchError } from "../../../src/flasher/errors.js";
 import { runFlash } from "../../../src/flasher/execute.js";
 import { RTS_BOOT0_DTR_RESET, stm32RomPair } from "../../../src/sim/stm32/index.js";
 import { parseLineSequence } from "../../../src/transport/line-sequence.js";
@@ -59,16 +60,6 @@ function board(seq: string, o: { wired?: boolean; onEvent?: (e: FlashEvent) => v
   return { rom, flash, events, resets };
 }
 
-async function failure(p: Promise<unknown>): Promise<FlashError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(FlashError);
-    return e as FlashError;
-  }
-  throw new Error("the flash did not fail");
-}
-
 describe("--reset-sequence on a board wired to DTR/RTS", () => {
   it("entry resets into the ROM, the image is written and verified, the exit sequence restarts it from flash (no GO)", async () => {
     const b = board(SEQ);
@@ -94,7 +85,7 @@ describe("--reset-sequence on a board wired to DTR/RTS", () => {
 
   it("a sequence that does not match the wiring never reaches the ROM: no answer, nothing written, no prompt skipped", async () => {
     const b = board("dtr&-rts,-dtr,dtr"); // pulses RESET with BOOT0 low: the application restarts
-    const e = await failure(b.flash(armImage({ size: 1024, linkedAt: BASE })));
+    const e = await flashFailure(b.flash(armImage({ size: 1024, linkedAt: BASE })));
     expect(e.phase).toBe("enter");
     expect(e.cause).toBeInstanceOf(Stm32NoAnswerError);
     expect(e.deviceState).toBe("untouched");
@@ -103,7 +94,7 @@ describe("--reset-sequence on a board wired to DTR/RTS", () => {
 
   it("refused after entry with nothing written (image linked for Katapult's offset, no bootloader below): the exit sequence sends it back to its application", async () => {
     const b = board(SEQ);
-    const e = await failure(
+    const e = await flashFailure(
       b.flash(armImage({ size: 1024, linkedAt: BASE + 0x2000 }), BASE + 0x2000),
     );
     expect(e.deviceState).toBe("untouched");
@@ -119,7 +110,7 @@ describe("--reset-sequence on a board wired to DTR/RTS", () => {
         if (e.type === "phase-start" && e.phase === "verify") b.rom.memory.flash[100]! ^= 0x01;
       },
     });
-    const e = await failure(b.flash(armImage({ size: 1024, linkedAt: BASE })));
+    const e = await flashFailure(b.flash(armImage({ size: 1024, linkedAt: BASE })));
     expect(e.cause).toBeInstanceOf(VerifyMismatchError);
     expect(e.deviceState).toBe("in-bootloader");
     expect(b.resets()).toEqual(["app", "rom"]);
@@ -129,7 +120,7 @@ describe("--reset-sequence on a board wired to DTR/RTS", () => {
 
   it("a port without modem lines refuses the sequence before any byte is sent", async () => {
     const b = board(SEQ, { wired: false });
-    const e = await failure(b.flash(armImage({ size: 1024, linkedAt: BASE })));
+    const e = await flashFailure(b.flash(armImage({ size: 1024, linkedAt: BASE })));
     expect(e.cause).toBeInstanceOf(LineSequenceRefusedError);
     expect(e.deviceState).toBe("untouched");
     expect(b.rom.count("sync")).toBe(0);

@@ -4,6 +4,7 @@
 // writes, read back, GO to the flash start last), the entry (a person
 // sets BOOT0; an already synced ROM; a stray byte in its parser), and the
 // refusals and failures that must leave the chip as it was or in the ROM.
+import { flashFailure } from "../../fakes/flash-failure.js";
 import { describe, expect, it } from "vitest";
 import {
   Stm32UsartAdapter,
@@ -20,7 +21,7 @@ import {
   Stm32WriteProtectedError,
   Stm32WrongPartError,
 } from "../../../src/bootloaders/stm32-usart/errors.js";
-import { FlashError, VerifyMismatchError } from "../../../src/flasher/errors.js";
+import { VerifyMismatchError } from "../../../src/flasher/errors.js";
 import { runFlash } from "../../../src/flasher/execute.js";
 import type { FlashEvent } from "../../../src/flash-api/progress.js";
 import { stm32RomPair, type Stm32RomSetup } from "../../../src/sim/stm32/index.js";
@@ -76,16 +77,6 @@ function board(
 
 const commands = (rom: { events: readonly { type: string; code?: number }[] }) =>
   rom.events.filter((e) => e.type === "command").map((e) => e.code!);
-
-async function failure(p: Promise<unknown>): Promise<FlashError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(FlashError);
-    return e as FlashError;
-  }
-  throw new Error("the flash did not fail");
-}
 
 describe("STM32 ROM through the flasher core", () => {
   it("F103: erases the image's pages only, writes ≤ 256-byte word-aligned blocks, verifies, then GO to 0x08000000", async () => {
@@ -218,7 +209,7 @@ describe("getting to the ROM", () => {
 
   it("nobody sets BOOT0: Stm32NoAnswerError at the named deadline, nothing written", async () => {
     const b = board({ boot0: false }, { entryWaitMs: 5000 });
-    const e = await failure(
+    const e = await flashFailure(
       b.flash([{ address: BASE, data: armImage({ size: 512, linkedAt: BASE }) }]),
     );
     expect(e.phase).toBe("enter");
@@ -313,7 +304,7 @@ describe("refusals: nothing is written", () => {
 
   it("readout protection: refused at connect with the part named", async () => {
     const b = board({ readoutProtected: true });
-    const e = await failure(
+    const e = await flashFailure(
       b.flash([{ address: BASE, data: armImage({ size: 512, linkedAt: BASE }) }]),
     );
     expect(e.phase).toBe("connect");
@@ -327,7 +318,7 @@ describe("refusals: nothing is written", () => {
 
   it("write-protected pages under the image: refused before erasing", async () => {
     const b = board({ writeProtected: [0] }); // WRP bit 0: pages 0..3
-    const e = await failure(
+    const e = await flashFailure(
       b.flash([{ address: BASE, data: armImage({ size: 2048, linkedAt: BASE }) }]),
     );
     expect(e.cause).toBeInstanceOf(Stm32WriteProtectedError);
@@ -337,7 +328,7 @@ describe("refusals: nothing is written", () => {
 
   it("an F407 on the F103 row: the part that answered, and the row that fits", async () => {
     const b = board({ preset: "f407" }, { target: F103_ROW });
-    const e = await failure(
+    const e = await flashFailure(
       b.flash([{ address: BASE, data: armImage({ size: 512, linkedAt: BASE }) }]),
     );
     expect(e.cause).toBeInstanceOf(Stm32WrongPartError);
@@ -347,7 +338,7 @@ describe("refusals: nothing is written", () => {
 
   it("a .bin linked for Katapult's 0x08002000, written through the ROM at 0x08000000", async () => {
     const b = board();
-    const e = await failure(
+    const e = await flashFailure(
       b.flash([{ address: BASE, data: armImage({ size: 16_000, linkedAt: 0x08002000 }) }]),
     );
     expect(e.cause).toBeInstanceOf(Stm32LinkedForOffsetError);
@@ -358,7 +349,7 @@ describe("refusals: nothing is written", () => {
   it("an image placed at 0x08002000 with nothing below it; with a bootloader below it flashes and keeps it", async () => {
     const app = armImage({ size: 4000, linkedAt: 0x08002000 });
     const empty = board();
-    const e = await failure(empty.flash([{ address: 0x08002000, data: app }]));
+    const e = await flashFailure(empty.flash([{ address: 0x08002000, data: app }]));
     expect(e.cause).toBeInstanceOf(Stm32NoBootloaderBelowError);
     expect((e.cause as Stm32NoBootloaderBelowError).found).toBe("erased");
     nothingWritten(empty.rom);
@@ -400,7 +391,7 @@ describe("failures after the first write: the ROM stays, GO is never sent", () =
         }),
       },
     );
-    const e = await failure(
+    const e = await flashFailure(
       b.flash([{ address: BASE, data: armImage({ size: 2048, linkedAt: BASE }) }]),
     );
     expect(e.phase).toBe("write");
@@ -421,7 +412,7 @@ describe("failures after the first write: the ROM stays, GO is never sent", () =
         },
       },
     );
-    const e = await failure(
+    const e = await flashFailure(
       b.flash([{ address: BASE, data: armImage({ size: 1024, linkedAt: BASE }) }]),
     );
     expect(e.phase).toBe("verify");
@@ -456,7 +447,7 @@ describe("dry run", () => {
 
   it("with no ROM answering, a dry run stops where a person would have to set BOOT0", async () => {
     const b = board({ boot0: false });
-    const e = await failure(
+    const e = await flashFailure(
       b.flash([{ address: BASE, data: armImage({ size: 512, linkedAt: BASE }) }], true),
     );
     expect(e.cause.message).toMatch(/a real run would wait for the boot pins to be set/);
