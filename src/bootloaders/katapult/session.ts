@@ -63,6 +63,16 @@ export interface SessionTimeouts {
 export const MIN_RESEND_MS = 4;
 /** Timer granularity allowed for in a resend deadline (RFC 6298's G), ms. */
 export const RESEND_GRANULARITY_MS = 1;
+/**
+ * The device's receive buffer on a UART (katapult.md §7): bytes past it are
+ * dropped and the parser wedges. Copies of a command the device has not
+ * answered yet may all be sitting in it (a loaded host or adapter, an erase
+ * longer than foreseen), so on a byte stream a quick resend is made only
+ * while every unanswered copy fits; beyond that the next copy waits the
+ * command's long timeout. On CAN the node stream's copies are paced by the
+ * bus and an erase is foreseen per block (busyMs): quick resends stay.
+ */
+export const DEVICE_RX_BUFFER_BYTES = 192;
 /** A command is never sent more often than this, whatever the deadlines. */
 export const MAX_SENDS_PER_COMMAND = 24;
 
@@ -153,6 +163,8 @@ export class KatapultSession {
   private staleErrors = 0;
   /** Replies earlier copies may still bring (a resent command answered twice). */
   private owed = 0;
+  /** Copies of the last command the device may not have read yet (its answer came for an earlier one). */
+  private unreadCarry = 0;
   private readonly rtt = new Map<string, RoundTrip>();
   /** Count of resends, for statistics. */
   retries = 0;
@@ -288,6 +300,8 @@ export class KatapultSession {
     let copies = 0;
     let sentAt = 0;
     let firstSentAt = 0;
+    /** Copies (of this command, and earlier ones still owed) the device may hold unread. */
+    let unread = this.unreadCarry;
     for (let attempt = 1; attempt <= MAX_SENDS_PER_COMMAND; attempt++) {
       throwIfAborted(this.signal, "katapult session");
       if (attempt > 1) {
@@ -299,24 +313,39 @@ export class KatapultSession {
       if (attempt === 1) firstSentAt = sentAt;
       await this.transport.write(x.frame);
       copies++;
+      unread++;
       x.attempts = attempt;
-      let deadline = Math.min(giveUpAt, sentAt + this.resendAfter(x, attempt));
+      const roomForCopy =
+        this.transport instanceof CanNodeStream ||
+        (unread + 1) * x.frame.length <= DEVICE_RX_BUFFER_BYTES;
+      let deadline = Math.min(
+        giveUpAt,
+        sentAt + (roomForCopy ? this.resendAfter(x, attempt) : x.timeoutMs),
+      );
       let outcome: "timeout" | "nack" | "busy" = "timeout";
       wait: for (;;) {
         const left = deadline - clock.now();
         if (left <= 0) break;
         const bytes = await this.transport.read(left, { signal: this.signal });
         for (const frame of this.parser.push(bytes)) {
+          // Each reply stands for one command frame the device has read (a dropped reply only
+          // makes this count high: the safe side).
+          unread = Math.max(0, unread - 1);
           const r = decodeResponse(frame);
           if (r.kind === "ack") {
             if (r.command === x.command && x.accept(r.data)) {
               // Replies come in order: nothing older can follow; later copies may still answer.
               this.owed = copies - 1;
               const now = clock.now();
+              // Too soon to answer the copy just sent: an earlier copy's late answer, and the
+              // later copies may still be unread. Otherwise the last copy was answered, and
+              // replies come in order: the device has read every copy.
+              const early = copies > 1 && now - sentAt < this.fastest(x) / 2;
+              this.unreadCarry = early ? copies - 1 : 0;
               if (copies === 1) this.measure(x, now - sentAt);
-              else if (copies === 2 && now - sentAt < this.fastest(x) / 2)
-                // Too soon to answer the copy just sent: the first copy's late answer. The resend
-                // was spurious; its round trip is known after all, and it widens the deadline.
+              else if (copies === 2 && early)
+                // The resend was spurious; the first copy's round trip is known after all, and
+                // it widens the deadline.
                 this.measure(x, now - firstSentAt);
               return r.data;
             }

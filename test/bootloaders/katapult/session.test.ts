@@ -14,7 +14,10 @@ import {
   KatapultNoResponseError,
   KatapultWedgedError,
 } from "../../../src/bootloaders/katapult/errors.js";
-import { KatapultSession } from "../../../src/bootloaders/katapult/session.js";
+import {
+  DEVICE_RX_BUFFER_BYTES,
+  KatapultSession,
+} from "../../../src/bootloaders/katapult/session.js";
 import { MockTransport, type Responder } from "../../../src/transport/mock.js";
 import { VirtualClock } from "../../../src/util/clock.js";
 import { AbortedError } from "../../../src/util/errors.js";
@@ -128,5 +131,36 @@ describe("KatapultSession", () => {
     });
     const s = new KatapultSession(t, { signal: ac.signal });
     await expect(clock.run(s.connect())).rejects.toBeInstanceOf(AbortedError);
+  });
+
+  it("on a byte stream (UART), a device that stops reading gets no more unanswered copies than its 192-byte receive buffer holds", async () => {
+    // Ten blocks answered in 2 ms teach the session a short resend deadline; then the device
+    // stalls for 3 s (a loaded host, an erase nobody foresaw) with its input unread, and
+    // answers every copy afterwards.
+    const clock = new VirtualClock();
+    let stalled = false;
+    const t = new MockTransport(clock, (w) => {
+      if (cmdOf(w) !== Cmd.SEND_BLOCK) return undefined;
+      const reply = encodeAck(Cmd.SEND_BLOCK, w.subarray(4, 8));
+      return { reply, delayMs: stalled ? 3000 : 2 };
+    });
+    const s = new KatapultSession(t, { timeouts: { sendBlockMs: 5000 } });
+    const block = (n: number) => s.sendBlock(0x08002000 + 64 * n, new Uint8Array(64).fill(n), 0);
+    let inStall = 0;
+    await clock.run(
+      (async () => {
+        for (let n = 0; n < 10; n++) await block(n);
+        stalled = true;
+        const before = t.written.length;
+        clock.schedule(2900, () => (inStall = t.written.length - before));
+        const r = await block(10);
+        expect(r.result).toBe("written");
+      })(),
+    );
+    const frame = t.written.at(-1)!.length;
+    expect(frame).toBe(76);
+    // The block and one quick copy (2 × 76 B fit the buffer; a third would overflow it).
+    expect(inStall).toBe(Math.floor(DEVICE_RX_BUFFER_BYTES / frame));
+    expect(s.retries).toBe(1);
   });
 });
