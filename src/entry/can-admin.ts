@@ -44,13 +44,16 @@ export interface QueryWindowOptions {
   quietMs?: number;
   /** Adaptive window: the upper bound (default QUERY_WINDOW_MS). */
   maxMs?: number;
+  /** Ends the window at once when it returns true for the answers so far (e.g. every node wanted answered). */
+  until?: (answers: readonly NodeAnswer[]) => boolean;
 }
 
 /**
  * Sends a query and collects the answers; one entry per UUID, in order of
  * arrival. The window ends when the bus has been quiet for `quietMs` after
  * the last answer, no sooner than `firstAnswerMs` after the query and no
- * later than `maxMs`; `windowMs` listens a fixed time instead.
+ * later than `maxMs`; `windowMs` listens a fixed time instead. `until` ends
+ * either at once.
  */
 export async function queryNodes(
   bus: CanBus,
@@ -82,7 +85,10 @@ export async function queryNodes(
       }
       if (!f) break;
       const a = decodeNeedNodeId(f);
-      if (a && !seen.has(a.uuid)) seen.set(a.uuid, a);
+      if (a && !seen.has(a.uuid)) {
+        seen.set(a.uuid, a);
+        if (options.until?.([...seen.values()])) break;
+      }
       if (a && !fixed) end = Math.min(last, Math.max(end, clock.now() + quietMs));
       // A window the answer extended gets its own settling pass at its new end.
       if (end > clock.now()) settled = false;

@@ -117,6 +117,12 @@ export interface GateOptions {
   onRequest?: (uuid: Uuid, why: RequestReason) => void;
   /** Dry run: never request a bootloader. */
   dryRun?: boolean;
+  /**
+   * Nodes known to run Klipper (just identified: they may hold a node id and
+   * stay silent to queries): requested right after the CLEAR, not after a
+   * silent first window.
+   */
+  knownKlipper?: readonly Uuid[];
 }
 
 interface Pending {
@@ -195,6 +201,13 @@ export class CanBootloaderGate implements CanGateLike {
     };
     try {
       if (options.clearFirst ?? true) await clearKatapultNodeIds(bus);
+      if (!options.dryRun)
+        for (const uuid of options.knownKlipper ?? []) {
+          const p = this.pending.get(uuid);
+          if (!p || p.requested) continue;
+          p.firstSeenAs = "klipper";
+          await request(uuid, p, "answered-as-klipper");
+        }
       while (this.pending.size > 0) {
         await bus.send(queryUnassignedFrame(), { signal: options.signal });
         // Once a request is out, queries go out every repollMs until the nodes are back.

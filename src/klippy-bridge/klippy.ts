@@ -53,8 +53,12 @@ export async function findKlippyProcesses(procRoot = "/proc"): Promise<KlippyPro
   } catch {
     return out;
   }
-  for (const p of pids) {
-    const raw = await readFile(join(procRoot, p, "cmdline"), "utf8").catch(() => "");
+  // Read at once (the thread pool), not one after another: a Pi runs a few hundred processes.
+  const cmdlines = await Promise.all(
+    pids.map((p) => readFile(join(procRoot, p, "cmdline"), "utf8").catch(() => "")),
+  );
+  for (const [i, p] of pids.entries()) {
+    const raw = cmdlines[i]!;
     const args = raw.split("\0").filter(Boolean);
     if (!args.some((a) => /klippy(\.py)?$|klippy\/klippy\.py$/.test(a) || a === "klippy")) continue;
     const idx = args.findIndex((a) => /klippy(\.py)?$/.test(a));
@@ -135,31 +139,32 @@ export function klippySocketInfo(path: string, timeoutMs: number): Promise<strin
   });
 }
 
+/** Looks for Klipper every way at once (processes, systemd unit, Moonraker, Klippy's socket). */
 export async function detectKlipper(o: DetectOptions = {}): Promise<KlipperStatus> {
-  const processes = await findKlippyProcesses(o.procRoot);
-  let unit: string | undefined;
-  if (o.systemctl !== null) unit = await (o.systemctl ?? defaultSystemctl)().catch(() => undefined);
-  const mr =
+  const findSocket = async (): Promise<string | undefined> => {
+    const paths = o.socketPaths ?? [
+      join(homedir(), "printer_data", "comms", "klippy.sock"),
+      "/tmp/klippy_uds",
+    ];
+    const stats = await Promise.all(paths.map((p) => stat(p).catch(() => undefined)));
+    return paths.find((_, i) => stats[i]?.isSocket());
+  };
+  const socketAnswer = async (): Promise<[string | undefined, string | undefined]> => {
+    const socket = await findSocket();
+    // A socket file can outlive Klippy: only an answer counts.
+    return [
+      socket,
+      socket ? await klippySocketInfo(socket, o.timeoutMs ?? MOONRAKER_TIMEOUT_MS) : undefined,
+    ];
+  };
+  const [processes, unit, mr, [socket, socketState]] = await Promise.all([
+    findKlippyProcesses(o.procRoot),
+    o.systemctl === null ? undefined : (o.systemctl ?? defaultSystemctl)().catch(() => undefined),
     o.moonrakerUrl === null
       ? undefined
-      : await moonraker(
-          o.moonrakerUrl ?? "http://127.0.0.1:7125",
-          o.timeoutMs ?? MOONRAKER_TIMEOUT_MS,
-        );
-  let socket: string | undefined;
-  for (const p of o.socketPaths ?? [
-    join(homedir(), "printer_data", "comms", "klippy.sock"),
-    "/tmp/klippy_uds",
-  ]) {
-    if ((await stat(p).catch(() => undefined))?.isSocket()) {
-      socket = p;
-      break;
-    }
-  }
-  // A socket file can outlive Klippy: only an answer counts.
-  const socketState = socket
-    ? await klippySocketInfo(socket, o.timeoutMs ?? MOONRAKER_TIMEOUT_MS)
-    : undefined;
+      : moonraker(o.moonrakerUrl ?? "http://127.0.0.1:7125", o.timeoutMs ?? MOONRAKER_TIMEOUT_MS),
+    socketAnswer(),
+  ]);
   const running =
     processes.length > 0 ||
     unit === "active" ||

@@ -12,12 +12,15 @@ import {
   queryNodes,
 } from "../../src/entry/can-admin.js";
 import {
+  CanBootloaderGate,
   NODE_POLL_INTERVAL_MS,
   NODE_REPOLL_MS,
   waitForKatapult,
 } from "../../src/entry/can-request.js";
 import { parseUuid } from "../../src/klippy-bridge/uuid.js";
 import type { SimCanDeviceOptions } from "../../src/sim/device.js";
+import { scanCanBus } from "../../src/flasher/scan.js";
+import { PROBE_REPLY_MS } from "../../src/klippy-bridge/assigned.js";
 import { simBus } from "../fakes/sim-bus.js";
 
 const uuid = (i: number) => parseUuid(`0000000001${i.toString(16).padStart(2, "0")}`);
@@ -144,6 +147,68 @@ describe("the bootloader gate's windows", () => {
     expect(reasons).toEqual(["no-answer"]);
     expect(a.requested).toBe(true);
     expect(sim.clock.now() - t0).toBeGreaterThanOrEqual(NODE_POLL_INTERVAL_MS + 50);
+    await sim.close();
+  });
+});
+
+describe("the flash path's identify pass (scanCanBus with wanted nodes)", () => {
+  it("the wanted node answers as Katapult: the pass ends with its answer, the probes are not waited for", async () => {
+    const sim = simBus({ bitrate: 500_000 });
+    sim.add(late(0, 0));
+    const other = sim.add(late(1, 0));
+    const t0 = sim.clock.now();
+    const r = await sim.run(scanCanBus(sim.host, { identify: true, wanted: [uuid(0)] }));
+    expect(sim.clock.now() - t0).toBeLessThan(5);
+    expect(r.nodes.find((n) => n.uuid === uuid(0))?.application).toBe("Katapult");
+    // Nothing to identify: the Klipper node that is not wanted was left alone.
+    expect(other.events.some((e) => e.type === "assigned")).toBe(false);
+    await sim.close();
+  });
+
+  it("the wanted node runs Klipper: only it is identified, after the probes of the ids identify hands out", async () => {
+    const sim = simBus({ bitrate: 500_000 });
+    const wantedNode = sim.add(late(1, 0));
+    const other = sim.add(late(3, 0));
+    const t0 = sim.clock.now();
+    const r = await sim.run(scanCanBus(sim.host, { identify: true, wanted: [uuid(1)] }));
+    expect(sim.clock.now() - t0).toBeGreaterThanOrEqual(PROBE_REPLY_MS);
+    expect(r.nodes.find((n) => n.uuid === uuid(1))?.dictionary?.mcu).toBe("stm32g0b1xx");
+    expect(wantedNode.events.some((e) => e.type === "assigned")).toBe(true);
+    expect(other.events.some((e) => e.type === "assigned")).toBe(false);
+    await sim.close();
+  });
+
+  it("a wanted node that holds a node id (silent to the query) is still found by the probes", async () => {
+    const sim = simBus({ bitrate: 500_000 });
+    sim.add(late(0, 0));
+    sim.add({ uuid: uuid(5), boot: "klipper", klipper: { heldByNodeId: 200 } });
+    const r = await sim.run(scanCanBus(sim.host, { identify: true, wanted: [uuid(0), uuid(5)] }));
+    expect(r.nodes.find((n) => n.uuid === uuid(5))).toMatchObject({
+      found: "node-id",
+      nodeId: 200,
+    });
+    await sim.close();
+  });
+
+  it("the gate requests a node known to run Klipper at once, though it holds a node id and is silent", async () => {
+    const rebootMs = 50;
+    const sim = simBus({ bitrate: 500_000 });
+    sim.add({
+      uuid: uuid(7),
+      boot: "klipper",
+      klipper: { bootloaderDelayMs: rebootMs, heldByNodeId: 200 },
+    });
+    const reasons: string[] = [];
+    const t0 = sim.clock.now();
+    const a = await sim.run(
+      new CanBootloaderGate(sim.host, [uuid(7)], {
+        knownKlipper: [uuid(7)],
+        onRequest: (_u, why) => reasons.push(why),
+      }).arrival(uuid(7)),
+    );
+    expect(reasons).toEqual(["answered-as-klipper"]);
+    expect(a).toMatchObject({ requested: true, firstSeenAs: "klipper", nodeId: 128 });
+    expect(sim.clock.now() - t0).toBeLessThan(rebootMs + NODE_REPOLL_MS + 5);
     await sim.close();
   });
 });
