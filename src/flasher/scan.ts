@@ -82,9 +82,15 @@ export async function scanCanBus(bus: CanBus, o: ScanOptions = {}): Promise<Scan
   const probeStop = new AbortController();
   const stopProbes = () => probeStop.abort();
   o.signal?.addEventListener("abort", stopProbes, { once: true });
+  /** Set once the query is over: every wanted node answered it (so none holds a node id). */
+  let wantedAllAnswered = false;
   const probing =
     probeIds.length > 0
-      ? findAssignedKlipperNodes(bus, probeIds, { signal: probeStop.signal })
+      ? findAssignedKlipperNodes(bus, probeIds, {
+          signal: probeStop.signal,
+          // A node on a probed id is silent to queries: not one of the wanted that answered.
+          identifyFound: () => !wantedAllAnswered,
+        })
       : Promise.resolve([]);
   probing.catch(() => undefined);
   let answers: NodeAnswer[];
@@ -95,6 +101,7 @@ export async function scanCanBus(bus: CanBus, o: ScanOptions = {}): Promise<Scan
       ...(o.queryMs !== undefined ? { windowMs: o.queryMs } : {}),
       ...(wanted ? { until: (a: readonly NodeAnswer[]) => allWanted(a) } : {}),
     });
+    wantedAllAnswered = !!wanted && allWanted(answers);
     if (wanted && allWanted(answers, "katapult")) {
       stopProbes();
       assigned = await probing.catch((e: unknown) => {
@@ -113,6 +120,7 @@ export async function scanCanBus(bus: CanBus, o: ScanOptions = {}): Promise<Scan
   }));
   const unnamed: ScanResult["unnamed"] = [];
   for (const a of assigned) {
+    if (a.identified === false) continue; // its id is taken; who it is did not matter
     if (!a.uuid) {
       unnamed.push({ nodeId: a.nodeId, error: a.error ?? "no UUID" });
       continue;

@@ -178,6 +178,25 @@ describe("the flash path's identify pass (scanCanBus with wanted nodes)", () => 
     await sim.close();
   });
 
+  it("every wanted node answered the query: a node found on a probed id only marks the id taken, it is not identified", async () => {
+    const sim = simBus({ bitrate: 500_000 });
+    sim.add(late(1, 0));
+    sim.add({ uuid: uuid(9), boot: "klipper", klipper: { heldByNodeId: 5 } });
+    const r = await sim.run(
+      scanCanBus(sim.host, { identify: true, wanted: [uuid(1)], probeIds: [5, 6] }),
+    );
+    expect(r.nodes.map((n) => n.uuid)).toEqual([uuid(1)]);
+    expect(r.unnamed).toEqual([]);
+    expect(r.nodes[0]?.dictionary).toBeDefined();
+    // Without wanted nodes (the query, -q), it is identified.
+    const all = await sim.run(scanCanBus(sim.host, { identify: true, probeIds: [5, 6] }));
+    expect(all.nodes.find((n) => n.uuid === uuid(9))).toMatchObject({
+      found: "node-id",
+      nodeId: 5,
+    });
+    await sim.close();
+  });
+
   it("a wanted node that holds a node id (silent to the query) is still found by the probes", async () => {
     const sim = simBus({ bitrate: 500_000 });
     sim.add(late(0, 0));
