@@ -5,6 +5,7 @@
 // ports are open.
 
 import { execFile } from "node:child_process";
+import { get as httpGet } from "node:http";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { connect } from "node:net";
@@ -68,26 +69,61 @@ export async function findKlippyProcesses(procRoot = "/proc"): Promise<KlippyPro
   return out;
 }
 
+/**
+ * GET `url` and its JSON body (undefined when it is not JSON), or an
+ * "unreachable" rejection. node:http, not fetch: fetch loads its HTTP stack
+ * (undici) on first use, ~100 ms of a start on this kind of machine and many
+ * times that on a Pi, for one request to localhost.
+ */
+function getJson(url: string, timeoutMs: number): Promise<{ ok: boolean; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(url, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => (text += d));
+      res.on("end", () => {
+        clearTimeout(timer);
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = undefined;
+        }
+        const status = res.statusCode ?? 0;
+        resolve({ ok: status >= 200 && status < 300, body });
+      });
+      res.on("error", (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+    });
+    const timer = setTimeout(() => req.destroy(new Error("timeout")), timeoutMs);
+    req.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
 async function moonraker(url: string, timeoutMs: number): Promise<KlipperStatus["moonraker"]> {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), timeoutMs);
   try {
-    const r = await fetch(`${url}/server/info`, { signal: ac.signal });
+    const r = await getJson(`${url}/server/info`, timeoutMs);
     if (!r.ok) return { reachable: true };
-    const body = (await r.json()) as {
-      result?: { klippy_connected?: boolean; klippy_state?: string };
-    };
+    // Not JSON: not Moonraker answering (as when fetch's json() failed).
+    if (r.body === undefined) return { reachable: false };
+    const body = r.body as
+      { result?: { klippy_connected?: boolean; klippy_state?: string } } | undefined;
     return {
       reachable: true,
-      ...(body.result?.klippy_connected !== undefined
+      ...(body?.result?.klippy_connected !== undefined
         ? { klippyConnected: body.result.klippy_connected }
         : {}),
-      ...(body.result?.klippy_state !== undefined ? { klippyState: body.result.klippy_state } : {}),
+      ...(body?.result?.klippy_state !== undefined
+        ? { klippyState: body.result.klippy_state }
+        : {}),
     };
   } catch {
     return { reachable: false };
-  } finally {
-    clearTimeout(timer);
   }
 }
 
