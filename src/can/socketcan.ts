@@ -10,6 +10,7 @@
 // readers in the same process keep draining their socket buffers.
 
 import { readFile, access } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { release as osRelease } from "node:os";
 import { join } from "node:path";
 import { realClock, delay, type Clock } from "../util/clock.js";
@@ -94,13 +95,50 @@ export interface SocketCanOptions {
   loadAddon?: () => Promise<SocketCanAddon>;
 }
 
+/** The raw-channel class of socketcan's can.node (what its createRawChannelWithOptions constructs). */
+type RawChannelClass = new (
+  name: string,
+  timestamps: boolean,
+  protocol: number,
+  nonBlockSend: boolean,
+) => RawChannelLike;
+
+/** CAN_RAW, the protocol socketcan's raw channel opens by default. */
+const CAN_RAW_PROTOCOL = 1;
+
+/**
+ * The raw channel alone: socketcan's main module also loads its signal
+ * addon and a KCD (XML database) parser with xml2js, about 45 files that a
+ * raw socket never uses — on a Pi, a noticeable part of a start. Where the
+ * package keeps its raw addon (build/Release/can.node, socketcan 4.x) it is
+ * loaded by itself; otherwise the package's main.
+ */
+async function importRawAddon(): Promise<SocketCanAddon> {
+  try {
+    const raw = createRequire(import.meta.url)("socketcan/build/Release/can.node") as {
+      RawChannel: RawChannelClass;
+    };
+    if (typeof raw.RawChannel !== "function") throw new TypeError("no RawChannel in can.node");
+    return {
+      createRawChannelWithOptions: (name, o) =>
+        new raw.RawChannel(
+          name,
+          o.timestamps ?? false,
+          CAN_RAW_PROTOCOL,
+          o.non_block_send ?? false,
+        ),
+    };
+  } catch {
+    const mod = (await import("socketcan")) as unknown as SocketCanAddon & {
+      default?: SocketCanAddon;
+    };
+    return mod.default ?? mod;
+  }
+}
+
 async function defaultLoadAddon(): Promise<SocketCanAddon> {
   // The addon's bundled typings declare send() as void; it returns the send(2) result.
-  const mod = await loadAddon<SocketCanAddon & { default?: SocketCanAddon }>(
-    SOCKETCAN_ADDON,
-    () => import("socketcan"),
-  );
-  return mod.default ?? mod;
+  return loadAddon<SocketCanAddon>(SOCKETCAN_ADDON, importRawAddon);
 }
 
 async function exists(path: string): Promise<boolean> {

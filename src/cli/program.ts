@@ -144,6 +144,10 @@ function parseBaud(text: string): number {
   return n;
 }
 
+/** --query-ms in --help (the numbers are can-admin's QUERY_QUIET_MS, QUERY_FIRST_ANSWER_MS, QUERY_WINDOW_MS; test/cli/query-cli checks them). */
+export const QUERY_MS_HELP =
+  "listen a fixed <ms> for answers (default: until the bus is quiet for 50 ms after the last answer, at least 150 ms, at most 1000 ms)";
+
 /** Nodes answer a query within milliseconds; below this a query finds nothing on a busy bus. */
 export const QUERY_MS_MIN = 50;
 
@@ -152,7 +156,7 @@ function parseQueryMs(text: string): number {
   if (!Number.isInteger(n) || n < QUERY_MS_MIN)
     throw new UsageError(
       `--query-ms ${text}: a query listens at least ${QUERY_MS_MIN} ms`,
-      "e.g. --query-ms 500, or leave it out (1000 ms)",
+      "e.g. --query-ms 2000, or leave it out (the query ends once the bus is quiet)",
     );
   return n;
 }
@@ -408,7 +412,7 @@ export async function run(
       "--target <id>",
       "the board/chip from `canflash targets` (sets baud and application area)",
     )
-    .addOption(new Option("--query-ms <ms>", "how long a query listens").hideHelp())
+    .option("--query-ms <ms>", `-q: ${QUERY_MS_HELP}`)
     .option(
       "--no-identify",
       "-q: the bare query (no Klipper identify, no look for nodes holding an id)",
@@ -477,7 +481,7 @@ export async function run(
   common(program.command("query"))
     .description("list CAN nodes that wait for a node id (Katapult and Klipper)")
     .argument("[interface]", "the CAN interface, as canbus_query.py takes it (same as -i)")
-    .option("--query-ms <ms>", "how long to listen for answers")
+    .option("--query-ms <ms>", QUERY_MS_HELP)
     .option(
       "--no-identify",
       "the bare query (no Klipper identify, no look for nodes holding an id)",

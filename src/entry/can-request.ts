@@ -5,7 +5,8 @@
 // too (a Klipper node holding a node id does not answer queries) — and each
 // node gets its own node id (128, 129, …) the moment it answers as Katapult,
 // so its flash can start while others still reboot. No per-board waits, no
-// fixed sleeps: re-queries every poll interval up to one deadline.
+// fixed sleeps: the first query window ends once every node answered; once
+// a request is out, re-queries every NODE_REPOLL_MS up to one deadline.
 //
 // A dry run sends no REQUEST_BOOTLOADER: a node that answers as Klipper, or
 // stays silent through the first query window, stops with DryRunStopError
@@ -40,8 +41,18 @@ declare module "../util/errors.js" {
 
 /** How long a node may take to come back as Katapult after a bootloader request. */
 export const BOOTLOADER_ENTRY_TIMEOUT_MS = 5000;
-/** Interval of the re-query while waiting for nodes. */
+/**
+ * The first query window, and the interval of re-queries while no
+ * bootloader request is out: a node silent through it is sent a request (it
+ * may hold a node id). It ends early once every node waited for answered.
+ */
 export const NODE_POLL_INTERVAL_MS = 100;
+/**
+ * The re-query interval once a request is out: a node reboots into Katapult
+ * within tens of milliseconds, and is seen at most this long after it
+ * listens (a query and its answers are two frames per node).
+ */
+export const NODE_REPOLL_MS = 20;
 
 /** The node never answered a query. */
 export class NodeNotFoundError extends CanflashError {
@@ -91,7 +102,10 @@ export interface GateArrival {
 export interface GateOptions {
   /** Deadline for every node (default BOOTLOADER_ENTRY_TIMEOUT_MS). */
   timeoutMs?: number;
+  /** First window and re-query interval before any request (default NODE_POLL_INTERVAL_MS). */
   pollMs?: number;
+  /** Re-query interval once a request is out (default NODE_REPOLL_MS). */
+  repollMs?: number;
   /** First node id to hand out (default 128). */
   firstNodeId?: number;
   /** Assign node ids as nodes arrive (default true; -r only confirms the arrival). */
@@ -103,6 +117,12 @@ export interface GateOptions {
   onRequest?: (uuid: Uuid, why: RequestReason) => void;
   /** Dry run: never request a bootloader. */
   dryRun?: boolean;
+  /**
+   * Nodes known to run Klipper (just identified: they may hold a node id and
+   * stay silent to queries): requested right after the CLEAR, not after a
+   * silent first window.
+   */
+  knownKlipper?: readonly Uuid[];
 }
 
 interface Pending {
@@ -162,6 +182,8 @@ export class CanBootloaderGate implements CanGateLike {
     const clock = bus.clock;
     const timeoutMs = options.timeoutMs ?? BOOTLOADER_ENTRY_TIMEOUT_MS;
     const pollMs = options.pollMs ?? NODE_POLL_INTERVAL_MS;
+    const repollMs = options.repollMs ?? NODE_REPOLL_MS;
+    let requestsOut = false;
     const assign = options.assignNodeIds ?? true;
     const reader = bus.subscribe({ filters: responseFilter });
     const others = new Map<string, NodeAnswer>();
@@ -169,6 +191,7 @@ export class CanBootloaderGate implements CanGateLike {
     const deadline = start + timeoutMs;
     const request = async (uuid: Uuid, p: Pending, why: RequestReason) => {
       p.requested = true;
+      requestsOut = true;
       options.onRequest?.(uuid, why);
       await requestBootloader(bus, uuid);
     };
@@ -178,10 +201,24 @@ export class CanBootloaderGate implements CanGateLike {
     };
     try {
       if (options.clearFirst ?? true) await clearKatapultNodeIds(bus);
+      if (!options.dryRun)
+        for (const uuid of options.knownKlipper ?? []) {
+          const p = this.pending.get(uuid);
+          if (!p || p.requested) continue;
+          p.firstSeenAs = "klipper";
+          await request(uuid, p, "answered-as-klipper");
+        }
       while (this.pending.size > 0) {
         await bus.send(queryUnassignedFrame(), { signal: options.signal });
-        const windowEnd = Math.min(clock.now() + pollMs, deadline);
+        // Once a request is out, queries go out every repollMs until the nodes are back.
+        const repolling = requestsOut;
+        const windowEnd = Math.min(clock.now() + (repolling ? repollMs : pollMs), deadline);
+        /** Nodes waited for that answered this query (as Klipper: they are asked in). */
+        const heard = new Set<Uuid>();
         for (;;) {
+          if (this.pending.size === 0) break;
+          // The first window learns all it can once every node waited for has answered.
+          if (!repolling && [...this.pending.keys()].every((u) => heard.has(u))) break;
           const left = windowEnd - clock.now();
           if (left <= 0) break;
           const f = await reader.recv(left, { signal: options.signal });
@@ -194,6 +231,7 @@ export class CanBootloaderGate implements CanGateLike {
             continue;
           }
           p.firstSeenAs ??= a.app;
+          heard.add(a.uuid);
           if (a.app === "katapult") {
             const nodeId = assign ? this.nextId++ : undefined;
             if (nodeId !== undefined) await assignKatapultNodeId(bus, a.uuid, nodeId);

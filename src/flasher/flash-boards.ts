@@ -287,6 +287,8 @@ async function flashLocked(
         {
           ...(o.signal ? { signal: o.signal } : {}),
           ...(o.dryRun ? { dryRun: true } : {}),
+          // Identified just now: they run Klipper and hold the identify's node id (silent to queries).
+          knownKlipper: list.filter((p) => known.has(p.request)).map(uuidOf),
           onRequest: (uuid, why) =>
             emit({
               type: "bootloader-request",
@@ -394,6 +396,7 @@ async function identifyBoards(
   emit({ type: "identifying", iface, boards: wanted.map((p) => p.request.id) });
   const scan = await scanCanBus(bus, {
     identify: true,
+    wanted: wanted.map((p) => (p.request.link as { uuid: Uuid }).uuid),
     ...(probeKlippy ? { probeIds: KLIPPY_PROBE_IDS } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
   });

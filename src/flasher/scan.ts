@@ -12,7 +12,7 @@ import { driverFor } from "../bootloaders/index.js";
 import type { CanBus } from "../can/bus.js";
 import { assignKatapultNodeId, clearKatapultNodeIds, queryNodes } from "../entry/can-admin.js";
 import type { DeviceInfo } from "../flash-api/adapter.js";
-import { FIRST_HOST_NODE_ID } from "../klippy-bridge/admin.js";
+import { FIRST_HOST_NODE_ID, type NodeAnswer } from "../klippy-bridge/admin.js";
 import { CANFLASH_PROBE_IDS, findAssignedKlipperNodes } from "../klippy-bridge/assigned.js";
 import type { KlipperDictionary } from "../klippy-bridge/dictionary.js";
 import { identifyCanNode } from "../klippy-bridge/identify.js";
@@ -49,6 +49,13 @@ export interface ScanOptions {
    * always probed when identify is on: no Klippy host uses it.
    */
   probeIds?: readonly number[];
+  /**
+   * Only these nodes matter (the flash path's identify pass): the query ends
+   * once they all answered, only they are identified, and when all of them
+   * answered as Katapult the node-id probes are not waited for (there is
+   * nothing to identify and no one silent to find).
+   */
+  wanted?: readonly Uuid[];
   signal?: AbortSignal;
 }
 
@@ -68,10 +75,43 @@ export async function scanCanBus(bus: CanBus, o: ScanOptions = {}): Promise<Scan
   const signal = o.signal ? { signal: o.signal } : {};
   await clearKatapultNodeIds(bus);
   const probeIds = [...new Set([...(identify ? CANFLASH_PROBE_IDS : []), ...(o.probeIds ?? [])])];
-  const [answers, assigned] = await Promise.all([
-    queryNodes(bus, { ...signal, ...(o.queryMs !== undefined ? { windowMs: o.queryMs } : {}) }),
-    probeIds.length > 0 ? findAssignedKlipperNodes(bus, probeIds, signal) : Promise.resolve([]),
-  ]);
+  const wanted = o.wanted ? new Set<string>(o.wanted) : undefined;
+  const allWanted = (answers: readonly NodeAnswer[], app?: string) =>
+    [...wanted!].every((u) => answers.some((a) => a.uuid === u && (!app || a.app === app)));
+  // The probes stop early only on our word (all wanted nodes in Katapult) or the caller's.
+  const probeStop = new AbortController();
+  const stopProbes = () => probeStop.abort();
+  o.signal?.addEventListener("abort", stopProbes, { once: true });
+  /** Set once the query is over: every wanted node answered it (so none holds a node id). */
+  let wantedAllAnswered = false;
+  const probing =
+    probeIds.length > 0
+      ? findAssignedKlipperNodes(bus, probeIds, {
+          signal: probeStop.signal,
+          // A node on a probed id is silent to queries: not one of the wanted that answered.
+          identifyFound: () => !wantedAllAnswered,
+        })
+      : Promise.resolve([]);
+  probing.catch(() => undefined);
+  let answers: NodeAnswer[];
+  let assigned: Awaited<typeof probing>;
+  try {
+    answers = await queryNodes(bus, {
+      ...signal,
+      ...(o.queryMs !== undefined ? { windowMs: o.queryMs } : {}),
+      ...(wanted ? { until: (a: readonly NodeAnswer[]) => allWanted(a) } : {}),
+    });
+    wantedAllAnswered = !!wanted && allWanted(answers);
+    if (wanted && allWanted(answers, "katapult")) {
+      stopProbes();
+      assigned = await probing.catch((e: unknown) => {
+        if (o.signal?.aborted) throw e;
+        return [];
+      });
+    } else assigned = await probing;
+  } finally {
+    o.signal?.removeEventListener("abort", stopProbes);
+  }
 
   const nodes: ScannedNode[] = answers.map((a) => ({
     uuid: a.uuid,
@@ -80,6 +120,7 @@ export async function scanCanBus(bus: CanBus, o: ScanOptions = {}): Promise<Scan
   }));
   const unnamed: ScanResult["unnamed"] = [];
   for (const a of assigned) {
+    if (a.identified === false) continue; // its id is taken; who it is did not matter
     if (!a.uuid) {
       unnamed.push({ nodeId: a.nodeId, error: a.error ?? "no UUID" });
       continue;
@@ -99,7 +140,9 @@ export async function scanCanBus(bus: CanBus, o: ScanOptions = {}): Promise<Scan
   const freeIds = CANFLASH_PROBE_IDS.filter((id) => !used.has(id));
   const work: Promise<void>[] = [];
   if (identify) {
-    for (const n of nodes.filter((x) => x.found === "query" && x.application === "Klipper")) {
+    for (const n of nodes.filter(
+      (x) => x.found === "query" && x.application === "Klipper" && (!wanted || wanted.has(x.uuid)),
+    )) {
       const nodeId = freeIds.shift();
       if (nodeId === undefined) {
         n.error = "no free node id left to identify it";

@@ -29,13 +29,20 @@ export interface AssignedNode {
   dictionary?: KlipperDictionary;
   /** It answered, but identify or get_canbus_id failed. */
   error?: string;
+  /** false: only its presence was taken (the caller did not need to know who it is). */
+  identified?: false;
 }
 
 /** Which of `nodeIds` answer, and who they are. */
 export async function findAssignedKlipperNodes(
   bus: CanBus,
   nodeIds: readonly number[],
-  o: { replyMs?: number; signal?: AbortSignal } = {},
+  o: {
+    replyMs?: number;
+    signal?: AbortSignal;
+    /** Asked once the probes are answered: false = report only which ids are taken, identify no one. */
+    identifyFound?: () => boolean;
+  } = {},
 ): Promise<AssignedNode[]> {
   const links = nodeIds.map((id) => ({
     nodeId: id,
@@ -50,8 +57,13 @@ export async function findAssignedKlipperNodes(
       }),
     );
     const found: AssignedNode[] = [];
+    const identifyThem = o.identifyFound?.() ?? true;
     for (const p of present) {
       if (!p) continue;
+      if (!identifyThem) {
+        found.push({ nodeId: p.nodeId, identified: false });
+        continue;
+      }
       const node: AssignedNode = { nodeId: p.nodeId };
       try {
         p.link.transport.discardInput();

@@ -5,6 +5,7 @@
 // ports are open.
 
 import { execFile } from "node:child_process";
+import { get as httpGet } from "node:http";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { connect } from "node:net";
@@ -53,8 +54,12 @@ export async function findKlippyProcesses(procRoot = "/proc"): Promise<KlippyPro
   } catch {
     return out;
   }
-  for (const p of pids) {
-    const raw = await readFile(join(procRoot, p, "cmdline"), "utf8").catch(() => "");
+  // Read at once (the thread pool), not one after another: a Pi runs a few hundred processes.
+  const cmdlines = await Promise.all(
+    pids.map((p) => readFile(join(procRoot, p, "cmdline"), "utf8").catch(() => "")),
+  );
+  for (const [i, p] of pids.entries()) {
+    const raw = cmdlines[i]!;
     const args = raw.split("\0").filter(Boolean);
     if (!args.some((a) => /klippy(\.py)?$|klippy\/klippy\.py$/.test(a) || a === "klippy")) continue;
     const idx = args.findIndex((a) => /klippy(\.py)?$/.test(a));
@@ -64,26 +69,61 @@ export async function findKlippyProcesses(procRoot = "/proc"): Promise<KlippyPro
   return out;
 }
 
+/**
+ * GET `url` and its JSON body (undefined when it is not JSON), or an
+ * "unreachable" rejection. node:http, not fetch: fetch loads its HTTP stack
+ * (undici) on first use, ~100 ms of a start on this kind of machine and many
+ * times that on a Pi, for one request to localhost.
+ */
+function getJson(url: string, timeoutMs: number): Promise<{ ok: boolean; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(url, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => (text += d));
+      res.on("end", () => {
+        clearTimeout(timer);
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = undefined;
+        }
+        const status = res.statusCode ?? 0;
+        resolve({ ok: status >= 200 && status < 300, body });
+      });
+      res.on("error", (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+    });
+    const timer = setTimeout(() => req.destroy(new Error("timeout")), timeoutMs);
+    req.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
 async function moonraker(url: string, timeoutMs: number): Promise<KlipperStatus["moonraker"]> {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), timeoutMs);
   try {
-    const r = await fetch(`${url}/server/info`, { signal: ac.signal });
+    const r = await getJson(`${url}/server/info`, timeoutMs);
     if (!r.ok) return { reachable: true };
-    const body = (await r.json()) as {
-      result?: { klippy_connected?: boolean; klippy_state?: string };
-    };
+    // Not JSON: not Moonraker answering (as when fetch's json() failed).
+    if (r.body === undefined) return { reachable: false };
+    const body = r.body as
+      { result?: { klippy_connected?: boolean; klippy_state?: string } } | undefined;
     return {
       reachable: true,
-      ...(body.result?.klippy_connected !== undefined
+      ...(body?.result?.klippy_connected !== undefined
         ? { klippyConnected: body.result.klippy_connected }
         : {}),
-      ...(body.result?.klippy_state !== undefined ? { klippyState: body.result.klippy_state } : {}),
+      ...(body?.result?.klippy_state !== undefined
+        ? { klippyState: body.result.klippy_state }
+        : {}),
     };
   } catch {
     return { reachable: false };
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -135,31 +175,32 @@ export function klippySocketInfo(path: string, timeoutMs: number): Promise<strin
   });
 }
 
+/** Looks for Klipper every way at once (processes, systemd unit, Moonraker, Klippy's socket). */
 export async function detectKlipper(o: DetectOptions = {}): Promise<KlipperStatus> {
-  const processes = await findKlippyProcesses(o.procRoot);
-  let unit: string | undefined;
-  if (o.systemctl !== null) unit = await (o.systemctl ?? defaultSystemctl)().catch(() => undefined);
-  const mr =
+  const findSocket = async (): Promise<string | undefined> => {
+    const paths = o.socketPaths ?? [
+      join(homedir(), "printer_data", "comms", "klippy.sock"),
+      "/tmp/klippy_uds",
+    ];
+    const stats = await Promise.all(paths.map((p) => stat(p).catch(() => undefined)));
+    return paths.find((_, i) => stats[i]?.isSocket());
+  };
+  const socketAnswer = async (): Promise<[string | undefined, string | undefined]> => {
+    const socket = await findSocket();
+    // A socket file can outlive Klippy: only an answer counts.
+    return [
+      socket,
+      socket ? await klippySocketInfo(socket, o.timeoutMs ?? MOONRAKER_TIMEOUT_MS) : undefined,
+    ];
+  };
+  const [processes, unit, mr, [socket, socketState]] = await Promise.all([
+    findKlippyProcesses(o.procRoot),
+    o.systemctl === null ? undefined : (o.systemctl ?? defaultSystemctl)().catch(() => undefined),
     o.moonrakerUrl === null
       ? undefined
-      : await moonraker(
-          o.moonrakerUrl ?? "http://127.0.0.1:7125",
-          o.timeoutMs ?? MOONRAKER_TIMEOUT_MS,
-        );
-  let socket: string | undefined;
-  for (const p of o.socketPaths ?? [
-    join(homedir(), "printer_data", "comms", "klippy.sock"),
-    "/tmp/klippy_uds",
-  ]) {
-    if ((await stat(p).catch(() => undefined))?.isSocket()) {
-      socket = p;
-      break;
-    }
-  }
-  // A socket file can outlive Klippy: only an answer counts.
-  const socketState = socket
-    ? await klippySocketInfo(socket, o.timeoutMs ?? MOONRAKER_TIMEOUT_MS)
-    : undefined;
+      : moonraker(o.moonrakerUrl ?? "http://127.0.0.1:7125", o.timeoutMs ?? MOONRAKER_TIMEOUT_MS),
+    socketAnswer(),
+  ]);
   const running =
     processes.length > 0 ||
     unit === "active" ||

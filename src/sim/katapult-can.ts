@@ -49,6 +49,8 @@ export interface KatapultCanOptions extends RunnerOptions {
   bitrate?: number;
   /** Admin queue entries (8). */
   adminQueue: number;
+  /** A late answerer: the query's answer leaves this long after the query (default 0). */
+  queryReplyDelayMs?: number;
 }
 
 export const DEFAULT_KATAPULT_CAN: KatapultCanOptions = {
@@ -86,6 +88,8 @@ export class KatapultCanNode {
   private readonly bitrate: number;
   /** "model" pacing: device time the last received frame ended on the wire. */
   private rxLastAt = -Infinity;
+  /** Query answers of a late answerer, still to leave. */
+  private readonly pendingAnswers = new Set<() => void>();
 
   constructor(
     private readonly bus: CanBus,
@@ -155,6 +159,8 @@ export class KatapultCanNode {
     this.reader?.close();
     this.runner.stop();
     this.tx.stop();
+    for (const cancel of this.pendingAnswers) cancel();
+    this.pendingAnswers.clear();
   }
 
   /**
@@ -227,9 +233,13 @@ export class KatapultCanNode {
     const req = decodeAdminRequest(f);
     if (!req) return;
     if (req.kind === "query") {
-      if (this.assignedId !== 0) return;
-      this.emit({ type: "query-reply", uuid: this.uuid, app: "katapult" });
-      void this.bus.send(needNodeIdFrame(this.uuid, "katapult")).catch(() => undefined);
+      const delay = this.options.queryReplyDelayMs;
+      if (!delay) return this.answerQuery();
+      const cancel = this.bus.clock.schedule(delay, () => {
+        this.pendingAnswers.delete(cancel);
+        if (!this.stopped) this.answerQuery();
+      });
+      this.pendingAnswers.add(cancel);
     } else if (req.kind === "set-katapult-nodeid") {
       const newId = nodeCanIds(req.nodeId).toDevice;
       if (req.uuid === this.uuid) {
@@ -246,6 +256,13 @@ export class KatapultCanNode {
         this.emit({ type: "unassigned", uuid: this.uuid, reason: "clear" });
       this.setAssigned(0);
     }
+  }
+
+  /** The answer to a query: "needs a node id", while it has none. */
+  private answerQuery(): void {
+    if (this.assignedId !== 0) return;
+    this.emit({ type: "query-reply", uuid: this.uuid, app: "katapult" });
+    void this.bus.send(needNodeIdFrame(this.uuid, "katapult")).catch(() => undefined);
   }
 
   private setAssigned(id: number): void {

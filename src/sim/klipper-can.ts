@@ -20,6 +20,8 @@ export interface KlipperAppOptions {
   bootloaderDelayMs: number;
   /** Start already holding this node id (Klipper's host assigned it): the node does not answer queries. */
   heldByNodeId?: number;
+  /** A late answerer: the query's answer leaves this long after the query (default 0). */
+  queryReplyDelayMs?: number;
 }
 
 export class KlipperCanApp {
@@ -101,8 +103,8 @@ export class KlipperCanApp {
     switch (req.kind) {
       case "query":
         if (this.nodeId !== undefined) return;
-        this.emit({ type: "query-reply", uuid: this.uuid, app: "klipper" });
-        void this.bus.send(needNodeIdFrame(this.uuid, "klipper")).catch(() => undefined);
+        if (this.options.queryReplyDelayMs) this.later(this.options.queryReplyDelayMs, this.answer);
+        else this.answer();
         break;
       case "set-klipper-nodeid":
         if (req.uuid === this.uuid) {
@@ -121,6 +123,13 @@ export class KlipperCanApp {
         break;
     }
   }
+
+  /** The answer to a query: "needs a node id", while it has none. */
+  private answer = (): void => {
+    if (this.nodeId !== undefined) return;
+    this.emit({ type: "query-reply", uuid: this.uuid, app: "klipper" });
+    void this.bus.send(needNodeIdFrame(this.uuid, "klipper")).catch(() => undefined);
+  };
 
   private conflict(): void {
     this.nodeId = undefined;

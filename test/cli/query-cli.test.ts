@@ -11,7 +11,12 @@ import { VirtualCanChannel } from "../../src/can/virtual.js";
 import { JsonEvent } from "../../src/cli/json-events.js";
 import type { DetectOptions } from "../../src/klippy-bridge/klippy.js";
 import { SimCanDevice, type SimCanDeviceOptions } from "../../src/sim/device.js";
-import { runInProcess } from "./helpers.js";
+import {
+  QUERY_FIRST_ANSWER_MS,
+  QUERY_QUIET_MS,
+  QUERY_WINDOW_MS,
+} from "../../src/entry/can-admin.js";
+import { canflash, runInProcess } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "canflash-query-"));
 const emptyProc = mkdtempSync(join(tmpdir(), "canflash-proc-"));
@@ -248,5 +253,58 @@ describe("canflash -q", () => {
     });
     expect(m.code).toBe(2);
     expect(m.stderr).toMatch(/printer config not found: .*nope\.cfg/);
+  });
+});
+
+describe("canflash -q: the query window", () => {
+  /** A Katapult (even i) or Klipper (odd i) board whose answer to a query leaves `delay` ms late. */
+  const late = (i: number, delay: number): SimCanDeviceOptions => {
+    const uuid = `0000000002${i.toString(16).padStart(2, "0")}`;
+    return i % 2 === 0
+      ? { uuid, boot: "katapult", katapult: { queryReplyDelayMs: delay } }
+      : { uuid, boot: "klipper", klipper: { queryReplyDelayMs: delay } };
+  };
+  const listed = (out: string) =>
+    [...out.matchAll(/Detected UUID: ([0-9a-f]{12})/g)].map((m) => m[1]);
+
+  it("answers that come late but one after another are all listed, past the window's floor", async () => {
+    // 25 ms apart, 0 … 300 ms: each within the quiet period of the one before.
+    const boards = Array.from({ length: 13 }, (_, i) => late(i, i * 25));
+    const iface = bus(boards);
+    const r = await runInProcess(["-i", iface, "-q", "--no-identify"], dir, { klipper: noKlipper });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(listed(r.stdout).sort()).toEqual(boards.map((b) => b.uuid).sort());
+  });
+
+  it("a board that answers long after the bus went quiet: only --query-ms's fixed window waits for it", async () => {
+    const boards = [late(0, 0), late(1, 500)];
+    const iface = bus(boards);
+    const adaptive = await runInProcess(["-i", iface, "-q", "--no-identify"], dir, {
+      klipper: noKlipper,
+    });
+    expect(adaptive.code).toBe(0);
+    expect(listed(adaptive.stdout)).toEqual([boards[0]!.uuid]);
+    const fixed = await runInProcess(
+      ["-i", iface, "-q", "--no-identify", "--query-ms", "800"],
+      dir,
+      { klipper: noKlipper },
+    );
+    expect(fixed.code).toBe(0);
+    expect(listed(fixed.stdout).sort()).toEqual(boards.map((b) => b.uuid).sort());
+    const sub = await runInProcess(["query", iface, "--no-identify", "--query-ms", "800"], dir, {
+      klipper: noKlipper,
+    });
+    expect(listed(sub.stdout).sort()).toEqual(boards.map((b) => b.uuid).sort());
+  });
+
+  it("--help says how the window ends, with the library's numbers", async () => {
+    for (const args of [["--help"], ["query", "--help"]]) {
+      const r = await canflash(args);
+      const text = r.stdout.replace(/\s+/g, " ");
+      expect(text).toContain(
+        `listen a fixed <ms> for answers (default: until the bus is quiet for ${QUERY_QUIET_MS} ms after the last answer, at least ${QUERY_FIRST_ANSWER_MS} ms, at most ${QUERY_WINDOW_MS} ms)`,
+      );
+    }
   });
 });
