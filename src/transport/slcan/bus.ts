@@ -48,7 +48,7 @@ const log = moduleLogger("transport.slcan");
 const ASCII = new TextEncoder();
 
 /** Frames sent to the adapter and not yet answered. */
-export const SLCAN_TX_WINDOW = 3;
+export const SLCAN_TX_WINDOW = 1;
 /** How long the adapter may take to answer a command before it counts as gone. */
 export const SLCAN_ACK_TIMEOUT_MS = 1000;
 /** How long a refused frame is retried (the adapter's queue stays full) before send() fails. */
