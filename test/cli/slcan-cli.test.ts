@@ -104,4 +104,14 @@ describe("canflash -i slcan:<pty> (spawned binary, adapter model, simulated node
     expect(adapter!.adapter.stats.refused).toBeGreaterThan(0);
     expect(devices[0]!.writtenApplication().length).toBe(0);
   }, 60_000);
+
+  it("bad slcan names and ports are refused before anything is sent, each with its fix", async () => {
+    const bad = await canflash(["-i", "slcan:/dev/ttyACM0,bitrate=800000", "-q"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/bitrate 800000 has no slcan S command/);
+    expect(bad.stderr).toMatch(/-i slcan:\/dev\/ttyACM0/);
+    const missing = await canflash(["-i", "slcan:/dev/canflash-no-such-tty", "-q"]);
+    expect(missing.code).toBe(5);
+    expect(missing.stderr).toMatch(/no serial device at \/dev\/canflash-no-such-tty/);
+  });
 });

@@ -50,7 +50,7 @@ const ASCII = new TextEncoder();
 /** Frames sent to the adapter and not yet answered. */
 export const SLCAN_TX_WINDOW = 1;
 /** How long the adapter may take to answer a command before it counts as gone. */
-export const SLCAN_ACK_TIMEOUT_MS = 1000;
+export const SLCAN_ACK_TIMEOUT_MS = 2000;
 /** How long a refused frame is retried (the adapter's queue stays full) before send() fails. */
 export const SLCAN_SEND_BUSY_TIMEOUT_MS = 2000;
 /** Backoff between resends of refused frames: first and longest wait. */
@@ -63,7 +63,7 @@ export const SLCAN_FLUSH_QUIET_MS = 50;
 /** …and the clearing gives up waiting for silence after this long (frames may be streaming). */
 const SLCAN_FLUSH_MAX_MS = 500;
 /** Opening: the first command's answer (is anything there?). */
-export const SLCAN_HELLO_TIMEOUT_MS = 500;
+export const SLCAN_HELLO_TIMEOUT_MS = 1000;
 /** The read loop's wait per read (it wakes on data; this only bounds one read call). */
 const READ_WAIT_MS = 1000;
 
