@@ -422,6 +422,10 @@ export class SlcanBus extends BaseBus {
         );
       else keep.push(e);
     }
+    if (this.closed) {
+      for (const e of keep) settle(e, new CanBusClosedError(this.channel));
+      keep.length = 0;
+    }
     this.queue.unshift(...keep);
     try {
       if (keep.length) await delay(this.clock, this.backoff);
