@@ -81,7 +81,7 @@ export interface SlcanBusOptions {
 export interface SlcanAdapterInfo {
   /** The "V" answer ("V1013"; CANable: its firmware id), if it gave one. */
   version: string | undefined;
-  /** The "N" answer ("NA123"), if it gave one. */
+  /** The serial number the "N" answer carries ("A123" of "NA123"), if it gave one. */
   serial: string | undefined;
   /** It answers "F" (status flags); CANable's firmware does not. */
   statusFlags: boolean;
@@ -197,7 +197,7 @@ export class SlcanBus extends BaseBus {
     const v = await this.command("V", "setup");
     this.adapter.version = v.refused || !v.text ? undefined : v.text;
     const n = await this.command("N", "setup");
-    this.adapter.serial = n.refused || !n.text ? undefined : n.text;
+    this.adapter.serial = n.refused || !n.text.startsWith("N") ? undefined : n.text.slice(1);
     await this.command("Z0", "setup"); // timestamps off (CANable refuses Z: it sends none anyway)
     const purpose = `set the bitrate to ${this.name.bitrate} bit/s`;
     await this.mustAccept(this.name.setup, purpose);
