@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { VirtualCanChannel } from "../../src/can/virtual.js";
 import { SimCanDevice, type SimCanDeviceOptions } from "../../src/sim/device.js";
+import type { SimSlcanAdapterOptions } from "../../src/sim/slcan/adapter.js";
 import { slcanOnPty, type SlcanOnPty } from "../fakes/slcan.js";
 import { appImage, canflash } from "./helpers.js";
 
@@ -47,14 +48,18 @@ afterEach(async () => {
   devices = [];
 });
 
-async function rig(boards: SimCanDeviceOptions[], busBitrate = 1_000_000): Promise<string> {
+async function rig(
+  boards: SimCanDeviceOptions[],
+  busBitrate = 1_000_000,
+  adapterOptions: SimSlcanAdapterOptions = {},
+): Promise<string> {
   const channel = VirtualCanChannel.anonymous({ bitrate: busBitrate, label: "bus" });
   devices = boards.map((b) => {
     const d = new SimCanDevice(channel.open({ label: b.uuid, txQueueLength: 3 }), b);
     d.start();
     return d;
   });
-  adapter = await slcanOnPty(channel);
+  adapter = await slcanOnPty(channel, adapterOptions);
   return adapter.iface;
 }
 
@@ -103,6 +108,16 @@ describe("canflash -i slcan:<pty> (spawned binary, adapter model, simulated node
     );
     expect(adapter!.adapter.stats.refused).toBeGreaterThan(0);
     expect(devices[0]!.writtenApplication().length).toBe(0);
+  }, 60_000);
+
+  it("answers the adapter's slow uplink cannot carry: the lost frames are an error, not a short list", async () => {
+    // A UART adapter at 9600 baud (960 bytes/s) with room for two lines: four nodes answer at once.
+    const iface = await rig(BOARDS, 1_000_000, { uplinkBytesPerSec: 960, rxFifoLength: 2 });
+    const r = await canflash(["-i", iface, "-q"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/lost received frames \(data-overrun\)/);
+    expect(r.stderr).toMatch(/raise the adapter's tty baud/);
+    expect(adapter!.adapter.stats.overruns).toBeGreaterThan(0);
   }, 60_000);
 
   it("bad slcan names and ports are refused before anything is sent, each with its fix", async () => {
