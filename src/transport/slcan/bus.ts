@@ -23,11 +23,9 @@ import { moduleLogger } from "../../util/log.js";
 import { onAbort } from "../../util/abort.js";
 import type { ByteTransport } from "../byte-transport.js";
 import {
-  decodeFrame,
   decodeStatus,
   encodeFrame,
   errorFrameOfStatus,
-  SlcanLineSplitter,
   STATUS_ARBITRATION_LOST,
   STATUS_BUS_ERROR,
   STATUS_DATA_OVERRUN,
@@ -43,9 +41,9 @@ import {
   SlcanRxOverrunError,
 } from "./errors.js";
 import type { SlcanName } from "./name.js";
+import { SlcanCommands, type CommandKind } from "./commands.js";
 
 const log = moduleLogger("transport.slcan");
-const ASCII = new TextEncoder();
 
 /** Frames sent to the adapter and not yet answered. */
 export const SLCAN_TX_WINDOW = 1;
@@ -58,14 +56,8 @@ const BUSY_BACKOFF_MIN_MS = 1;
 const BUSY_BACKOFF_MAX_MS = 16;
 /** Status flags are read this often while the channel is open. */
 export const SLCAN_STATUS_POLL_MS = 250;
-/** Opening: the adapter's answers to the CRs that clear a half-sent command end within this much silence. */
-export const SLCAN_FLUSH_QUIET_MS = 50;
-/** …and the clearing gives up waiting for silence after this long (frames may be streaming). */
-const SLCAN_FLUSH_MAX_MS = 500;
 /** Opening: the first command's answer (is anything there?). */
 export const SLCAN_HELLO_TIMEOUT_MS = 1000;
-/** The read loop's wait per read (it wakes on data; this only bounds one read call). */
-const READ_WAIT_MS = 1000;
 
 export interface SlcanBusOptions {
   clock?: Clock;
@@ -85,16 +77,6 @@ export interface SlcanAdapterInfo {
   serial: string | undefined;
   /** It answers "F" (status flags); CANable's firmware does not. */
   statusFlags: boolean;
-}
-
-type CommandKind = "flush" | "setup" | "frame" | "status";
-
-interface Command {
-  text: string;
-  kind: CommandKind;
-  resolve(line: SlcanLine): void;
-  reject(e: Error): void;
-  cancelTimer: () => void;
 }
 
 interface Outgoing {
@@ -131,8 +113,7 @@ export async function startSlcanBus(
 
 export class SlcanBus extends BaseBus {
   adapter: SlcanAdapterInfo = { version: undefined, serial: undefined, statusFlags: false };
-  private readonly splitter = new SlcanLineSplitter();
-  private readonly commands: Command[] = [];
+  private readonly commands: SlcanCommands;
   private readonly queue: Outgoing[] = [];
   private readonly inflight: Outgoing[] = [];
   /** A frame was refused: no new frame goes out until every one in flight is answered. */
@@ -140,9 +121,6 @@ export class SlcanBus extends BaseBus {
   private refused: Outgoing[] = [];
   private lost: Outgoing[] = [];
   private backoff = BUSY_BACKOFF_MIN_MS;
-  private writing: Promise<void> = Promise.resolve();
-  private readonly reading = new AbortController();
-  private readLoop: Promise<void> | undefined;
   private filters: readonly CanFilter[];
   private cancelPoll: (() => void) | undefined;
   private lastStatus = 0;
@@ -151,7 +129,6 @@ export class SlcanBus extends BaseBus {
   private readonly busyTimeoutMs: number;
   private readonly pollMs: number;
   private readonly receiveOwn: boolean;
-  private opening = true;
 
   /** @internal use startSlcanBus / openSlcan. */
   constructor(
@@ -171,6 +148,17 @@ export class SlcanBus extends BaseBus {
     this.busyTimeoutMs = options.sendBusyTimeoutMs ?? SLCAN_SEND_BUSY_TIMEOUT_MS;
     this.pollMs = options.statusPollMs ?? SLCAN_STATUS_POLL_MS;
     this.receiveOwn = options.receiveOwn ?? false;
+    this.commands = new SlcanCommands(iface, transport, this.clock, this.ackTimeoutMs, {
+      onFrame: (frame) => {
+        if (!this.closed && matchesAny(frame, this.filters)) this.dispatch(frame);
+      },
+      onFailure: (e, kind) =>
+        this.failWith(kind === "silent" ? e : new CanBusStoppedError(this.channel, e)),
+    });
+  }
+
+  private get opening(): boolean {
+    return this.commands.opening;
   }
 
   setFilters(filters: readonly CanFilter[]): void {
@@ -179,8 +167,7 @@ export class SlcanBus extends BaseBus {
 
   /** @internal the opening handshake. */
   async start(): Promise<void> {
-    await this.flushAdapter();
-    this.readLoop = this.runReadLoop();
+    await this.commands.begin();
     // "C" first: a channel left open refuses setup. Its answer (CR, or BEL when already closed) says something is there.
     try {
       await this.command("C", "setup", SLCAN_HELLO_TIMEOUT_MS);
@@ -207,16 +194,14 @@ export class SlcanBus extends BaseBus {
     this.adapter.statusFlags = status !== undefined;
     this.busState = "error-active";
     if (status) this.onStatus(status);
-    this.opening = false;
+    this.commands.opening = false;
     this.schedulePoll();
     log.debug({ iface: this.channel, adapter: this.adapter }, "slcan channel open");
   }
 
   /** @internal a failed open: stop reading and drop what waits; the transport stays the caller's. */
   async abandon(): Promise<void> {
-    this.reading.abort();
-    this.rejectCommands(new CanBusClosedError(this.channel));
-    await this.readLoop;
+    await this.commands.stop(new CanBusClosedError(this.channel));
     await this.close();
   }
 
@@ -248,40 +233,17 @@ export class SlcanBus extends BaseBus {
       );
     }
     this.settleAll(closed);
-    this.reading.abort();
-    this.rejectCommands(closed);
-    await this.readLoop;
+    await this.commands.stop(closed);
     if (!this.opening) await this.transport.close();
     log.debug({ iface: this.channel }, "slcan channel closed");
   }
 
-  // ---- commands and answers -------------------------------------------------
+  // ---- commands ------------------------------------------------------------
 
   /** Sends a command and resolves its answer line (refused = BEL). */
-  private command(
-    text: string,
-    kind: CommandKind,
-    timeoutMs = this.ackTimeoutMs,
-  ): Promise<SlcanLine> {
+  private command(text: string, kind: CommandKind, timeoutMs?: number): Promise<SlcanLine> {
     if (this.failed) return Promise.reject(this.failed);
-    return new Promise((resolve, reject) => {
-      const cmd: Command = { text, kind, resolve, reject, cancelTimer: () => undefined };
-      this.commands.push(cmd);
-      cmd.cancelTimer = this.clock.schedule(timeoutMs, () => {
-        const error = new SlcanAdapterSilentError(this.channel, text, timeoutMs);
-        if (this.opening) {
-          this.rejectCommands(error);
-          return;
-        }
-        this.failWith(error);
-      });
-      const bytes = ASCII.encode(`${text}\r`);
-      this.writing = this.writing.then(() =>
-        this.transport.write(bytes).catch((e: unknown) => {
-          this.failWith(new CanBusStoppedError(this.channel, e));
-        }),
-      );
-    });
+    return this.commands.send(text, kind, timeoutMs);
   }
 
   private async mustAccept(text: string, purpose: string): Promise<void> {
@@ -295,62 +257,6 @@ export class SlcanBus extends BaseBus {
         this.name.ttyBaud,
         this.ackTimeoutMs,
       );
-  }
-
-  private async runReadLoop(): Promise<void> {
-    for (;;) {
-      let bytes: Uint8Array;
-      try {
-        bytes = await this.transport.read(READ_WAIT_MS, { signal: this.reading.signal });
-      } catch (e) {
-        if (e instanceof AbortedError || this.reading.signal.aborted) return;
-        this.failWith(new CanBusStoppedError(this.channel, e));
-        return;
-      }
-      for (const line of this.splitter.push(bytes)) this.onLine(line);
-    }
-  }
-
-  private onLine(line: SlcanLine): void {
-    if (!line.refused) {
-      const frame = decodeFrame(line.text);
-      if (frame) {
-        if (this.closed) return;
-        if (matchesAny(frame, this.filters)) this.dispatch(frame);
-        return;
-      }
-    }
-    const cmd = this.commands[0];
-    if (!cmd) {
-      log.debug({ iface: this.channel, line: line.text }, "unasked slcan line ignored");
-      return;
-    }
-    // A frame's answer is CR, "z\r" or "Z\r" (or BEL); anything else is not its answer.
-    if (cmd.kind === "frame" && !line.refused && !/^[zZ]?$/.test(line.text)) {
-      log.debug({ iface: this.channel, line: line.text }, "unexpected slcan line ignored");
-      return;
-    }
-    this.commands.shift();
-    cmd.cancelTimer();
-    cmd.resolve(line);
-  }
-
-  private rejectCommands(error: Error): void {
-    for (const c of this.commands.splice(0)) {
-      c.cancelTimer();
-      c.reject(error);
-    }
-  }
-
-  private async flushAdapter(): Promise<void> {
-    // CRs end whatever half-sent command the adapter holds; its answers are dropped.
-    await this.transport.write(ASCII.encode("\r\r\r"));
-    const start = this.clock.now();
-    while (this.clock.now() - start < SLCAN_FLUSH_MAX_MS) {
-      const got = await this.transport.read(SLCAN_FLUSH_QUIET_MS);
-      if (got.length === 0) break;
-    }
-    this.transport.discardInput();
   }
 
   // ---- frames out -----------------------------------------------------------
@@ -480,7 +386,7 @@ export class SlcanBus extends BaseBus {
     this.busState = "stopped";
     this.fail(error);
     this.cancelPoll?.();
-    this.rejectCommands(error);
+    this.commands.rejectAll(error);
     this.settleAll(error);
   }
 
