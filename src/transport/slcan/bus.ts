@@ -1,10 +1,11 @@
 // SlcanBus: a CAN bus through an slcan (Lawicel) adapter on a serial port,
 // for machines without SocketCAN (macOS, Windows, a rescue system).
 //
-// The adapter answers every command in order, so the answers are matched
-// to the commands by position; received frames arrive between them and go
-// to the readers. Flow control: at most `window` frames wait for their
-// answer; an accepted frame resolves its send(). A frame the adapter refuses
+// The adapter answers every command in order (commands.ts matches the
+// answers and hands received frames to the readers). Flow control: at most
+// `window` frames wait for their answer — by default one, so a refused
+// frame can always be resent in order; an accepted frame resolves its
+// send(). A frame the adapter refuses
 // (BEL: its transmit queue is full, or the bus is down) is sent again, in
 // order, after a backoff — unless the adapter already accepted a later one,
 // which would reorder the stream: that frame is reported lost
