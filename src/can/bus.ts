@@ -139,6 +139,11 @@ export abstract class BaseBus implements CanBus {
     }
   }
 
+  /** Frames were lost before reaching this endpoint (at an adapter): every reader's next recv says so, once. */
+  protected reportLoss(error: Error): void {
+    for (const r of this.readers) r.report(error);
+  }
+
   /** The backend failed for good: every reader and later send sees `error`. */
   protected fail(error: Error): void {
     if (this.failure || this.isClosed) return;

@@ -58,6 +58,8 @@ export class FrameQueue implements CanReader {
   private lost = 0;
   private ended = false;
   private failure: Error | undefined;
+  /** A loss upstream of this reader (at an adapter), reported by the next recv. */
+  private reported: Error | undefined;
 
   constructor(
     private readonly channel: string,
@@ -108,6 +110,22 @@ export class FrameQueue implements CanReader {
     }
   }
 
+  /**
+   * Frames were lost before they reached this bus (an adapter's receive
+   * FIFO overran): a waiting recv rejects with `error` now, otherwise the
+   * next one does. Once; the reader keeps working.
+   */
+  report(error: Error): void {
+    if (this.ended || this.failure) return;
+    const w = this.waiters.shift();
+    if (w) {
+      w.cleanup();
+      w.reject(error);
+      return;
+    }
+    this.reported ??= error;
+  }
+
   drain(): number {
     const n = this.size;
     this.queue = [];
@@ -124,6 +142,11 @@ export class FrameQueue implements CanReader {
   recv(timeoutMs?: number, options: RecvOptions = {}): Promise<CanFrame | undefined> {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(new AbortedError("CAN receive", signal.reason));
+    if (this.reported) {
+      const e = this.reported;
+      this.reported = undefined;
+      return Promise.reject(e);
+    }
     if (this.lost > 0) {
       const lost = this.lost;
       this.lost = 0;

@@ -1,6 +1,7 @@
 // Opening CAN buses by interface name for the orchestration: the backend
-// table (can/backends.ts) plus the demo bus "sim", registered here and
-// imported only when it is opened; --trace-file wraps the bus.
+// table (can/backends.ts) plus the demo bus "sim" and slcan adapters
+// ("slcan:<port>"), registered here and imported only when opened;
+// --trace-file wraps the bus.
 
 import {
   isIsolatedInterface,
@@ -21,6 +22,15 @@ registerCanBackend({
   simulated: true,
   isolated: true,
   open: async (iface, options) => (await import("../sim/demo.js")).demoBackend.open(iface, options),
+});
+
+// slcan adapters on a serial port (transport/slcan): the backend lives above can/, so it registers here.
+registerCanBackend({
+  name: "slcan",
+  matches: (iface) => iface.startsWith("slcan:"),
+  simulated: false,
+  open: async (iface, options) =>
+    (await import("../transport/slcan/backend.js")).slcanBackend.open(iface, options),
 });
 
 // Through this module, so the demo backend is registered before any name is judged.

@@ -1,7 +1,7 @@
 // Hints for the CAN layer: interfaces, sockets, the bus itself.
 
 import { ExitCode } from "../exit-codes.js";
-import { retryLine, str, type HintTable } from "./types.js";
+import { num, retryLine, str, type HintTable } from "./types.js";
 
 const ifaceOf = (e: Record<string, unknown>, fallback: string) =>
   typeof e.iface === "string" ? e.iface : fallback;
@@ -99,6 +99,52 @@ export const canHints = {
     ],
     next: [
       `sudo apt-get install -y python3 make g++ && npm rebuild ${str(e, "nativePackage") ?? str(e, "addon")}`,
+    ],
+  }),
+  SLCAN_BAD_INTERFACE: () => ({
+    exitCode: ExitCode.USAGE,
+    causes: ["nothing was sent"],
+    next: [
+      "name the adapter's serial port: -i slcan:/dev/ttyACM0 (add @<tty baud> for a UART adapter, ,bitrate=500000 for another bus speed)",
+    ],
+  }),
+  SLCAN_NO_ANSWER: (e) => ({
+    exitCode: ExitCode.INTERFACE,
+    causes: [
+      `${str(e, "path") ?? "the port"} is not an slcan adapter (a board's own USB serial, a gs_usb/candleLight adapter)`,
+      `a UART adapter set to another baud than ${num(e, "ttyBaud") ?? "the one given"} (give it as slcan:<port>@<baud>)`,
+    ],
+    next: ["list the serial devices: ls -l /dev/serial/by-id/", "canflash doctor"],
+  }),
+  SLCAN_REFUSED: (e) => ({
+    exitCode: ExitCode.INTERFACE,
+    causes: [
+      str(e, "command")?.startsWith("S") || str(e, "command")?.startsWith("s")
+        ? "the adapter does not support this bitrate command (try btr=<BTR0BTR1> for its clock)"
+        : "the adapter's channel is held open or in a state it will not leave (unplug and replug it)",
+    ],
+    next: ["unplug and replug the adapter, then retry"],
+  }),
+  SLCAN_ADAPTER_SILENT: (_e, ctx) => ({
+    exitCode: ExitCode.INTERFACE,
+    causes: ["the adapter was unplugged, reset, or hung"],
+    next: ["unplug and replug the adapter", ...retryLine(ctx)],
+  }),
+  SLCAN_FRAME_LOST: (_e, ctx) => ({
+    exitCode: ExitCode.FAILURE,
+    causes: [
+      "the adapter's transmit queue overflowed: the bus is slower than the serial link, or nothing acknowledges frames (bitrate, termination, no powered node)",
+    ],
+    next: ["check the bus: bitrate of every node, 120 Ω termination, CAN H/L", ...retryLine(ctx)],
+  }),
+  SLCAN_RX_OVERRUN: (_e, ctx) => ({
+    exitCode: ExitCode.FAILURE,
+    causes: [
+      "the adapter received more frames than its serial link carries (a busy bus, or a UART adapter at a low tty baud)",
+    ],
+    next: [
+      "stop other traffic on the bus (Klipper), or raise the adapter's tty baud (slcan:<port>@921600)",
+      ...retryLine(ctx),
     ],
   }),
 } satisfies HintTable;
