@@ -26,6 +26,7 @@ import { UsageError } from "./usage-error.js";
 // Each command's module (and the library behind it) is imported when the command runs:
 // `canflash --help` reads a handful of files, not the whole library.
 const load = {
+  agent: () => import("./commands/agent.js"),
   board: () => import("./commands/board.js"),
   doctor: () => import("./commands/doctor.js"),
   flash: () => import("./commands/flash.js"),
@@ -552,6 +553,59 @@ Manifest (JSON or YAML):
           c,
         ),
       ),
+    );
+
+  common(program.command("agent"))
+    .description(
+      "serve Moonraker as an agent: front ends and G-code macros ask for status, a plan, or a flash",
+    )
+    .option(
+      "--socket <path>",
+      "Moonraker's Unix socket (default: ~/printer_data/comms/moonraker.sock)",
+    )
+    .option("--name <name>", "the agent's name in Moonraker (one agent per name)", "canflash")
+    .option(
+      "--agent-config <file>",
+      "the agent's config: allow_flash, firmware, boards (default: ~/printer_data/config/canflash.yaml)",
+    )
+    .addOption(new Option("--reconnect-min-ms <ms>").hideHelp())
+    .addOption(new Option("--reconnect-max-ms <ms>").hideHelp())
+    .addHelpText(
+      "after",
+      `
+Runs until stopped (systemd: canflash-agent.service). Flashing is off until the
+agent's config says allow_flash: true. Methods for server.extensions.request:
+status, plan {mcus}, flash {mcus} (answers a job id; progress as agent events),
+cancel {job}, job {job}. G-code: {action_call_remote_method("canflash_flash", mcu="EBBCan")}.
+
+Examples:
+  canflash agent
+  canflash agent --socket ~/printer_data/comms/moonraker.sock --agent-config ~/printer_data/config/canflash.yaml`,
+    )
+    .action(
+      wrap("agent", async (f, c) => {
+        const ms = (v: string | undefined, what: string): number | undefined => {
+          if (v === undefined) return undefined;
+          const n = Number(v);
+          if (!Number.isInteger(n) || n <= 0)
+            throw new UsageError(`${what} ${v}: must be a positive integer`);
+          return n;
+        };
+        const min = ms(f.reconnectMinMs as string | undefined, "--reconnect-min-ms");
+        const max = ms(f.reconnectMaxMs as string | undefined, "--reconnect-max-ms");
+        return (await load.agent()).agentCommand(
+          {
+            ...(typeof f.socket === "string" ? { socket: f.socket } : {}),
+            ...(typeof f.name === "string" ? { name: f.name } : {}),
+            ...(typeof f.agentConfig === "string" ? { agentConfig: f.agentConfig } : {}),
+            ...(c.ifaceGiven ? { iface: f.interface! } : {}),
+            version: VERSION,
+            ...(min !== undefined ? { reconnectMinMs: min } : {}),
+            ...(max !== undefined ? { reconnectMaxMs: max } : {}),
+          },
+          c,
+        );
+      }),
     );
 
   common(program.command("doctor"))
