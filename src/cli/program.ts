@@ -27,6 +27,7 @@ import { UsageError } from "./usage-error.js";
 // `canflash --help` reads a handful of files, not the whole library.
 const load = {
   agent: () => import("./commands/agent.js"),
+  outdated: () => import("./commands/outdated.js"),
   board: () => import("./commands/board.js"),
   doctor: () => import("./commands/doctor.js"),
   flash: () => import("./commands/flash.js"),
@@ -131,7 +132,8 @@ Examples:
 Exit codes: 0 ok, 1 failure, 2 usage/bad input, 3 no node answered, 4 verify mismatch,
             5 interface unusable, 6 image refused by a pre-flight check,
             7 Klipper holds a board (use --stop-klipper) or is printing,
-            8 another canflash is flashing the board, 130 interrupted.`;
+            8 another canflash is flashing the board, 10 boards to flash (outdated),
+            130 interrupted.`;
 
 function parseBaud(text: string): number {
   const n = Number(text);
@@ -602,6 +604,84 @@ Examples:
             version: VERSION,
             ...(min !== undefined ? { reconnectMinMs: min } : {}),
             ...(max !== undefined ? { reconnectMaxMs: max } : {}),
+          },
+          c,
+        );
+      }),
+    );
+
+  common(program.command("outdated"))
+    .description(
+      "which boards need reflashing after a Klipper update (Klipper's warnings and versions, via Moonraker or the bus)",
+    )
+    .option(
+      "--socket <path>",
+      "Moonraker's Unix socket (default: ~/printer_data/comms/moonraker.sock)",
+    )
+    .option(
+      "--moonraker-url <url>",
+      "Moonraker's HTTP API instead (default: http://127.0.0.1:7125)",
+    )
+    .option("--config <file>", "-i: printer.cfg, for the boards' names")
+    .option("--klipper-dir <dir>", "-i: the host's Klipper checkout (default: ~/klipper)")
+    .option(
+      "-f, --firmware <file>",
+      "-i: compare the boards with this fresh build's data dictionary",
+    )
+    .addHelpText(
+      "after",
+      `
+Without -i it asks Moonraker (the socket when it exists, else the HTTP API);
+with -i it asks the boards on that CAN interface (Klipper stopped).
+Exit codes: 0 nothing to flash, 10 boards to flash.
+
+Examples:
+  canflash outdated
+  canflash outdated --json
+  canflash outdated -i can0 --config ~/printer_data/config/printer.cfg -f ~/klipper/out/klipper.bin`,
+    )
+    .action(
+      wrap("outdated", async (f, c) => {
+        const given = f._given as Set<string>;
+        if (c.ifaceGiven && (given.has("socket") || given.has("moonrakerUrl")))
+          throw new UsageError(
+            "give either -i (ask the bus) or --socket/--moonraker-url (ask Moonraker), not both",
+          );
+        if (!c.ifaceGiven)
+          for (const [k, flag] of [
+            ["config", "--config"],
+            ["klipperDir", "--klipper-dir"],
+            ["firmware", "-f"],
+          ] as const)
+            if (given.has(k))
+              throw new UsageError(
+                `${flag} is for asking the bus (-i); Moonraker reports its own`,
+                `add -i can0, or drop ${flag}`,
+              );
+        if (given.has("socket") && given.has("moonrakerUrl"))
+          throw new UsageError("give either --socket or --moonraker-url, not both");
+        const home = io.host?.home;
+        const socketPath = expandPath(
+          typeof f.socket === "string" ? f.socket : "~/printer_data/comms/moonraker.sock",
+          io.cwd,
+          home,
+        );
+        const url = typeof f.moonrakerUrl === "string" ? f.moonrakerUrl : "http://127.0.0.1:7125";
+        return (await load.outdated()).outdatedCommand(
+          {
+            source: c.ifaceGiven
+              ? {
+                  kind: "bus",
+                  iface: f.interface!,
+                  ...(typeof f.config === "string" ? { config: f.config } : {}),
+                  ...(typeof f.klipperDir === "string" ? { klipperDir: f.klipperDir } : {}),
+                }
+              : given.has("socket")
+                ? { kind: "socket", socketPath }
+                : given.has("moonrakerUrl")
+                  ? { kind: "http", url }
+                  : { kind: "auto", socketPath, url },
+            ...(typeof f.firmware === "string" ? { firmware: f.firmware } : {}),
           },
           c,
         );

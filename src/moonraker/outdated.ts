@@ -42,9 +42,20 @@ export function compareKlipperVersions(a: KlipperVersion, b: KlipperVersion): nu
  * - older: built from an older Klipper than the host runs (flashing recommended);
  * - same: built from the host's version;
  * - newer / different: built from a newer or another branch's Klipper;
- * - unknown: no version (Klippy not connected to it).
+ * - unknown: no version (Klippy not connected to it);
+ * - other-build, no-application: the bus's own answers (see report.ts).
  */
-export type Verdict = "deprecated-code" | "older" | "same" | "newer" | "different" | "unknown";
+export type Verdict =
+  | "deprecated-code"
+  | "older"
+  | "same"
+  | "newer"
+  | "different"
+  | "unknown"
+  /** From the bus with a fresh build given: the board runs another build than it. */
+  | "other-build"
+  /** From the bus: the board waits in its bootloader (Katapult), no application runs. */
+  | "no-application";
 
 export interface BoardVerdict {
   /** Klipper's name: "mcu", "EBBCan". */

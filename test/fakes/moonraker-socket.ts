@@ -12,6 +12,7 @@
 // method (a message without an id). restart() drops every connection and
 // comes back on the same path, as a Moonraker restart does.
 
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type Server, type Socket } from "node:net";
 import { rmSync } from "node:fs";
 
@@ -94,6 +95,45 @@ export class FakeMoonrakerSocket {
     await this.stop();
     await new Promise((r) => setTimeout(r, downMs));
     await this.listen();
+  }
+
+  /** Moonraker's HTTP API on loopback, the same methods (/a/b/c is a.b.c); resolves with its base URL and a close function. */
+  async listenHttp(): Promise<{ url: string; close: () => Promise<void> }> {
+    const http = createHttpServer((req, res) => {
+      let body = "";
+      req.on("data", (d: Buffer) => (body += d.toString()));
+      req.on("end", () => {
+        const method = (req.url ?? "/").split("?")[0]!.slice(1).split("/").join(".");
+        const params = body ? (JSON.parse(body) as Json) : {};
+        const anon = {
+          uid: 0,
+          socket: undefined as unknown as Socket,
+          buf: Buffer.alloc(0),
+          data: undefined,
+          methods: [],
+          pending: new Map(),
+        } as Client;
+        this.received.push({ uid: 0, msg: { http: `${req.method} ${req.url}`, params } });
+        this.dispatch(anon, method, params).then(
+          (result) => {
+            res.writeHead(200, { "Content-Type": "application/json" });
+            res.end(JSON.stringify({ result }));
+          },
+          (e: RpcFail) => {
+            res.writeHead(e.code > 0 && e.code < 600 ? e.code : 400, {
+              "Content-Type": "application/json",
+            });
+            res.end(JSON.stringify({ error: { code: e.code, message: e.message } }));
+          },
+        );
+      });
+    });
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    const port = (http.address() as { port: number }).port;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      close: () => new Promise<void>((resolve) => http.close(() => resolve())),
+    };
   }
 
   /** Klipper's G-code runs {action_call_remote_method(name, **params)}: no id, no answer. */
