@@ -18,7 +18,7 @@ export const JsonEvent = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("node"),
     uuid: z.string().regex(/^[0-9a-f]{12}$/),
-    application: z.enum(["Katapult", "Klipper", "Unknown"]),
+    application: z.enum(["Katapult", "Klipper", "Kalico", "Unknown"]),
     interface: z.string(),
     mcu: z.string().optional(),
     version: z.string().optional(),

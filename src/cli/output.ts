@@ -26,7 +26,7 @@ export interface BoardRow {
 
 export interface NodeLine {
   uuid: string;
-  application: "Katapult" | "Klipper" | "Unknown";
+  application: "Katapult" | "Klipper" | "Kalico" | "Unknown";
   interface: string;
   mcu?: string;
   version?: string;

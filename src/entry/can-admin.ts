@@ -9,6 +9,7 @@ import {
   ADMIN_RESP_ID,
   clearKatapultNodeIdsFrame,
   decodeNeedNodeId,
+  decodeQueryReply,
   queryUnassignedFrame,
   requestBootloaderFrame,
   setKatapultNodeIdFrame,
@@ -26,12 +27,19 @@ export const responseFilter = [{ id: ADMIN_RESP_ID, mask: 0x7ff, extended: false
 /** Sends a query and collects the answers for `windowMs`; one entry per UUID, in order of arrival. */
 export async function queryNodes(
   bus: CanBus,
-  options: { windowMs?: number; signal?: AbortSignal } = {},
+  options: {
+    windowMs?: number;
+    signal?: AbortSignal;
+    /** Kalico's extended query: assigned Kalico nodes answer too (with their node id). */
+    extended?: boolean;
+  } = {},
 ): Promise<NodeAnswer[]> {
   const windowMs = options.windowMs ?? QUERY_WINDOW_MS;
   const reader = bus.subscribe({ filters: responseFilter });
   try {
-    await bus.send(queryUnassignedFrame(), { signal: options.signal });
+    await bus.send(queryUnassignedFrame({ extended: !!options.extended }), {
+      signal: options.signal,
+    });
     const end = bus.clock.now() + windowMs;
     const seen = new Map<string, NodeAnswer>();
     for (;;) {
@@ -39,7 +47,7 @@ export async function queryNodes(
       if (left <= 0) break;
       const f = await reader.recv(left, { signal: options.signal });
       if (!f) break;
-      const a = decodeNeedNodeId(f);
+      const a = options.extended ? decodeQueryReply(f) : decodeNeedNodeId(f);
       if (a && !seen.has(a.uuid)) seen.set(a.uuid, a);
     }
     return [...seen.values()];

@@ -9,6 +9,7 @@ import { canFrame, type CanFrame } from "../can/frame.js";
 import {
   ADMIN_ID,
   decodeAdminRequest,
+  haveNodeIdFrame,
   needNodeIdFrame,
   nodeCanIds,
 } from "../klippy-bridge/admin.js";
@@ -20,6 +21,8 @@ export interface KlipperAppOptions {
   bootloaderDelayMs: number;
   /** Start already holding this node id (Klipper's host assigned it): the node does not answer queries. */
   heldByNodeId?: number;
+  /** Kalico firmware: the extended query (00 01) is answered, with RESP_HAVE_NODEID while assigned. */
+  kalico?: boolean;
 }
 
 export class KlipperCanApp {
@@ -99,11 +102,17 @@ export class KlipperCanApp {
     const req = decodeAdminRequest(f);
     if (!req) return;
     switch (req.kind) {
-      case "query":
-        if (this.nodeId !== undefined) return;
+      case "query": {
+        const kalico = !!this.options.kalico && req.extended;
+        if (this.nodeId !== undefined && !kalico) return;
         this.emit({ type: "query-reply", uuid: this.uuid, app: "klipper" });
-        void this.bus.send(needNodeIdFrame(this.uuid, "klipper")).catch(() => undefined);
+        const reply =
+          this.nodeId !== undefined
+            ? haveNodeIdFrame(this.uuid, this.nodeId)
+            : needNodeIdFrame(this.uuid, kalico ? "kalico" : "klipper");
+        void this.bus.send(reply).catch(() => undefined);
         break;
+      }
       case "set-klipper-nodeid":
         if (req.uuid === this.uuid) {
           if (req.nodeId !== this.nodeId) {
