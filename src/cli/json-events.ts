@@ -101,9 +101,11 @@ export const JsonEvent = z.discriminatedUnion("type", [
               deviceState: z.string().optional(),
             })
             .optional(),
+          changed: z.boolean().optional().describe("canflash ensure: this run flashed the board"),
         }),
       )
       .optional(),
+    changed: z.boolean().optional().describe("canflash ensure: this run flashed any board"),
     error: z
       .object({
         code: z.string(),

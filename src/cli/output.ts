@@ -22,6 +22,8 @@ export interface BoardRow {
   /** Dry runs: what a real run would do. */
   note?: string;
   error?: { code: string; message: string; phase?: string; deviceState?: string };
+  /** canflash ensure: this run changed the board (flashed it). */
+  changed?: boolean;
 }
 
 export interface NodeLine {
@@ -423,6 +425,10 @@ export class JsonReporter implements Reporter {
       ok: exitCode === 0,
       exitCode,
       ...(rows ? { boards: rows } : {}),
+      // canflash ensure: did the run change anything (Ansible's changed)?
+      ...(rows?.some((r) => r.changed !== undefined)
+        ? { changed: rows.some((r) => r.changed === true) }
+        : {}),
       ...(e ? { error: { code: e.code, message: e.message, causes: e.causes, next: e.next } } : {}),
     });
   }

@@ -290,6 +290,7 @@ export async function run(
     f: Flags,
     c: CommandContext,
     file: string | undefined,
+    ensure = false,
   ): Promise<ExitCodeValue> => {
     const target = await resolveTarget(f.target as string | undefined);
     let entries: BoardSpec[] = [];
@@ -354,8 +355,9 @@ export async function run(
         dryRun: !!f.dryRun,
         force: !!f.force,
         stopKlipper: !!f.stopKlipper,
-        skipCurrent: !!f.skipCurrent,
+        skipCurrent: ensure || !!f.skipCurrent,
         ...(config !== undefined ? { config } : {}),
+        ...(ensure ? { ensure } : {}),
       },
       c,
     );
@@ -519,6 +521,32 @@ Manifest (JSON or YAML):
     - { name: mainboard, device: /dev/serial/by-id/usb-katapult_stm32f446xx_123-if00 }`,
     )
     .action(wrap("flash", (f, c) => flash(f, c, (f._args as string[])[0] ?? DEFAULT_FIRMWARE)));
+
+  flashing(common(program.command("ensure")))
+    .description(
+      "make boards run an image, idempotently: flash only those not on its build (for Ansible and scripts)",
+    )
+    .argument("[file]", "firmware file", DEFAULT_FIRMWARE)
+    .option("-u, --uuid <uuid>", "a CAN node (repeatable)", collect, [] as string[])
+    .option("-d, --device <tty>", "a serial/USB board")
+    .option("-b, --baud <rate>", "UART baud rate (default: the target's)")
+    .option("--serial-mode <mode>", "UART line settings: 8e1, 8n1, … (default: the bootloader's)")
+    .option("--target <id>", "the board/chip from `canflash targets`")
+    .addHelpText(
+      "after",
+      `
+A CAN board whose running Klipper reports the image's data dictionary (same version,
+toolchain, build config) is left alone; the others are flashed and verified. --json's
+result says changed: true|false per board and overall; the exit code is 0 whether or
+not anything changed, and a failure's code otherwise (examples/ansible/).
+
+Examples:
+  canflash ensure --manifest boards.yaml --json
+  canflash ensure --stop-klipper --mcu EBBCan ~/klipper/out/klipper.bin`,
+    )
+    .action(
+      wrap("ensure", (f, c) => flash(f, c, (f._args as string[])[0] ?? DEFAULT_FIRMWARE, true)),
+    );
 
   common(program.command("status"))
     .option("--stop-klipper", "stop a running Klipper that holds the node (it stays stopped)")
