@@ -1,9 +1,9 @@
 // Imports flow one way, by layer:
-//   cli → flasher → sim → bootloaders → entry → flash-api → klippy-bridge →
+//   cli → moonraker → flasher → sim → bootloaders → entry → flash-api → klippy-bridge →
 //   transport → targets → can → util
 // A module may import its own folder and lower layers only; peers on one
 // layer do not import each other. On top of that:
-// - cli/ imports only flasher/, flash-api/, util/ and itself: it parses,
+// - cli/ imports only flasher/, moonraker/, flash-api/, util/ and itself: it parses,
 //   calls the library and renders; it never picks a protocol or opens a bus.
 // - outside bootloaders/, only the driver table (bootloaders/index.ts) is
 //   imported: no code names a protocol's folder, so a new bootloader is one
@@ -26,9 +26,10 @@ const LAYER: Record<string, number> = {
   bootloaders: 3,
   sim: 3.5,
   flasher: 4,
+  moonraker: 4.5,
   cli: 5,
 };
-const CLI_MAY_IMPORT = new Set(["cli", "flasher", "flash-api", "util"]);
+const CLI_MAY_IMPORT = new Set(["cli", "flasher", "moonraker", "flash-api", "util"]);
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((e) => {

@@ -19,6 +19,8 @@ export const ExitCode = {
   BUSY: 7,
   /** Another canflash is flashing the same board; nothing was sent. */
   LOCKED: 8,
+  /** canflash outdated: boards need flashing (0: nothing to do). */
+  NEEDS_FLASH: 10,
   /** Interrupted (Ctrl-C). */
   INTERRUPTED: 130,
 } as const;

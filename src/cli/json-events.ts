@@ -18,7 +18,7 @@ export const JsonEvent = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("node"),
     uuid: z.string().regex(/^[0-9a-f]{12}$/),
-    application: z.enum(["Katapult", "Klipper", "Unknown"]),
+    application: z.enum(["Katapult", "Klipper", "Kalico", "Unknown"]),
     interface: z.string(),
     mcu: z.string().optional(),
     version: z.string().optional(),
@@ -101,9 +101,11 @@ export const JsonEvent = z.discriminatedUnion("type", [
               deviceState: z.string().optional(),
             })
             .optional(),
+          changed: z.boolean().optional().describe("canflash ensure: this run flashed the board"),
         }),
       )
       .optional(),
+    changed: z.boolean().optional().describe("canflash ensure: this run flashed any board"),
     error: z
       .object({
         code: z.string(),

@@ -22,11 +22,13 @@ export interface BoardRow {
   /** Dry runs: what a real run would do. */
   note?: string;
   error?: { code: string; message: string; phase?: string; deviceState?: string };
+  /** canflash ensure: this run changed the board (flashed it). */
+  changed?: boolean;
 }
 
 export interface NodeLine {
   uuid: string;
-  application: "Katapult" | "Klipper" | "Unknown";
+  application: "Katapult" | "Klipper" | "Kalico" | "Unknown";
   interface: string;
   mcu?: string;
   version?: string;
@@ -423,6 +425,10 @@ export class JsonReporter implements Reporter {
       ok: exitCode === 0,
       exitCode,
       ...(rows ? { boards: rows } : {}),
+      // canflash ensure: did the run change anything (Ansible's changed)?
+      ...(rows?.some((r) => r.changed !== undefined)
+        ? { changed: rows.some((r) => r.changed === true) }
+        : {}),
       ...(e ? { error: { code: e.code, message: e.message, causes: e.causes, next: e.next } } : {}),
     });
   }

@@ -31,6 +31,8 @@ import { UsageError } from "./usage-error.js";
 // Each command's module (and the library behind it) is imported when the command runs:
 // `canflash --help` reads a handful of files, not the whole library.
 const load = {
+  agent: () => import("./commands/agent.js"),
+  outdated: () => import("./commands/outdated.js"),
   board: () => import("./commands/board.js"),
   doctor: () => import("./commands/doctor.js"),
   flash: () => import("./commands/flash.js"),
@@ -135,7 +137,8 @@ Examples:
 Exit codes: 0 ok, 1 failure, 2 usage/bad input, 3 no node answered, 4 verify mismatch,
             5 interface unusable, 6 image refused by a pre-flight check,
             7 Klipper holds a board (use --stop-klipper) or is printing,
-            8 another canflash is flashing the board, 130 interrupted.`;
+            8 another canflash is flashing the board, 10 boards to flash (outdated),
+            130 interrupted.`;
 
 function parseBaud(text: string): number {
   const n = Number(text);
@@ -299,6 +302,7 @@ export async function run(
     f: Flags,
     c: CommandContext,
     file: string | undefined,
+    ensure = false,
   ): Promise<ExitCodeValue> => {
     const target = await resolveTarget(f.target as string | undefined);
     let entries: BoardSpec[] = [];
@@ -367,8 +371,9 @@ export async function run(
         dryRun: !!f.dryRun,
         force: !!f.force,
         stopKlipper: !!f.stopKlipper,
-        skipCurrent: !!f.skipCurrent,
+        skipCurrent: ensure || !!f.skipCurrent,
         ...(config !== undefined ? { config } : {}),
+        ...(ensure ? { ensure } : {}),
       },
       c,
     );
@@ -541,6 +546,32 @@ Manifest (JSON or YAML):
     )
     .action(wrap("flash", (f, c) => flash(f, c, (f._args as string[])[0] ?? DEFAULT_FIRMWARE)));
 
+  flashing(common(program.command("ensure")))
+    .description(
+      "make boards run an image, idempotently: flash only those not on its build (for Ansible and scripts)",
+    )
+    .argument("[file]", "firmware file", DEFAULT_FIRMWARE)
+    .option("-u, --uuid <uuid>", "a CAN node (repeatable)", collect, [] as string[])
+    .option("-d, --device <tty>", "a serial/USB board")
+    .option("-b, --baud <rate>", "UART baud rate (default: the target's)")
+    .option("--serial-mode <mode>", "UART line settings: 8e1, 8n1, … (default: the bootloader's)")
+    .option("--target <id>", "the board/chip from `canflash targets`")
+    .addHelpText(
+      "after",
+      `
+A CAN board whose running Klipper reports the image's data dictionary (same version,
+toolchain, build config) is left alone; the others are flashed and verified. --json's
+result says changed: true|false per board and overall; the exit code is 0 whether or
+not anything changed, and a failure's code otherwise (examples/ansible/).
+
+Examples:
+  canflash ensure --manifest boards.yaml --json
+  canflash ensure --stop-klipper --mcu EBBCan ~/klipper/out/klipper.bin`,
+    )
+    .action(
+      wrap("ensure", (f, c) => flash(f, c, (f._args as string[])[0] ?? DEFAULT_FIRMWARE, true)),
+    );
+
   common(program.command("status"))
     .option("--stop-klipper", "stop a running Klipper that holds the node (it stays stopped)")
     .option("--config <file>", "printer.cfg (which nodes Klipper holds)")
@@ -576,6 +607,137 @@ Manifest (JSON or YAML):
           c,
         ),
       ),
+    );
+
+  common(program.command("agent"))
+    .description(
+      "serve Moonraker as an agent: front ends and G-code macros ask for status, a plan, or a flash",
+    )
+    .option(
+      "--socket <path>",
+      "Moonraker's Unix socket (default: ~/printer_data/comms/moonraker.sock)",
+    )
+    .option("--name <name>", "the agent's name in Moonraker (one agent per name)", "canflash")
+    .option(
+      "--agent-config <file>",
+      "the agent's config: allow_flash, firmware, boards (default: ~/printer_data/config/canflash.yaml)",
+    )
+    .addOption(new Option("--reconnect-min-ms <ms>").hideHelp())
+    .addOption(new Option("--reconnect-max-ms <ms>").hideHelp())
+    .addHelpText(
+      "after",
+      `
+Runs until stopped (systemd: canflash-agent.service). Flashing is off until the
+agent's config says allow_flash: true. Methods for server.extensions.request:
+status, plan {mcus}, flash {mcus} (answers a job id; progress as agent events),
+cancel {job}, job {job}. G-code: {action_call_remote_method("canflash_flash", mcu="EBBCan")}.
+
+Examples:
+  canflash agent
+  canflash agent --socket ~/printer_data/comms/moonraker.sock --agent-config ~/printer_data/config/canflash.yaml`,
+    )
+    .action(
+      wrap("agent", async (f, c) => {
+        const ms = (v: string | undefined, what: string): number | undefined => {
+          if (v === undefined) return undefined;
+          const n = Number(v);
+          if (!Number.isInteger(n) || n <= 0)
+            throw new UsageError(`${what} ${v}: must be a positive integer`);
+          return n;
+        };
+        const min = ms(f.reconnectMinMs as string | undefined, "--reconnect-min-ms");
+        const max = ms(f.reconnectMaxMs as string | undefined, "--reconnect-max-ms");
+        return (await load.agent()).agentCommand(
+          {
+            ...(typeof f.socket === "string" ? { socket: f.socket } : {}),
+            ...(typeof f.name === "string" ? { name: f.name } : {}),
+            ...(typeof f.agentConfig === "string" ? { agentConfig: f.agentConfig } : {}),
+            ...(c.ifaceGiven ? { iface: f.interface! } : {}),
+            version: VERSION,
+            ...(min !== undefined ? { reconnectMinMs: min } : {}),
+            ...(max !== undefined ? { reconnectMaxMs: max } : {}),
+          },
+          c,
+        );
+      }),
+    );
+
+  common(program.command("outdated"))
+    .description(
+      "which boards need reflashing after a Klipper update (Klipper's warnings and versions, via Moonraker or the bus)",
+    )
+    .option(
+      "--socket <path>",
+      "Moonraker's Unix socket (default: ~/printer_data/comms/moonraker.sock)",
+    )
+    .option(
+      "--moonraker-url <url>",
+      "Moonraker's HTTP API instead (default: http://127.0.0.1:7125)",
+    )
+    .option("--config <file>", "-i: printer.cfg, for the boards' names")
+    .option("--klipper-dir <dir>", "-i: the host's Klipper checkout (default: ~/klipper)")
+    .option(
+      "-f, --firmware <file>",
+      "-i: compare the boards with this fresh build's data dictionary",
+    )
+    .addHelpText(
+      "after",
+      `
+Without -i it asks Moonraker (the socket when it exists, else the HTTP API);
+with -i it asks the boards on that CAN interface (Klipper stopped).
+Exit codes: 0 nothing to flash, 10 boards to flash.
+
+Examples:
+  canflash outdated
+  canflash outdated --json
+  canflash outdated -i can0 --config ~/printer_data/config/printer.cfg -f ~/klipper/out/klipper.bin`,
+    )
+    .action(
+      wrap("outdated", async (f, c) => {
+        const given = f._given as Set<string>;
+        if (c.ifaceGiven && (given.has("socket") || given.has("moonrakerUrl")))
+          throw new UsageError(
+            "give either -i (ask the bus) or --socket/--moonraker-url (ask Moonraker), not both",
+          );
+        if (!c.ifaceGiven)
+          for (const [k, flag] of [
+            ["config", "--config"],
+            ["klipperDir", "--klipper-dir"],
+            ["firmware", "-f"],
+          ] as const)
+            if (given.has(k))
+              throw new UsageError(
+                `${flag} is for asking the bus (-i); Moonraker reports its own`,
+                `add -i can0, or drop ${flag}`,
+              );
+        if (given.has("socket") && given.has("moonrakerUrl"))
+          throw new UsageError("give either --socket or --moonraker-url, not both");
+        const home = io.host?.home;
+        const socketPath = expandPath(
+          typeof f.socket === "string" ? f.socket : "~/printer_data/comms/moonraker.sock",
+          io.cwd,
+          home,
+        );
+        const url = typeof f.moonrakerUrl === "string" ? f.moonrakerUrl : "http://127.0.0.1:7125";
+        return (await load.outdated()).outdatedCommand(
+          {
+            source: c.ifaceGiven
+              ? {
+                  kind: "bus",
+                  iface: f.interface!,
+                  ...(typeof f.config === "string" ? { config: f.config } : {}),
+                  ...(typeof f.klipperDir === "string" ? { klipperDir: f.klipperDir } : {}),
+                }
+              : given.has("socket")
+                ? { kind: "socket", socketPath }
+                : given.has("moonrakerUrl")
+                  ? { kind: "http", url }
+                  : { kind: "auto", socketPath, url },
+            ...(typeof f.firmware === "string" ? { firmware: f.firmware } : {}),
+          },
+          c,
+        );
+      }),
     );
 
   common(program.command("doctor"))

@@ -9,6 +9,7 @@ import {
   ADMIN_RESP_ID,
   clearKatapultNodeIdsFrame,
   decodeNeedNodeId,
+  decodeQueryReply,
   queryUnassignedFrame,
   requestBootloaderFrame,
   setKatapultNodeIdFrame,
@@ -57,7 +58,11 @@ export interface QueryWindowOptions {
  */
 export async function queryNodes(
   bus: CanBus,
-  options: QueryWindowOptions & { signal?: AbortSignal } = {},
+  options: QueryWindowOptions & {
+    signal?: AbortSignal;
+    /** Kalico's extended query: assigned Kalico nodes answer too (with their node id). */
+    extended?: boolean;
+  } = {},
 ): Promise<NodeAnswer[]> {
   const fixed = options.windowMs !== undefined;
   const maxMs = options.windowMs ?? options.maxMs ?? QUERY_WINDOW_MS;
@@ -65,7 +70,9 @@ export async function queryNodes(
   const clock = bus.clock;
   const reader = bus.subscribe({ filters: responseFilter });
   try {
-    await bus.send(queryUnassignedFrame(), { signal: options.signal });
+    await bus.send(queryUnassignedFrame({ extended: !!options.extended }), {
+      signal: options.signal,
+    });
     const start = clock.now();
     const last = start + maxMs;
     let end = fixed
@@ -84,7 +91,7 @@ export async function queryNodes(
         f = await reader.recv(0, { signal: options.signal });
       }
       if (!f) break;
-      const a = decodeNeedNodeId(f);
+      const a = options.extended ? decodeQueryReply(f) : decodeNeedNodeId(f);
       if (a && !seen.has(a.uuid)) {
         seen.set(a.uuid, a);
         if (options.until?.([...seen.values()])) break;

@@ -29,6 +29,8 @@ export interface BatchOptions {
   jobs?: number;
   keepGoing?: boolean;
   signal?: AbortSignal;
+  /** After it fires no new job starts; running ones finish (a cancel between boards). */
+  stopStarting?: AbortSignal;
   onEvent?: (jobId: string, e: FlashEvent) => void;
   now?: () => number;
 }
@@ -44,12 +46,14 @@ export interface BatchOutcome {
 
 /** A board that was not started: an earlier one failed (and no keepGoing), or the run was interrupted. */
 export class BatchSkippedError extends CanflashError {
-  constructor(readonly reason: "earlier-failure" | "interrupted") {
+  constructor(readonly reason: "earlier-failure" | "interrupted" | "cancelled") {
     super(
       "SKIPPED",
       reason === "interrupted"
         ? "not started: interrupted"
-        : "not started: an earlier board failed",
+        : reason === "cancelled"
+          ? "not started: cancelled"
+          : "not started: an earlier board failed",
     );
   }
 }
@@ -62,12 +66,18 @@ export async function runBatch(
   const outcomes = new Map<BatchJob, BatchOutcome>();
   let stop = false;
   const runOne = async (job: BatchJob): Promise<void> => {
-    if (stop || options.signal?.aborted) {
+    if (stop || options.signal?.aborted || options.stopStarting?.aborted) {
       outcomes.set(job, {
         id: job.id,
         group: job.group,
         status: "skipped",
-        error: new BatchSkippedError(options.signal?.aborted ? "interrupted" : "earlier-failure"),
+        error: new BatchSkippedError(
+          options.signal?.aborted
+            ? "interrupted"
+            : options.stopStarting?.aborted
+              ? "cancelled"
+              : "earlier-failure",
+        ),
         ms: 0,
       });
       return;

@@ -18,7 +18,8 @@ export const DEMO_INTERFACE = "sim";
 
 registerCanBackend({
   name: "sim",
-  matches: (iface) => iface === DEMO_INTERFACE,
+  // "sim:<dir>": the same boards, keeping their flash in <dir> from one run to the next.
+  matches: (iface) => iface === DEMO_INTERFACE || iface.startsWith(`${DEMO_INTERFACE}:`),
   simulated: true,
   isolated: true,
   open: async (iface, options) => (await import("../sim/demo.js")).demoBackend.open(iface, options),

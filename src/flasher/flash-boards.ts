@@ -85,6 +85,8 @@ export interface FlashBoardsOptions {
   /** The Klipper guard: may it stop Klipper, which printer.cfg, where to look. */
   klipper: Omit<GuardOptions, "dryRun" | "onEvent">;
   signal?: AbortSignal;
+  /** After it fires no further board starts; boards being flashed finish (a cancel between boards). */
+  stopStarting?: AbortSignal;
   onEvent?: (e: BatchEvent) => void;
   /** Every CAN frame and serial byte (--trace-file). */
   trace?: TraceSink;
@@ -323,6 +325,7 @@ async function flashLocked(
       ...(o.jobs !== undefined ? { jobs: o.jobs } : {}),
       keepGoing: !!o.keepGoing,
       ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.stopStarting ? { stopStarting: o.stopStarting } : {}),
       onEvent: (board, event) => emit({ type: "board", board, event }),
     });
     const byRequest = new Map(ran.map((r, i) => [jobRequests[i]!, r]));

@@ -20,15 +20,18 @@ import type { Uuid } from "../klippy-bridge/uuid.js";
 import { findTarget } from "../targets/index.js";
 import { KATAPULT_TARGET_ID } from "./requests.js";
 
-export type NodeApplication = "Katapult" | "Klipper" | "Unknown";
+/** Kalico: the Klipper fork, told apart by its answer to the extended query. */
+export type NodeApplication = "Katapult" | "Klipper" | "Kalico" | "Unknown";
 
 export interface ScannedNode {
   uuid: Uuid;
   application: NodeApplication;
   /** Answered the query, or found holding a node id (silent to queries). */
   found: "query" | "node-id";
-  /** The node id it holds (found by probing) or was given to identify it. */
+  /** The node id it holds (found by probing, or told by Kalico's extended query) or was given to identify it. */
   nodeId?: number;
+  /** Kalico answered the extended query with the node id it holds (no probing needed). */
+  kalicoAssigned?: boolean;
   /** Klipper: from identify. */
   dictionary?: KlipperDictionary;
   /** Katapult: what its bootloader reported to CONNECT (katapultInfo). */
@@ -97,6 +100,8 @@ export async function scanCanBus(bus: CanBus, o: ScanOptions = {}): Promise<Scan
   let assigned: Awaited<typeof probing>;
   try {
     answers = await queryNodes(bus, {
+      // Kalico's extended query: its nodes answer even while they hold a node id.
+      extended: true,
       ...signal,
       ...(o.queryMs !== undefined ? { windowMs: o.queryMs } : {}),
       ...(wanted ? { until: (a: readonly NodeAnswer[]) => allWanted(a) } : {}),
@@ -115,8 +120,10 @@ export async function scanCanBus(bus: CanBus, o: ScanOptions = {}): Promise<Scan
 
   const nodes: ScannedNode[] = answers.map((a) => ({
     uuid: a.uuid,
-    application: appName(a.appByte),
-    found: "query",
+    application: a.kalico ? "Kalico" : appName(a.appByte),
+    ...(a.assignedNodeId !== undefined
+      ? { found: "node-id" as const, nodeId: a.assignedNodeId, kalicoAssigned: true }
+      : { found: "query" as const }),
   }));
   const unnamed: ScanResult["unnamed"] = [];
   for (const a of assigned) {
@@ -125,7 +132,13 @@ export async function scanCanBus(bus: CanBus, o: ScanOptions = {}): Promise<Scan
       unnamed.push({ nodeId: a.nodeId, error: a.error ?? "no UUID" });
       continue;
     }
-    if (nodes.some((n) => n.uuid === a.uuid)) continue;
+    const known = nodes.find((n) => n.uuid === a.uuid);
+    if (known) {
+      // A Kalico node that told its node id: what the probe on that id read.
+      if (a.dictionary) known.dictionary = a.dictionary;
+      if (a.error) known.error = a.error;
+      continue;
+    }
     nodes.push({
       uuid: a.uuid,
       application: "Klipper",
@@ -141,7 +154,10 @@ export async function scanCanBus(bus: CanBus, o: ScanOptions = {}): Promise<Scan
   const work: Promise<void>[] = [];
   if (identify) {
     for (const n of nodes.filter(
-      (x) => x.found === "query" && x.application === "Klipper" && (!wanted || wanted.has(x.uuid)),
+      (x) =>
+        x.found === "query" &&
+        (x.application === "Klipper" || x.application === "Kalico") &&
+        (!wanted || wanted.has(x.uuid)),
     )) {
       const nodeId = freeIds.shift();
       if (nodeId === undefined) {

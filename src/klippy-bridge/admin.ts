@@ -15,7 +15,14 @@ export const AdminCmd = {
   SET_KATAPULT_NODEID: 0x11,
   CLEAR_KATAPULT_NODEID: 0x12,
   RESP_NEED_NODEID: 0x20,
+  /** Kalico: an assigned node's answer to the extended query (uuid6 + its node id). */
+  RESP_HAVE_NODEID: 0x21,
 } as const;
+
+/** Kalico's extended query: QUERY_UNASSIGNED with this bit set in a second byte. */
+export const QUERY_EXTENDED_FLAG = 0x01;
+/** The app byte of an unassigned Kalico node's answer to the extended query. */
+export const KALICO_APP_BYTE = 0x07;
 
 /** What a node runs, from the app byte of its query reply. */
 export type NodeApp = "klipper" | "katapult";
@@ -23,8 +30,15 @@ export type NodeApp = "klipper" | "katapult";
 /** First node id canflash hands out (flashtool uses 128 + registered nodes; Klipper's host uses 4, 5, …). */
 export const FIRST_HOST_NODE_ID = 128;
 
-export function queryUnassignedFrame(): CanFrame {
-  return canFrame(ADMIN_ID, [AdminCmd.QUERY_UNASSIGNED]);
+/**
+ * The query; `extended` adds Kalico's second byte, so Kalico nodes answer
+ * even while they hold a node id (upstream Klipper and Katapult ignore it).
+ */
+export function queryUnassignedFrame(o: { extended?: boolean } = {}): CanFrame {
+  return canFrame(
+    ADMIN_ID,
+    o.extended ? [AdminCmd.QUERY_UNASSIGNED, QUERY_EXTENDED_FLAG] : [AdminCmd.QUERY_UNASSIGNED],
+  );
 }
 
 export function setKlipperNodeIdFrame(uuid: Uuid, nodeId: number): CanFrame {
@@ -47,11 +61,20 @@ export function requestBootloaderFrame(uuid: Uuid): CanFrame {
   return canFrame(ADMIN_ID, [AdminCmd.REQUEST_BOOTLOADER, ...uuidBytes(uuid)]);
 }
 
-export function needNodeIdFrame(uuid: Uuid, app: NodeApp): CanFrame {
+export function needNodeIdFrame(uuid: Uuid, app: NodeApp | "kalico"): CanFrame {
   return canFrame(ADMIN_RESP_ID, [
     AdminCmd.RESP_NEED_NODEID,
     ...uuidBytes(uuid),
-    app === "katapult" ? 0x11 : 0x01,
+    app === "katapult" ? 0x11 : app === "kalico" ? KALICO_APP_BYTE : 0x01,
+  ]);
+}
+
+/** Kalico's RESP_HAVE_NODEID: an assigned node answering the extended query. */
+export function haveNodeIdFrame(uuid: Uuid, nodeId: number): CanFrame {
+  return canFrame(ADMIN_RESP_ID, [
+    AdminCmd.RESP_HAVE_NODEID,
+    ...uuidBytes(uuid),
+    checkNodeId(nodeId),
   ]);
 }
 
@@ -60,6 +83,10 @@ export interface NodeAnswer {
   app: NodeApp;
   /** The raw app byte; undefined for pre-2022 Klipper replies without one (counted as Klipper). */
   appByte: number | undefined;
+  /** Kalico answered the extended query (app byte 0x07, or RESP_HAVE_NODEID). */
+  kalico?: boolean;
+  /** RESP_HAVE_NODEID: the node id it holds. */
+  assignedNodeId?: number;
 }
 
 /** Decodes a RESP_NEED_NODEID reply on 0x3f1, or undefined for anything else. */
@@ -71,9 +98,28 @@ export function decodeNeedNodeId(frame: CanFrame): NodeAnswer | undefined {
   return { uuid, app: appByte === 0x11 ? "katapult" : "klipper", appByte };
 }
 
+/**
+ * Decodes an answer to the (extended) query: RESP_NEED_NODEID, or Kalico's
+ * RESP_HAVE_NODEID (DLC 8) from a node that holds a node id.
+ */
+export function decodeQueryReply(frame: CanFrame): NodeAnswer | undefined {
+  const need = decodeNeedNodeId(frame);
+  if (need) return need.appByte === KALICO_APP_BYTE ? { ...need, kalico: true } : need;
+  if (frame.id !== ADMIN_RESP_ID || frame.extended || frame.rtr || frame.error) return undefined;
+  if (frame.data.length < 8 || frame.data[0] !== AdminCmd.RESP_HAVE_NODEID) return undefined;
+  return {
+    uuid: uuidFromBytes(frame.data.subarray(1, 7)),
+    app: "klipper",
+    appByte: undefined,
+    kalico: true,
+    assignedNodeId: frame.data[7]!,
+  };
+}
+
 /** What an admin frame on 0x3f0 asks (for simulated devices and traces). */
 export type AdminRequest =
-  | { kind: "query" }
+  /** extended: Kalico's second byte with QUERY_EXTENDED_FLAG. */
+  | { kind: "query"; extended: boolean }
   | { kind: "set-klipper-nodeid"; uuid: Uuid; nodeId: number }
   | { kind: "set-katapult-nodeid"; uuid: Uuid; nodeId: number }
   | { kind: "request-bootloader"; uuid: Uuid }
@@ -88,7 +134,10 @@ export function decodeAdminRequest(frame: CanFrame): AdminRequest | undefined {
   const uuid = (): Uuid => uuidFromBytes(d.subarray(1, 7));
   switch (d[0]) {
     case AdminCmd.QUERY_UNASSIGNED:
-      return { kind: "query" };
+      return {
+        kind: "query",
+        extended: d.length > 1 && (d[1]! & QUERY_EXTENDED_FLAG) !== 0,
+      };
     case AdminCmd.SET_KLIPPER_NODEID:
       return d.length >= 8
         ? { kind: "set-klipper-nodeid", uuid: uuid(), nodeId: d[7]! }

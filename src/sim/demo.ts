@@ -5,6 +5,8 @@
 // UUIDs are the worked examples of the protocol notes; examples/printer.cfg
 // names these boards (and one that is not there).
 
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { CanBackend } from "../can/backends.js";
 import type { CanBus } from "../can/bus.js";
 import { OwningBus } from "../can/delegate.js";
@@ -45,7 +47,14 @@ export interface DemoSim {
 }
 
 export function startDemoSim(
-  options: { clock?: Clock; bitrate?: number; busTime?: boolean; onEvent?: SimEventListener } = {},
+  options: {
+    clock?: Clock;
+    bitrate?: number;
+    busTime?: boolean;
+    onEvent?: SimEventListener;
+    /** Boards keep their flash in <stateDir>/<uuid>.flash across runs (`-i sim:<dir>`). */
+    stateDir?: string;
+  } = {},
 ): DemoSim {
   const channel = VirtualCanChannel.anonymous({
     label: "sim",
@@ -54,9 +63,15 @@ export function startDemoSim(
     // No bus-time model: it needs a clock that polls, and the demo looks right without it.
     busTime: options.busTime ?? false,
   });
+  const stateOf = (uuid: string) =>
+    options.stateDir ? join(options.stateDir, `${uuid}.flash`) : undefined;
   const devices = DEMO_NODES.map((o) => {
+    const file = stateOf(o.uuid);
+    const saved = file && existsSync(file) ? new Uint8Array(readFileSync(file)) : undefined;
     const d = new SimCanDevice(channel.open({ label: o.uuid, txQueueLength: 3 }), {
       ...o,
+      // A board flashed in an earlier run boots what it holds (its application if valid).
+      ...(saved ? { boot: undefined, flash: { ...o.flash, initial: saved } } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
     d.start();
@@ -67,6 +82,10 @@ export function startDemoSim(
     devices,
     openHost: () => channel.open({ label: "host", backend: "sim" }),
     close: async () => {
+      if (options.stateDir) {
+        mkdirSync(options.stateDir, { recursive: true });
+        for (const d of devices) if (d.written) writeFileSync(stateOf(d.uuid)!, d.flashContents());
+      }
       await Promise.all(devices.map((d) => d.close()));
     },
   };
@@ -78,11 +97,14 @@ export const DEMO_INTERFACE = "sim";
 /** The demo bus as a CAN backend: each open starts its own simulated boards; closing the bus stops them. */
 export const demoBackend: CanBackend = {
   name: "sim",
-  matches: (iface) => iface === DEMO_INTERFACE,
+  matches: (iface) => iface === DEMO_INTERFACE || iface.startsWith(`${DEMO_INTERFACE}:`),
   simulated: true,
   isolated: true,
-  open: () => {
-    const demo = startDemoSim();
+  open: (iface) => {
+    const stateDir = iface.startsWith(`${DEMO_INTERFACE}:`)
+      ? iface.slice(DEMO_INTERFACE.length + 1)
+      : undefined;
+    const demo = startDemoSim(stateDir ? { stateDir } : {});
     return Promise.resolve(new OwningBus(demo.openHost(), () => demo.close()));
   },
 };

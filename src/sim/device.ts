@@ -177,6 +177,16 @@ export class SimCanDevice {
     return this.flash.read(this.appStart, end - this.appStart);
   }
 
+  /** The whole flash, from its base (what a state file keeps). */
+  flashContents(): Uint8Array {
+    return this.flash.mem.slice();
+  }
+
+  /** Katapult wrote to this board since it was created. */
+  get written(): boolean {
+    return Math.max(this.lastWrittenEnd, this.katapultNode?.writtenEnd ?? 0) > this.appStart;
+  }
+
   /** The whole application region (app start to end of flash). */
   applicationRegion(): Uint8Array {
     const end = this.flash.layout.base + this.flash.layout.size;

@@ -9,6 +9,7 @@ import { canFrame, type CanFrame } from "../can/frame.js";
 import {
   ADMIN_ID,
   decodeAdminRequest,
+  haveNodeIdFrame,
   needNodeIdFrame,
   nodeCanIds,
 } from "../klippy-bridge/admin.js";
@@ -22,6 +23,8 @@ export interface KlipperAppOptions {
   heldByNodeId?: number;
   /** A late answerer: the query's answer leaves this long after the query (default 0). */
   queryReplyDelayMs?: number;
+  /** Kalico firmware: the extended query (00 01) is answered, with RESP_HAVE_NODEID while assigned. */
+  kalico?: boolean;
 }
 
 export class KlipperCanApp {
@@ -101,11 +104,14 @@ export class KlipperCanApp {
     const req = decodeAdminRequest(f);
     if (!req) return;
     switch (req.kind) {
-      case "query":
-        if (this.nodeId !== undefined) return;
-        if (this.options.queryReplyDelayMs) this.later(this.options.queryReplyDelayMs, this.answer);
-        else this.answer();
+      case "query": {
+        const kalico = !!this.options.kalico && req.extended;
+        if (this.nodeId !== undefined && !kalico) return;
+        const answer = () => this.answer(kalico);
+        if (this.options.queryReplyDelayMs) this.later(this.options.queryReplyDelayMs, answer);
+        else answer();
         break;
+      }
       case "set-klipper-nodeid":
         if (req.uuid === this.uuid) {
           if (req.nodeId !== this.nodeId) {
@@ -125,10 +131,14 @@ export class KlipperCanApp {
   }
 
   /** The answer to a query: "needs a node id", while it has none. */
-  private answer = (): void => {
-    if (this.nodeId !== undefined) return;
+  private answer = (kalico = false): void => {
+    if (this.nodeId !== undefined && !kalico) return;
     this.emit({ type: "query-reply", uuid: this.uuid, app: "klipper" });
-    void this.bus.send(needNodeIdFrame(this.uuid, "klipper")).catch(() => undefined);
+    const reply =
+      this.nodeId !== undefined
+        ? haveNodeIdFrame(this.uuid, this.nodeId)
+        : needNodeIdFrame(this.uuid, kalico ? "kalico" : "klipper");
+    void this.bus.send(reply).catch(() => undefined);
   };
 
   private conflict(): void {

@@ -26,6 +26,8 @@ export interface FlashCliOptions {
   skipCurrent?: boolean;
   /** printer.cfg (--config, manifest config:). */
   config?: string;
+  /** canflash ensure: only boards not on the image's build are flashed; rows say what changed. */
+  ensure?: boolean;
 }
 
 /** Exit codes by how bad they are, for "the worst result". */
@@ -158,6 +160,9 @@ export async function flashCommand(
   const codes: ExitCodeValue[] = [];
   for (const oc of outcomes) {
     const { row, code } = rowOf(oc, files.get(oc.request)!, ctx, single);
+    if (o.ensure)
+      row.changed =
+        oc.status === "ok" || (oc.status === "failed" && row.error?.deviceState !== "untouched");
     rows.push(row);
     codes.push(code);
   }
@@ -182,6 +187,10 @@ export async function flashCommand(
     } else if (oc.status === "current") ctx.out.line("Already Current");
   } else {
     ctx.out.table(rows);
+  }
+  if (o.ensure) {
+    const changed = rows.filter((r) => r.changed).map((r) => r.board);
+    ctx.out.line(changed.length ? `Changed: ${changed.join(", ")}` : "Nothing changed");
   }
   return worstExitCode(codes);
 }

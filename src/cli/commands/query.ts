@@ -137,7 +137,11 @@ function nodeText(n: NodeLine): string {
   if (n.blockSize !== undefined) parts.push(`Block Size: ${n.blockSize}`);
   if (n.appStart !== undefined) parts.push(`App Start: 0x${n.appStart.toString(16)}`);
   if (n.found === "node-id")
-    parts.push(`holds node id ${n.nodeId} (from an earlier Klipper run; silent to queries)`);
+    parts.push(
+      n.application === "Kalico"
+        ? `holds node id ${n.nodeId} (Kalico answered the extended query)`
+        : `holds node id ${n.nodeId} (from an earlier Klipper run; silent to queries)`,
+    );
   if (n.error) parts.push(`not identified: ${n.error}`);
   return parts.join(", ") + (n.section ? ` [${n.section}]` : "");
 }

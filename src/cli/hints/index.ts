@@ -13,6 +13,7 @@ import { imageHints } from "./image.js";
 import { katapultHints } from "./katapult.js";
 import { samBaHints } from "./sam-ba.js";
 import { klipperHints } from "./klipper.js";
+import { moonrakerHints } from "./moonraker.js";
 import { serialHints } from "./serial.js";
 import { stm32Hints } from "./stm32.js";
 import type { ErrorFacts, Explained, HintContext, HintFn } from "./types.js";
@@ -29,6 +30,7 @@ const HINTS: Readonly<Record<ErrorCode, HintFn>> = {
   ...stm32Hints,
   ...imageHints,
   ...flasherHints,
+  ...moonrakerHints,
 };
 
 /** What a failed flash left the board in, in words. */
