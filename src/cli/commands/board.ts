@@ -7,7 +7,13 @@ import { bootloaderStatus, enterBootloader, type BoardOpOptions } from "../../fl
 import { expandPath } from "../../flasher/firmware.js";
 import { defaultLockDir } from "../../flasher/locks.js";
 import type { KlipperEvent } from "../../flasher/guard.js";
-import { parseUuid, type FlashRequest, type SerialMode } from "../../flasher/requests.js";
+import {
+  isDriveTarget,
+  linkWhere,
+  parseUuid,
+  type FlashRequest,
+  type SerialMode,
+} from "../../flasher/requests.js";
 import type { Target } from "../../flasher/targets.js";
 import type { FlashEvent } from "../../flash-api/progress.js";
 import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
@@ -27,6 +33,11 @@ export interface BoardCommandOptions {
 }
 
 function linkOf(o: BoardCommandOptions, what: string, ctx: CommandContext): FlashRequest["link"] {
+  if (o.target && isDriveTarget(o.target))
+    return {
+      kind: "drive",
+      ...(o.device ? { device: expandPath(o.device, ctx.io.cwd, ctx.io.host?.home) } : {}),
+    };
   if (o.device)
     return {
       kind: "serial",
@@ -71,7 +82,7 @@ export async function statusCommand(
   ctx: CommandContext,
 ): Promise<ExitCodeValue> {
   const link = linkOf(o, "status", ctx);
-  const board = link.kind === "can" ? link.uuid : (o.device ?? link.device);
+  const board = o.device ?? linkWhere(link, o.target);
   const report = await bootloaderStatus(
     { link, ...(o.target ? { target: o.target } : {}) },
     options(o, board, ctx),
@@ -89,7 +100,7 @@ export async function requestCommand(
   ctx: CommandContext,
 ): Promise<ExitCodeValue> {
   const link = linkOf(o, "a bootloader request", ctx);
-  const board = link.kind === "can" ? link.uuid : (o.device ?? link.device);
+  const board = o.device ?? linkWhere(link, o.target);
   if (link.kind === "can") ctx.out.info("Sending bootloader jump command...");
   const r = await enterBootloader(
     { link, ...(o.target ? { target: o.target } : {}) },

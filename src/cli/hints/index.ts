@@ -8,6 +8,7 @@ import { CanflashError, type ErrorCode } from "../../util/errors.js";
 import { ExitCode } from "../exit-codes.js";
 import { avrHints } from "./avr.js";
 import { canHints } from "./can.js";
+import { fileCopyHints } from "./file-copy.js";
 import { flasherHints } from "./flasher.js";
 import { imageHints } from "./image.js";
 import { katapultHints } from "./katapult.js";
@@ -29,6 +30,7 @@ const HINTS: Readonly<Record<ErrorCode, HintFn>> = {
   ...stm32Hints,
   ...imageHints,
   ...flasherHints,
+  ...fileCopyHints,
 };
 
 /** What a failed flash left the board in, in words. */
