@@ -69,11 +69,12 @@ export class FakeDriveTree extends FakeUsbSysfs {
     const node = join(this.dev, name);
     if (d.image) symlinkSync(d.image, node);
     else writeFileSync(node, "");
-    if (d.label)
-      symlinkSync(
-        `../../${name}`,
-        join(this.dev, "disk", "by-label", d.label.replace(/ /g, "\\x20")),
-      );
+    if (d.label) {
+      // Two drives with one label: udev's link points at the last one, as here.
+      const link = join(this.dev, "disk", "by-label", d.label.replace(/ /g, "\\x20"));
+      rmSync(link, { force: true });
+      symlinkSync(`../../${name}`, link);
+    }
     if (d.mountDir) {
       const esc = d.mountDir.replace(/ /g, "\\040");
       appendFileSync(
