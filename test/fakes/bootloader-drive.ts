@@ -37,6 +37,7 @@ export class BootloaderDriveModel {
   /** Files that landed, by name, as last seen. */
   readonly seen = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
+  private backTimer: NodeJS.Timeout | undefined;
   private lastSize = -1;
 
   constructor(
@@ -52,6 +53,7 @@ export class BootloaderDriveModel {
 
   stop(): void {
     clearInterval(this.timer);
+    clearTimeout(this.backTimer);
   }
 
   private files(): Array<{ name: string; read: () => Uint8Array | undefined }> {
@@ -117,7 +119,10 @@ export class BootloaderDriveModel {
     this.stop();
     this.tree.pullDrive(this.drive.usb.usbPath);
     if (this.o.backAs)
-      setTimeout(() => this.tree.plug({ ...this.o.backAs!, usbPath: this.drive.usb.usbPath }), 30);
+      this.backTimer = setTimeout(
+        () => this.tree.plug({ ...this.o.backAs!, usbPath: this.drive.usb.usbPath }),
+        30,
+      );
   }
 
   /** The flashed bytes from `base`, as one image of `length` bytes. */

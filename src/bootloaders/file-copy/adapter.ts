@@ -148,7 +148,11 @@ export class FileCopyAdapter implements FlashAdapter {
     const v = this.volume!;
     if (p.kind === "sdcard" && (await v.remove(p.currentName!)))
       ctx.emit({ type: "info", message: `removed the old ${p.currentName} from ${v.where}` });
-    await v.write(p.fileName, bytes, p.kind === "sdcard" ? SDCARD_TEMP_NAME : undefined);
+    await v.write(
+      p.fileName,
+      bytes,
+      p.kind === "sdcard" ? { viaTemp: SDCARD_TEMP_NAME } : { mayVanish: p.leaves },
+    );
     ctx.emit({
       type: "info",
       message: `wrote ${bytes.length} bytes as ${p.fileName} to ${v.where} and synced them`,

@@ -37,5 +37,5 @@ export function decodeLabel(name: string): string {
   );
 }
 
-/** FAT file systems as /proc/mounts names them. */
-export const FAT_TYPES: readonly string[] = ["vfat", "msdos", "fat", "fuseblk", "exfat"];
+/** FAT file systems as /proc/mounts names them (exFAT is not FAT: the bootloaders cannot read it). */
+export const FAT_TYPES: readonly string[] = ["vfat", "msdos", "fat"];

@@ -4,7 +4,18 @@
 // the page cache before canflash says they are written). FAT names are
 // case-insensitive: lookups ignore case.
 
-import { mkdtemp, open, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
+import {
+  mkdtemp,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+  type FileHandle,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DriveAccessError, DriveReadOnlyError } from "./errors.js";
@@ -21,9 +32,11 @@ export interface Volume {
   /**
    * Writes a root file and makes it durable. With `viaTemp` the bytes go to
    * that name first and are renamed once complete: a cut copy never has the
-   * final name.
+   * final name. With `mayVanish` (a bootloader's drive, which reboots the
+   * moment it has the file) the device going away once the data is out is
+   * no failure: the caller's watch for the drive leaving tells what happened.
    */
-  write(name: string, bytes: Uint8Array, viaTemp?: string): Promise<void>;
+  write(name: string, bytes: Uint8Array, o?: WriteOptions): Promise<void>;
   /** Removes a root file (any case); false when there was none. */
   remove(name: string): Promise<boolean>;
   /** The first 512 bytes of the device or image (undefined for a mount without a readable device). */
@@ -38,7 +51,30 @@ const accessError = (where: string, e: unknown): unknown => {
   return e;
 };
 
+export interface WriteOptions {
+  viaTemp?: string;
+  mayVanish?: boolean;
+}
+
 const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+/** What a write to a device that has just gone away fails with. */
+const VANISHED = new Set(["ENOENT", "ENODEV", "ENXIO", "EIO"]);
+
+/** Runs the steps after the data is out; a vanished device is no failure where it may vanish. */
+async function tail(where: string, mayVanish: boolean | undefined, body: () => Promise<void>) {
+  try {
+    await body();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const gone = !(await stat(where).then(
+      () => true,
+      () => false,
+    ));
+    if (mayVanish && (gone || (code !== undefined && VANISHED.has(code)))) return;
+    throw e;
+  }
+}
 
 async function fsyncPath(path: string, flags: string): Promise<void> {
   const fh = await open(path, flags);
@@ -69,12 +105,23 @@ class MountedVolume implements Volume {
     return n ? new Uint8Array(await readFile(join(this.where, n))) : undefined;
   }
 
-  async write(name: string, bytes: Uint8Array, viaTemp?: string) {
+  async write(name: string, bytes: Uint8Array, o: WriteOptions = {}) {
+    const { viaTemp } = o;
     const first = join(this.where, viaTemp ?? name);
+    let fh: FileHandle;
     try {
-      const fh = await open(first, "w");
+      fh = await open(first, "w");
+    } catch (e) {
+      throw accessError(this.where, e);
+    }
+    try {
+      await fh.writeFile(bytes);
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      throw accessError(this.where, e);
+    }
+    await tail(this.where, o.mayVanish, async () => {
       try {
-        await fh.writeFile(bytes);
         await fh.sync();
       } finally {
         await fh.close();
@@ -85,9 +132,7 @@ class MountedVolume implements Volume {
         await rename(first, join(this.where, name));
       }
       await fsyncPath(this.where, "r");
-    } catch (e) {
-      throw accessError(this.where, e);
-    }
+    });
   }
 
   async remove(name: string) {
@@ -129,7 +174,8 @@ class FatImageVolume implements Volume {
     return n ? new Uint8Array(await mtool("mcopy", this.where, [`::/${n}`, "-"])) : undefined;
   }
 
-  async write(name: string, bytes: Uint8Array, viaTemp?: string) {
+  async write(name: string, bytes: Uint8Array, o: WriteOptions = {}) {
+    const { viaTemp } = o;
     // mtools needs write access; find out here, with errno, rather than from its words.
     await fsyncPath(this.where, "r+").catch((e: unknown) => {
       throw accessError(this.where, e);
@@ -138,12 +184,14 @@ class FatImageVolume implements Volume {
     try {
       const src = join(dir, "firmware");
       await writeFile(src, bytes);
-      await mtool("mcopy", this.where, ["-o", src, `::/${viaTemp ?? name}`]);
-      if (viaTemp) {
-        await this.remove(name);
-        await mtool("mren", this.where, [`::/${viaTemp}`, `::/${name}`]);
-      }
-      await fsyncPath(this.where, "r+");
+      await tail(this.where, o.mayVanish, async () => {
+        await mtool("mcopy", this.where, ["-o", src, `::/${viaTemp ?? name}`]);
+        if (viaTemp) {
+          await this.remove(name);
+          await mtool("mren", this.where, [`::/${viaTemp}`, `::/${name}`]);
+        }
+        await fsyncPath(this.where, "r+");
+      });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -6,7 +6,10 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { bootloaderStatus } from "../../../src/flasher/board-ops.js";
 import { parseUf2 } from "../../../src/flasher/image/uf2.js";
+import { findTarget } from "../../../src/targets/index.js";
+import { randomBytes } from "../../../src/util/random.js";
 import { appImage } from "../../cli/helpers.js";
 import { KLIPPER_USB } from "../../fakes/bootloader-drive.js";
 import { fatGet } from "../../fakes/fat.js";
@@ -73,6 +76,7 @@ describe("UF2 drives", () => {
     });
     const img = rp2040Image(6000, 9);
     const out = await rig.flash("rp2040-uf2", rig.file("klipper.bin", img));
+    expect(out.status === "failed" ? out.error : undefined).toBeUndefined();
     expect(out.status).toBe("ok");
     expect(m.rebooted).toBe(true);
     expect(Buffer.from(m.image(0x10000000, img.length)).equals(Buffer.from(img))).toBe(true);
@@ -99,6 +103,70 @@ describe("UF2 drives", () => {
     expect([...m.flash.keys()].sort((a, b) => a - b)[0]).toBe(0x4000);
     expect(Buffer.from(m.image(0x4000, img.length)).equals(Buffer.from(img))).toBe(true);
     expect(out.status === "ok" && out.result.device.mcu).toBe("samd51j19a");
+  });
+
+  it("an RP2040 image without a Klipper dictionary: boot2 first, the vector table at 0x100", async () => {
+    rig = new Rig();
+    const d = rig.mounted({
+      usb: { ...RP2_USB, usbPath: "1-5" },
+      label: "RPI-RP2",
+      sizeBytes: 128 * MIB,
+      files: { "INFO_UF2.TXT": RP2_INFO },
+    });
+    const m = rig.model(d, {
+      kind: "uf2",
+      family: 0xe48bff56,
+      backAs: KLIPPER_USB,
+      own: ["INFO_UF2.TXT"],
+    });
+    const img = randomBytes(4096, 12); // boot2: no stack pointer in its first word
+    const dv = new DataView(img.buffer);
+    dv.setUint32(0, 0x4b32b500, true);
+    dv.setUint32(0x100, 0x20042000, true);
+    dv.setUint32(0x104, 0x100001f7, true);
+    const out = await rig.flash("rp2040-uf2", rig.file("plain.bin", img));
+    expect(out.status).toBe("ok");
+    expect(Buffer.from(m.image(0x10000000, img.length)).equals(Buffer.from(img))).toBe(true);
+    // Garbage where the vector table belongs: no image, refused.
+    dv.setUint32(0x100, 0x4b32b500, true);
+    rig.mounted({
+      usb: { ...RP2_USB, usbPath: "1-5" },
+      label: "RPI-RP2",
+      sizeBytes: 128 * MIB,
+      files: { "INFO_UF2.TXT": RP2_INFO },
+    });
+    const bad = await rig.flash("rp2040-uf2", rig.file("bad.bin", img));
+    expect(bad.status).toBe("failed");
+  });
+
+  it("status reads the drive's INFO_UF2.TXT", async () => {
+    rig = new Rig();
+    const d = rig.mounted({
+      usb: { ...RP2_USB, usbPath: "1-6" },
+      label: "RPI-RP2",
+      sizeBytes: 128 * MIB,
+      files: { "INFO_UF2.TXT": RP2_INFO },
+    });
+    const s = await bootloaderStatus(
+      { link: { kind: "drive" }, target: findTarget("rp2040-uf2") },
+      {
+        klipper: {
+          stopKlipper: false,
+          cwd: rig.dir,
+          host: { systemctl: null, moonrakerUrl: null, socketPaths: [] },
+        },
+        ...rig.tree.roots,
+        lockDir: rig.dir,
+      },
+    );
+    expect(s.fields).toEqual([
+      { label: "Drive", value: d.mountDir },
+      { label: "Label", value: "RPI-RP2" },
+      { label: "USB id", value: "2e8a:0003" },
+      { label: "Bootloader", value: "UF2 Bootloader v3.0" },
+      { label: "Model", value: "Raspberry Pi RP2" },
+      { label: "Board-ID", value: "RPI-RP2" },
+    ]);
   });
 
   it("a UF2 of another chip family is refused before the drive is touched", async () => {
