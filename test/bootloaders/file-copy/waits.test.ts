@@ -124,3 +124,23 @@ describe("dry run", () => {
     expect(out.status === "dry-run" && out.stop?.wouldDo).toMatch(/BOOTSEL/);
   });
 });
+
+describe("how a drive that stays is worded", () => {
+  it("says the file is on the drive and not taken (not 'verified')", async () => {
+    const { explain } = await import("../../../src/cli/hints/index.js");
+    const { FlashError } = await import("../../../src/flasher/errors.js");
+    const { DriveStayedError } = await import("../../../src/bootloaders/file-copy/errors.js");
+    const e = new FlashError({
+      phase: "finish",
+      deviceState: "unknown",
+      protocol: "uf2",
+      cause: new DriveStayedError("/media/pi/RPI-RP2", 10_000, "uf2"),
+      bootloaderStartsApplication: false,
+    });
+    const x = explain(e, { iface: "can0" });
+    expect(x.exitCode).toBe(1);
+    expect(x.causes[0]).toMatch(/on the drive, but the bootloader has not taken it/);
+    expect(x.causes.join("\n")).not.toMatch(/verified/);
+    expect(x.causes.join("\n")).toMatch(/another chip family/);
+  });
+});
