@@ -86,6 +86,16 @@ export class FakeDriveTree extends FakeUsbSysfs {
     return d.mountDir ?? node;
   }
 
+  /** A desktop's automounter mounting a plugged drive at `dir`. */
+  mount(usbPath: string, dir: string): void {
+    const d = this.drives.get(usbPath)!;
+    d.mountDir = dir;
+    appendFileSync(
+      join(this.proc, "mounts"),
+      `/dev/${FakeDriveTree.fsName(d)} ${dir} vfat rw,nosuid,nodev,relatime 0 0\n`,
+    );
+  }
+
   /** The drive leaves: its mount line, block device, label link and USB device go. */
   pullDrive(usbPath: string): void {
     const d = this.drives.get(usbPath);

@@ -15,14 +15,15 @@ import { awaitManualEntry } from "../../entry/manual.js";
 import { ENTRIES } from "../../entry/index.js";
 import type { Entry, Target } from "../../targets/index.js";
 import { UsbTree } from "../../transport/usb-tree.js";
-import { DriveTree, type Drive } from "./drives.js";
+import { DriveTree, type BlockDevice, type Drive } from "./drives.js";
 import { AmbiguousDriveError } from "./errors.js";
 import { identifyDrive, type DriveFacts } from "./identify.js";
 import { checkVectorTable } from "./image-check.js";
 import { SDCARD_TEMP_NAME, type CopyProfile } from "./profile.js";
 import { encodeUf2, mcuOfBoardId, UF2_PAYLOAD_BYTES } from "./uf2.js";
 import { volumeOf, type Volume } from "./volume.js";
-import { waitBoardBack, waitDriveGone } from "./watch.js";
+import { DRIVE_POLL_MS, waitBoardBack, waitDriveGone } from "./watch.js";
+import { delay } from "../../util/clock.js";
 
 export interface FileCopyOptions {
   target: Target;
@@ -34,7 +35,12 @@ export interface FileCopyOptions {
   appearTimeoutMs?: number;
   goneTimeoutMs?: number;
   backTimeoutMs?: number;
+  /** How long a drive that just appeared is given to be mounted by the desktop (default AUTOMOUNT_GRACE_MS). */
+  automountGraceMs?: number;
 }
+
+/** How long a desktop's automounter may take to mount a drive that just appeared (udisks: well under a second). */
+export const AUTOMOUNT_GRACE_MS = 3000;
 
 export class FileCopyAdapter implements FlashAdapter {
   readonly protocol: string;
@@ -85,6 +91,22 @@ export class FileCopyAdapter implements FlashAdapter {
       ready: async () => (this.drive = await this.locate()) !== undefined,
       ...(this.o.appearTimeoutMs !== undefined ? { timeoutMs: this.o.appearTimeoutMs } : {}),
     });
+    // It just appeared: a desktop's automounter mounts it within a moment, and
+    // writing the raw device meanwhile would race that mount.
+    const appeared = this.found; // set by ready()
+    if (appeared?.kind === "fat" && appeared.block) await this.awaitAutomount(ctx, appeared.block);
+  }
+
+  private async awaitAutomount(ctx: FlashContext, block: BlockDevice): Promise<void> {
+    const deadline = ctx.clock.now() + (this.o.automountGraceMs ?? AUTOMOUNT_GRACE_MS);
+    while (ctx.clock.now() < deadline) {
+      await delay(ctx.clock, DRIVE_POLL_MS, ctx.signal, "waiting for the drive to be mounted");
+      const d = await this.o.drives.driveOf(block);
+      if (d.kind === "mounted") {
+        this.drive = d;
+        return;
+      }
+    }
   }
 
   async connect(ctx: FlashContext): Promise<DeviceInfo> {

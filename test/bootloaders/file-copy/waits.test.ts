@@ -2,6 +2,8 @@
 // person is asked to bring up (what to press is said), the drive leaving
 // once the bootloader took the file, the board coming back on its port.
 // Plus the dry run, which looks for the drive and changes nothing.
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { FileCopyAdapter } from "../../../src/bootloaders/file-copy/adapter.js";
 import { DriveTree } from "../../../src/bootloaders/file-copy/drives.js";
@@ -11,6 +13,7 @@ import { runFlash } from "../../../src/flasher/execute.js";
 import { parseBin } from "../../../src/flasher/image/bin.js";
 import { findTarget } from "../../../src/targets/index.js";
 import { KLIPPER_USB } from "../../fakes/bootloader-drive.js";
+import { fatNames } from "../../fakes/fat.js";
 import { MIB, RP2_INFO, RP2_USB, Rig, rp2040Image } from "./helpers.js";
 
 let rig: Rig;
@@ -57,6 +60,28 @@ describe("waiting for the drive", () => {
     });
     await run;
     expect(Buffer.from(m.image(0x10000000, img.length)).equals(Buffer.from(img))).toBe(true);
+  });
+
+  it("a drive that appears unmounted and is automounted a moment later: written through the mount", async () => {
+    rig = new Rig();
+    const run = runFlash(adapterFor(rig, { automountGraceMs: 3000 }), bin(rp2040Image()));
+    await new Promise((r) => setTimeout(r, 300));
+    const d = rig.unmounted(drive("1-11"));
+    await new Promise((r) => setTimeout(r, 400));
+    const dir = join(rig.dir, "automount");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "INFO_UF2.TXT"), RP2_INFO);
+    rig.tree.mount("1-11", dir);
+    const m = rig.model(d, {
+      kind: "uf2",
+      family: 0xe48bff56,
+      backAs: KLIPPER_USB,
+      own: ["INFO_UF2.TXT"],
+    });
+    await run;
+    expect(m.rebooted).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual(["INFO_UF2.TXT", "KLIPPER.UF2"]);
+    expect(fatNames(d.image!)).toEqual(["INFO_UF2.TXT"]); // the raw device was not written
   });
 
   it("a drive that never appears: MANUAL_ENTRY_TIMEOUT at the deadline", async () => {
