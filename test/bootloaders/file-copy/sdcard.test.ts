@@ -86,6 +86,20 @@ describe("SD card in the host", () => {
     expect(s.fields.find((f) => f.label === "OLD.BIN")?.value).toBe("20000 bytes");
   });
 
+  it("a board whose bootloader wants its own name (ZNP Robin Nano: ZNP_ROBIN_NANO.bin, .CUR)", async () => {
+    rig = new Rig();
+    const d = rig.mounted({ usb: { ...READER, usbPath: "1-3" }, sizeBytes: 8 * 1024 * MIB });
+    const img = await appImage(16000, 10, 0x08008000);
+    const out = await rig.flash("znp-robin-nano-dw-v2-sdcard", rig.file("klipper.bin", img), {
+      device: d.mountDir!,
+    });
+    expect(out.status).toBe("ok");
+    expect(rig.ls(d)).toEqual(["ZNP_ROBIN_NANO.bin"]);
+    renameSync(join(d.mountDir!, "ZNP_ROBIN_NANO.bin"), join(d.mountDir!, "ZNP_ROBIN_NANO.CUR"));
+    const s = await status(rig, "znp-robin-nano-dw-v2-sdcard", d.mountDir!);
+    expect(s.fields.find((f) => f.label === "ZNP_ROBIN_NANO.CUR")?.value).toBe("16000 bytes");
+  });
+
   it("an image built for another bootloader offset is refused and the card left alone", async () => {
     rig = new Rig();
     const d = rig.mounted({ usb: { ...READER, usbPath: "1-2" }, sizeBytes: 8 * 1024 * MIB });
