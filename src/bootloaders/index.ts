@@ -18,6 +18,9 @@ type Loader = () => Promise<{ driver: BootloaderDriver }>;
 
 const DRIVERS: Partial<Record<Protocol, Loader>> = {
   katapult: () => import("./katapult/driver.js"),
+  msc: () => import("./file-copy/msc.js"),
+  uf2: () => import("./file-copy/uf2-driver.js"),
+  sdcard: () => import("./file-copy/sdcard.js"),
   "sam-ba": () => import("./sam-ba/driver.js"),
   stk500v1: () => import("./avr/stk500v1/driver.js"),
   stk500v2: () => import("./avr/stk500v2/driver.js"),

@@ -45,6 +45,13 @@ const load = {
 const resolveTarget = async (query: string | undefined) =>
   (await load.targets()).resolveTarget(query);
 
+/** --target names a row flashed by a file copy (a USB drive or an SD card): no -u/-d needed. */
+const driveTarget = async (query: unknown): Promise<boolean> => {
+  if (typeof query !== "string") return false;
+  const t = await resolveTarget(query);
+  return !!t && (await import("../flasher/requests.js")).isDriveTarget(t);
+};
+
 /** Set by the bundler (scripts/bundle.mjs) so a start does not read package.json; tsc's output reads it. */
 declare const __CANFLASH_VERSION__: string | undefined;
 
@@ -357,6 +364,11 @@ export async function run(
         file: file ?? DEFAULT_FIRMWARE,
         ...(target ? { target } : {}),
       }));
+      // A drive row (a UF2 or MSC bootloader) is found by its USB id: the target alone names the board.
+      if (entries.length === 0 && target && (await driveTarget(target.id)))
+        entries = [
+          { label: target.id, iface: f.interface!, file: file ?? DEFAULT_FIRMWARE, target },
+        ];
     }
     if (entries.length === 0)
       throw new UsageError(
@@ -461,6 +473,7 @@ export async function run(
           if (f.status) return (await load.board()).statusCommand(await boardOpts(f), c);
           if (f.uuid.length > 0 || f.manifest || (f.mcu as string[]).length > 0)
             return flash(f, c, file);
+          if (await driveTarget(f.target)) return flash(f, c, file);
           if (file)
             throw new UsageError(
               `which node should get ${file}?`,

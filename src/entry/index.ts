@@ -45,6 +45,7 @@ export const ENTRIES: Readonly<Record<Entry, EntryInfo>> = {
   "play-button": { automatic: false, links: [], wouldDo: "wait for the play button" },
   "erase-pin": { automatic: false, links: [], wouldDo: "wait for the erase jumper" },
   "card-insert": { automatic: false, links: [], wouldDo: "wait for the SD card" },
+  bootsel: { automatic: false, links: [], wouldDo: "wait for the BOOTSEL drive" },
   swd: { automatic: false, links: [], wouldDo: "program over SWD" },
 };
 

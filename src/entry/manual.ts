@@ -25,6 +25,9 @@ export const MANUAL_PROMPTS: Partial<Record<Entry, string>> = {
   "boot-pins": "set the boot pins for the bootloader and reset the board now",
   button: "hold the bootloader button and reset the board now",
   "erase-pin": "close the ERASE jumper, reset the board, then open the jumper again",
+  bootsel:
+    "hold the BOOTSEL button, plug the board's USB in (or press reset), then let go of BOOTSEL",
+  "card-insert": "put the SD card in this computer's card reader",
 };
 
 export class ManualEntryTimeoutError extends CanflashError {

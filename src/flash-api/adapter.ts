@@ -24,6 +24,8 @@ export interface DeviceInfo {
   bootloaderVersion?: string;
   /** The bootloader protocol's own version, where it has one (Katapult: "1.1.0"). */
   protocolVersion?: string;
+  /** Where nothing reads back (a file copy): what is checked instead, for the result line. */
+  unverified?: string;
 }
 
 export interface AdapterCapabilities {

@@ -51,7 +51,17 @@ export interface SerialLink {
   lines?: LineSequence;
 }
 
-export type Link = CanLink | SerialLink;
+/**
+ * A drive a bootloader is flashed through by copying a file: a USB
+ * mass-storage bootloader (MSC, UF2) or an SD card in this computer.
+ */
+export interface DriveLink {
+  kind: "drive";
+  /** As given: a mount point, a block device or a FAT image file; absent: found by the row's USB id and volume label. */
+  device?: string;
+}
+
+export type Link = CanLink | SerialLink | DriveLink;
 export type LinkKind = Link["kind"];
 
 /** What the orchestration lends a driver: time, cancellation, tracing and the system roots (tests). */
@@ -64,6 +74,8 @@ export interface DriverEnv {
   wrapTransport?: (t: ByteTransport) => ByteTransport;
   usbTree?: UsbTree;
   procRoot?: string;
+  /** Where block devices and their by-label links live (tests: a fake tree); default /dev. */
+  devRoot?: string;
   /** Progress and decisions outside a flash (status, request). */
   emit?: (e: FlashEvent) => void;
 }

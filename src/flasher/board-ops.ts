@@ -26,7 +26,7 @@ import { isSimulatedInterface, openBus, type TraceSink } from "./buses.js";
 import { lockBoards, lockKeyOf } from "./locks.js";
 import { checkLink } from "./link-check.js";
 import { guardKlipperKeepStopped, type GuardOptions, type KlipperEvent } from "./guard.js";
-import { KATAPULT_TARGET_ID, type FlashRequest } from "./requests.js";
+import { KATAPULT_TARGET_ID, linkWhere, type FlashRequest } from "./requests.js";
 
 export interface BoardOpOptions {
   /** The Klipper guard (the board is left in its bootloader: a stopped Klipper stays stopped). */
@@ -36,6 +36,8 @@ export interface BoardOpOptions {
   trace?: TraceSink;
   usbTree?: UsbTree;
   procRoot?: string;
+  /** Where block devices and /dev/disk/by-label live (tests: a fake tree). */
+  devRoot?: string;
   /** Where the per-board lock files go (default: /run/lock, else the temp folder). */
   lockDir?: string;
 }
@@ -70,7 +72,7 @@ async function withLink<T>(
   assignNodeIds: boolean,
   body: (link: Link, env: DriverEnv) => Promise<T>,
 ): Promise<T> {
-  const label = r.link.kind === "can" ? r.link.uuid : r.link.device;
+  const label = linkWhere(r.link, r.target);
   const unlock =
     r.link.kind === "can" && isSimulatedInterface(r.link.iface)
       ? () => undefined
@@ -94,7 +96,9 @@ async function withLocked<T>(
       label,
       ...(r.link.kind === "can"
         ? { uuid: r.link.uuid, iface: r.link.iface }
-        : { device: r.link.device }),
+        : r.link.device !== undefined
+          ? { device: r.link.device }
+          : {}),
     },
     { ...o.klipper, ...(o.onEvent ? { onEvent: o.onEvent } : {}) },
   );
@@ -104,8 +108,14 @@ async function withLocked<T>(
     ...(o.trace ? { wrapTransport: (t: ByteTransport) => new TracedTransport(t, o.trace!) } : {}),
     ...(o.usbTree ? { usbTree: o.usbTree } : {}),
     ...(o.procRoot ? { procRoot: o.procRoot } : {}),
+    ...(o.devRoot ? { devRoot: o.devRoot } : {}),
     ...(o.onEvent ? { emit: o.onEvent } : {}),
   });
+  if (r.link.kind === "drive")
+    return body(
+      { kind: "drive", ...(r.link.device !== undefined ? { device: r.link.device } : {}) },
+      env(),
+    );
   if (r.link.kind === "serial")
     return body(
       {
@@ -159,7 +169,7 @@ export async function enterBootloader(
     throw new RequestImpossibleError(
       target.bootloader.split(" (")[0]!,
       target.id,
-      r.link.kind === "can" ? r.link.uuid : r.link.device,
+      linkWhere(r.link, target),
       target.listenWindowMs,
     );
   return withLink(r, o, false, (link, env) => request(target, link, env));

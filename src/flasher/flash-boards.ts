@@ -93,6 +93,8 @@ export interface FlashBoardsOptions {
   /** System roots (tests): the USB tree in sysfs, /proc. */
   usbTree?: UsbTree;
   procRoot?: string;
+  /** Where block devices and /dev/disk/by-label live (tests: a fake tree). */
+  devRoot?: string;
   /** Where the per-board lock files go (default: /run/lock, else the temp folder). */
   lockDir?: string;
 }
@@ -135,7 +137,7 @@ export async function flashBoards(
   // One canflash per board: in-process buses (the demo, virtual channels) belong to this process alone.
   const unlock = lockBoards(
     requests
-      .filter((r) => r.link.kind === "serial" || !isSimulatedInterface(r.link.iface))
+      .filter((r) => r.link.kind !== "can" || !isSimulatedInterface(r.link.iface))
       .map((r) => ({ board: r.id, key: lockKeyOf(r.link) })),
     o.lockDir,
   );
@@ -157,7 +159,9 @@ async function flashLocked(
       label: r.id,
       ...(r.link.kind === "can"
         ? { uuid: r.link.uuid, iface: r.link.iface }
-        : { device: r.link.device }),
+        : r.link.device !== undefined
+          ? { device: r.link.device }
+          : {}),
     })),
     { ...o.klipper, dryRun: !!o.dryRun, onEvent: emit },
   );
@@ -201,6 +205,7 @@ async function flashLocked(
     ...(wrapTransport ? { wrapTransport } : {}),
     usbTree: tree,
     ...(o.procRoot ? { procRoot: o.procRoot } : {}),
+    ...(o.devRoot ? { devRoot: o.devRoot } : {}),
   });
   const job = (p: Planned, group: string, link: Link, bus?: CanBus, last = false): BatchJob => {
     const env = envFor(bus?.clock);
@@ -309,6 +314,14 @@ async function flashLocked(
     }
     for (const p of planned) {
       const l = p.request.link;
+      if (l.kind === "drive") {
+        const link: Link = {
+          kind: "drive",
+          ...(l.device !== undefined ? { device: l.device } : {}),
+        };
+        jobs.push(job(p, `drive:${l.device ?? p.request.target.id}`, link));
+        continue;
+      }
       if (l.kind !== "serial") continue;
       jobs.push(
         job(p, `tty:${l.device}`, {

@@ -1,6 +1,6 @@
 // Does a row go over this kind of link? Its driver must take the link, and
 // the row's own transports must include one the link is: a CAN UUID needs
-// "can", a tty "uart" or "usb-cdc".
+// "can", a tty "uart" or "usb-cdc", a drive "usb-msc" or "sdcard".
 
 import type { BootloaderDriver, LinkKind } from "../flash-api/driver.js";
 import {
@@ -15,6 +15,7 @@ import type { Target, Transport } from "../targets/index.js";
 const TRANSPORTS: Readonly<Record<LinkKind, readonly Transport[]>> = {
   can: ["can"],
   serial: ["uart", "usb-cdc"],
+  drive: ["usb-msc", "sdcard"],
 };
 
 /**

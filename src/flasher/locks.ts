@@ -55,16 +55,21 @@ export function defaultLockDir(env: Record<string, string | undefined> = process
 
 /** The lock key of a CAN node or a tty (a by-id link and its target lock the same file). */
 export function lockKeyOf(
-  link: { kind: "can"; iface: string; uuid: string } | { kind: "serial"; device: string },
+  link:
+    | { kind: "can"; iface: string; uuid: string }
+    | { kind: "serial"; device: string }
+    | { kind: "drive"; device?: string },
 ): string {
   if (link.kind === "can") return `can:${link.iface}:${link.uuid}`;
+  // A drive found by its USB id has no path yet: one such copy at a time.
+  if (link.device === undefined) return "drive:auto";
   let path = link.device;
   try {
     path = realpathSync(link.device);
   } catch {
     // not there (yet): lock the name as given
   }
-  return `tty:${path}`;
+  return `${link.kind === "drive" ? "drive" : "tty"}:${path}`;
 }
 
 const alive = (pid: number): boolean => {

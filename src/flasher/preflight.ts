@@ -253,9 +253,13 @@ export function checkDevice(
     throw new Uf2FamilyMismatchError(image.uf2FamilyId, mcu, families);
   if (!isArm(mcu)) return;
   // The vector table sits at the application start: word 0 the initial SP, word 1 the reset handler.
-  const first = plan.blocks[0];
-  if (!first || first.address !== plan.geometry.start || first.data.length < 8) return;
-  const dv = new DataView(first.data.buffer, first.data.byteOffset, 8);
+  // An RP2040 image linked for the start of flash begins with the 256-byte boot2 stage instead.
+  const rpBoot2 = /^rp2(040|350)/.test(mcu ?? "") && plan.geometry.start === 0x10000000;
+  const at = plan.geometry.start + (rpBoot2 ? 0x100 : 0);
+  if (plan.blocks[0]?.address !== plan.geometry.start) return;
+  const first = plan.blocks.find((b) => b.address <= at && at + 8 <= b.address + b.data.length);
+  if (!first) return;
+  const dv = new DataView(first.data.buffer, first.data.byteOffset + (at - first.address), 8);
   const sp = dv.getUint32(0, true);
   const reset = dv.getUint32(4, true);
   const looksLikeVectors = (sp & 0xf0000000) === 0x20000000 || (sp & 0xf0000000) === 0x10000000;

@@ -63,9 +63,16 @@ export interface SerialRequestLink {
   lines?: LineSequence;
 }
 
+/** A drive the row's bootloader is flashed through by a file copy (MSC, UF2, an SD card). */
+export interface DriveRequestLink {
+  kind: "drive";
+  /** Absolute path of a mount point, block device or FAT image; absent: found by the row's USB id and label. */
+  device?: string;
+}
+
 export interface FlashRequest {
   id: string;
-  link: CanRequestLink | SerialRequestLink;
+  link: CanRequestLink | SerialRequestLink | DriveRequestLink;
   firmware: FirmwareFile;
   target: Target;
   /** The target was given (not chosen by canflash). */
@@ -99,6 +106,16 @@ export class AmbiguousTargetError extends CanflashError {
   }
 }
 
+/** Where a board is, for messages: its UUID, its tty or drive, or "the <row> drive" when it is found by USB id. */
+export function linkWhere(link: FlashRequest["link"], target?: { id: string }): string {
+  if (link.kind === "can") return link.uuid;
+  return link.device ?? `the ${target?.id ?? "bootloader"} drive`;
+}
+
+/** A row flashed by copying a file to a drive (its transports are drives only). */
+export const isDriveTarget = (t: Target): boolean =>
+  t.transports.every((x) => x === "usb-msc" || x === "sdcard");
+
 /** The row for boards flashed through Katapult when no target is given. */
 export const KATAPULT_TARGET_ID = "katapult";
 
@@ -130,7 +147,7 @@ export async function chooseTarget(
     throw new AmbiguousTargetError(
       firmware.path,
       mcu,
-      link.device,
+      linkWhere(link),
       rows.map((t) => t.id),
     );
   return rows[0]!;
@@ -170,16 +187,22 @@ async function prepareOne(
   if (e.mcu !== undefined && e.uuid === undefined && e.device === undefined)
     throw new RangeError(`${e.label}: printer.cfg name not resolved (resolveMcuNames first)`);
   const link: FlashRequest["link"] =
-    e.uuid !== undefined
-      ? { kind: "can", iface: e.iface, uuid: parseUuid(e.uuid) }
-      : {
-          kind: "serial",
-          device: expandPath(e.device!, o.cwd, o.home),
-          ...(e.baud !== undefined ? { baud: e.baud } : {}),
-          ...(e.serialMode ? { mode: e.serialMode } : {}),
-          ...(e.lineSequence ? { lines: e.lineSequence } : {}),
-        };
-  const key = link.kind === "can" ? `${link.iface}/${link.uuid}` : link.device;
+    e.target && isDriveTarget(e.target) && e.uuid === undefined
+      ? {
+          kind: "drive",
+          ...(e.device !== undefined ? { device: expandPath(e.device, o.cwd, o.home) } : {}),
+        }
+      : e.uuid !== undefined
+        ? { kind: "can", iface: e.iface, uuid: parseUuid(e.uuid) }
+        : {
+            kind: "serial",
+            device: expandPath(e.device!, o.cwd, o.home),
+            ...(e.baud !== undefined ? { baud: e.baud } : {}),
+            ...(e.serialMode ? { mode: e.serialMode } : {}),
+            ...(e.lineSequence ? { lines: e.lineSequence } : {}),
+          };
+  const key =
+    link.kind === "can" ? `${link.iface}/${link.uuid}` : (link.device ?? `drive:${e.target?.id}`);
   if (seen.has(key)) throw new BoardListedTwiceError(e.label);
   seen.add(key);
   if (!files.has(e.file)) files.set(e.file, readFirmware(e.file, o.cwd, o.home));

@@ -17,6 +17,7 @@ export const Protocol = z.enum([
   "dfuse",
   "hid-bootloader",
   "msc",
+  "uf2",
   "sdcard",
   "swd",
 ]);
@@ -46,6 +47,7 @@ export const Entry = z.enum([
   "play-button",
   "erase-pin",
   "card-insert",
+  "bootsel",
   "swd",
 ]);
 export type Entry = z.infer<typeof Entry>;
@@ -109,6 +111,20 @@ export const TargetRowSchema = z
     imageFormat: z.enum(["ihex", "bin", "elf"]),
     /** USB ids the bootloader enumerates with. */
     usbIds: z.array(UsbId).default([]),
+    /** File-copy rows: volume labels the bootloader's drive has (any one; absent: not checked). */
+    volumeLabels: z.array(z.string().min(1).max(11)).optional(),
+    /** UF2 drives: what INFO_UF2.TXT's Board-ID starts with ("RPI-RP2", "SAMD51"). */
+    uf2BoardId: z.string().min(1).optional(),
+    /** File-copy rows: the name the bootloader looks for (default firmware.bin; UF2 drives any *.uf2). */
+    firmwareName: z
+      .string()
+      .regex(/^[^/\\]+$/)
+      .optional(),
+    /** SD-card rows: what the bootloader renames the file to once flashed (default FIRMWARE.CUR). */
+    currentName: z
+      .string()
+      .regex(/^[^/\\]+$/)
+      .optional(),
     /** The seed's command for the same job. */
     seedCommand: z.string().min(1),
     notes: z.string().optional(),

@@ -14,7 +14,7 @@ import {
   type RequestReport,
   type StatusReport,
 } from "../../flash-api/driver.js";
-import { NoEntryError } from "../../flash-api/errors.js";
+import { LinkNotSupportedError, NoEntryError } from "../../flash-api/errors.js";
 import type { Target } from "../../targets/index.js";
 import { nodeCanIds } from "../../klippy-bridge/admin.js";
 import { CanNodeStream } from "../../transport/can-node-stream.js";
@@ -41,6 +41,8 @@ function adapterFor(t: Target, link: Link, env: DriverEnv): KatapultAdapter {
       });
     return katapultCanAdapter({ bus: link.bus, uuid: link.uuid, gate: link.gate, ...flashEnd });
   }
+  if (link.kind === "drive")
+    throw new LinkNotSupportedError(t.id, t.protocol, link.kind, ["can", "serial"]);
   return katapultSerialAdapter({
     device: link.device,
     target: t,
@@ -116,6 +118,8 @@ export const driver: BootloaderDriver = {
       const a = await link.gate.arrival(link.uuid);
       return { bootloader: "Katapult", at: link.uuid, already: !a.requested, confirmed: true };
     }
+    if (link.kind === "drive")
+      throw new LinkNotSupportedError(t.id, t.protocol, link.kind, ["can", "serial"]);
     const tree = env.usbTree ?? new UsbTree();
     const tty = await tree.resolveTty(link.device);
     if (tty?.usb) {

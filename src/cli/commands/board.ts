@@ -8,6 +8,8 @@ import { expandPath } from "../../flasher/firmware.js";
 import { defaultLockDir } from "../../flasher/locks.js";
 import type { KlipperEvent } from "../../flasher/guard.js";
 import {
+  isDriveTarget,
+  linkWhere,
   parseUuid,
   type FlashRequest,
   type LineSequence,
@@ -33,6 +35,11 @@ export interface BoardCommandOptions {
 }
 
 function linkOf(o: BoardCommandOptions, what: string, ctx: CommandContext): FlashRequest["link"] {
+  if (o.target && isDriveTarget(o.target))
+    return {
+      kind: "drive",
+      ...(o.device ? { device: expandPath(o.device, ctx.io.cwd, ctx.io.host?.home) } : {}),
+    };
   if (o.device)
     return {
       kind: "serial",
@@ -78,7 +85,7 @@ export async function statusCommand(
   ctx: CommandContext,
 ): Promise<ExitCodeValue> {
   const link = linkOf(o, "status", ctx);
-  const board = link.kind === "can" ? link.uuid : (o.device ?? link.device);
+  const board = o.device ?? linkWhere(link, o.target);
   const report = await bootloaderStatus(
     { link, ...(o.target ? { target: o.target } : {}) },
     options(o, board, ctx),
@@ -96,7 +103,7 @@ export async function requestCommand(
   ctx: CommandContext,
 ): Promise<ExitCodeValue> {
   const link = linkOf(o, "a bootloader request", ctx);
-  const board = link.kind === "can" ? link.uuid : (o.device ?? link.device);
+  const board = o.device ?? linkWhere(link, o.target);
   if (link.kind === "can") ctx.out.info("Sending bootloader jump command...");
   const r = await enterBootloader(
     { link, ...(o.target ? { target: o.target } : {}) },

@@ -8,7 +8,12 @@ import { createHash } from "node:crypto";
 import { flashBoards, type BatchEvent, type BoardOutcome } from "../../flasher/flash-boards.js";
 import { defaultLockDir } from "../../flasher/locks.js";
 import { resolveMcuNames } from "../../flasher/printer-config.js";
-import { prepareRequests, type BoardSpec, type FlashRequest } from "../../flasher/requests.js";
+import {
+  linkWhere,
+  prepareRequests,
+  type BoardSpec,
+  type FlashRequest,
+} from "../../flasher/requests.js";
 import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
 import { errorCode, explain } from "../hints/index.js";
 import type { BoardRow } from "../output.js";
@@ -51,11 +56,13 @@ export function worstExitCode(codes: readonly ExitCodeValue[]): ExitCodeValue {
   );
 }
 
-const where = (r: FlashRequest): string => (r.link.kind === "can" ? r.link.uuid : r.link.device);
+const where = (r: FlashRequest): string => linkWhere(r.link, r.target);
 
 /** The command line that retries one board. */
 function retryOf(r: FlashRequest, file: string): string {
   if (r.link.kind === "can") return `canflash -i ${r.link.iface} -u ${r.link.uuid} ${file}`;
+  if (r.link.kind === "drive")
+    return `canflash --target ${r.target.id}${r.link.device !== undefined ? ` -d ${r.link.device}` : ""} ${file}`;
   const m = r.link.mode;
   const mode = m ? ` --serial-mode ${m.dataBits}${m.parity[0]}${m.stopBits}` : "";
   const lines = r.link.lines ? ` --reset-sequence '${r.link.lines.text}'` : "";
@@ -181,7 +188,9 @@ export async function flashCommand(
       if (r.verified) ctx.out.line(`Verification Complete: SHA = ${sha1OfBlocks(r.plan)}`);
       ctx.out.info(
         `Wrote ${r.verified ? "and verified " : ""}${r.plan.imageBytes} bytes in ${(r.totalMs / 1000).toFixed(1)} s (${r.plan.blocks.length} blocks)` +
-          (r.verified ? "" : ": this bootloader cannot read back, so the flash was not verified"),
+          (r.verified
+            ? ""
+            : `: ${r.device.unverified ?? "this bootloader cannot read back, so the flash was not verified"}`),
       );
       ctx.out.line("Programming Complete");
     } else if (oc.status === "current") ctx.out.line("Already Current");
@@ -220,7 +229,8 @@ function rowOf(
   switch (oc.status) {
     case "ok":
       row.bytes = oc.result.plan.imageBytes;
-      if (!oc.result.verified) row.note = "not verified: this bootloader cannot read back";
+      if (!oc.result.verified)
+        row.note = `not verified: ${oc.result.device.unverified ?? "this bootloader cannot read back"}`;
       return { row, code: ExitCode.OK };
     case "dry-run": {
       if (oc.result) {

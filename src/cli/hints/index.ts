@@ -8,6 +8,7 @@ import { CanflashError, type ErrorCode } from "../../util/errors.js";
 import { ExitCode } from "../exit-codes.js";
 import { avrHints } from "./avr.js";
 import { canHints } from "./can.js";
+import { fileCopyHints } from "./file-copy.js";
 import { flasherHints } from "./flasher.js";
 import { imageHints } from "./image.js";
 import { katapultHints } from "./katapult.js";
@@ -31,6 +32,7 @@ const HINTS: Readonly<Record<ErrorCode, HintFn>> = {
   ...imageHints,
   ...flasherHints,
   ...moonrakerHints,
+  ...fileCopyHints,
 };
 
 /** What a failed flash left the board in, in words. */
@@ -43,6 +45,9 @@ function stateText(e: FlashError): string {
     return e.returnedToApplication
       ? "Nothing was written: canflash sent the board back to the application it ran before."
       : "Nothing was written to the board.";
+  // A file copy reads nothing back: what is unknown is whether the bootloader took the file.
+  if (e.cause instanceof CanflashError && e.cause.code === "DRIVE_STAYED")
+    return "The file is on the drive, but the bootloader has not taken it: the board still waits in its bootloader.";
   return "The firmware was verified, but starting it did not confirm; power-cycle the board if it does not come up.";
 }
 
