@@ -40,9 +40,11 @@ import {
   klippyState,
   mcuReport,
   printerActivity,
+  waitingBoards,
   type MoonrakerCaller,
   type ServiceWait,
 } from "./printer.js";
+import { choosePrinterConfig } from "../flasher/printer-config.js";
 
 const log = moduleLogger("moonraker.agent");
 
@@ -261,7 +263,7 @@ export class MoonrakerAgent implements MoonrakerCaller {
     const args = argumentsOf(call);
     switch (call.method) {
       case "status":
-        return this.statusMethod();
+        return this.statusMethod(args.canbus === true);
       case "plan": {
         await this.learnPrinterConfig();
         const requests = await boardRequests(mcusArg(call.method, args), this.context());
@@ -350,14 +352,19 @@ export class MoonrakerAgent implements MoonrakerCaller {
     return job.status;
   }
 
-  private async statusMethod(): Promise<Record<string, unknown>> {
+  private async statusMethod(canbus: boolean): Promise<Record<string, unknown>> {
     const k = await klippyState(this);
     const base = {
       agent: { name: this.name, version: this.o.version, allowFlash: this.o.config.allowFlash },
       klippy: k,
       job: this.job?.status ?? null,
     };
-    if (!k.connected || k.state !== "ready") return { ...base, boards: [] };
+    if (!k.connected || k.state !== "ready") {
+      // Often why Klippy is not ready: a board left in its bootloader. printer.cfg names it.
+      if (k.connected) await this.learnPrinterConfig().catch(() => undefined);
+      const config = await this.configSections();
+      return { ...base, boards: [], waiting: await waitingBoards(this, { canbus, config }) };
+    }
     const [info, report, activity] = await Promise.all([
       hostInfo(this),
       mcuReport(this),
@@ -376,7 +383,27 @@ export class MoonrakerAgent implements MoonrakerCaller {
       printState: activity.printState ?? null,
       boards,
       needsFlash: boards.filter((b) => b.needsFlash).map((b) => b.name),
+      waiting: await waitingBoards(this, { canbus, config: report.config }),
     };
+  }
+
+  /** printer.cfg's [mcu] sections as raw options, read from the file (Klippy is not there to ask). */
+  private async configSections(): Promise<Record<string, Record<string, string>>> {
+    const c = await choosePrinterConfig({
+      path: this.context().printerConfig,
+      iface: "",
+      cwd: this.o.cwd,
+      home: this.o.home,
+    }).catch(() => ({ config: undefined }));
+    const out: Record<string, Record<string, string>> = {};
+    for (const m of c.config?.mcus ?? [])
+      out[m.section] = {
+        ...(m.canbusUuid
+          ? { canbus_uuid: m.canbusUuid, canbus_interface: m.canbusInterface! }
+          : {}),
+        ...(m.serial ? { serial: m.serial } : {}),
+      };
+    return out;
   }
 }
 

@@ -70,6 +70,12 @@ export class FakeMoonrakerSocket {
   /** After a start, Klippy lands here first ("error": an MCU was not back yet). */
   stateAfterStart: KlippyPhase = "ready";
   serviceRunning = true;
+  /** machine.peripherals.serial's devices. */
+  serialDevices: Json[] = [];
+  /** machine.peripherals.canbus: unassigned nodes per interface. */
+  canUuids: Record<string, Array<{ uuid: string; application: string }>> = {};
+  /** Interfaces machine.peripherals.canbus was asked about. */
+  readonly canbusQueries: string[] = [];
 
   constructor(readonly o: FakeMoonrakerOptions) {}
 
@@ -367,6 +373,13 @@ export class FakeMoonrakerSocket {
           }, 10);
         }
         return "ok";
+      }
+      case "machine.peripherals.serial":
+        return { serial_devices: this.serialDevices };
+      case "machine.peripherals.canbus": {
+        const iface = typeof params.interface === "string" ? params.interface : "can0";
+        this.canbusQueries.push(iface);
+        return { can_uuids: this.canUuids[iface] ?? [] };
       }
       case "printer.firmware_restart":
         this.serviceCalls.push("firmware_restart");

@@ -118,6 +118,53 @@ describe("canflash agent", () => {
     expect(result.needsFlash).toEqual(["EBBCan", "T2"]); // rpi is the host process: rebuilt, not flashed
   });
 
+  it("status: boards waiting in Katapult, from machine.peripherals (the CAN query only when asked), also when Klippy is not ready", async () => {
+    s.fake.serialDevices = [
+      {
+        device_type: "usb",
+        device_path: "/dev/ttyACM1",
+        path_by_id: "/dev/serial/by-id/usb-katapult_stm32h723xx_1A2B-if00",
+      },
+      {
+        device_type: "usb",
+        device_path: "/dev/ttyACM0",
+        path_by_id: "/dev/serial/by-id/usb-Klipper_x-if00",
+      },
+    ];
+    s.fake.canUuids = {
+      sim: [
+        { uuid: "EF00C3C43F24", application: "Katapult" },
+        { uuid: "aaaaaaaaaaaa", application: "Klipper" },
+      ],
+    };
+    startAgent();
+    await until(() => s.fake.agents.has("canflash"));
+    const fe = await frontEnd();
+    const plain = await fe.request("server.extensions.request", {
+      agent: "canflash",
+      method: "status",
+    });
+    expect((plain.result as { waiting: unknown[] }).waiting).toEqual([
+      { via: "serial", device: "/dev/serial/by-id/usb-katapult_stm32h723xx_1A2B-if00" },
+    ]);
+    expect(s.fake.canbusQueries).toEqual([]);
+    s.fake.klippy = "error"; // e.g. Klippy cannot reach the board that sits in Katapult
+    const r = await fe.request("server.extensions.request", {
+      agent: "canflash",
+      method: "status",
+      arguments: { canbus: true },
+    });
+    expect(r.result).toMatchObject({
+      klippy: { connected: true, state: "error" },
+      boards: [],
+      waiting: [
+        { via: "serial", device: "/dev/serial/by-id/usb-katapult_stm32h723xx_1A2B-if00" },
+        { via: "canbus", uuid: "ef00c3c43f24", interface: "sim", name: "T2" },
+      ],
+    });
+    expect(s.fake.canbusQueries).toEqual(["sim"]);
+  });
+
   it("flash from a front end: a job id at once, events per phase, four boards verified, Klipper back to ready", async () => {
     startAgent();
     await until(() => s.fake.agents.has("canflash"));
