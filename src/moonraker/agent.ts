@@ -376,7 +376,9 @@ export class MoonrakerAgent implements MoonrakerCaller {
       mcus: report.mcus,
       warnings: report.warnings,
       config: report.config,
-    });
+    }).map((b) =>
+      report.canbusStats[b.name] ? { ...b, canbusStats: report.canbusStats[b.name] } : b,
+    );
     return {
       ...base,
       hostVersion: info.softwareVersion ?? null,

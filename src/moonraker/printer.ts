@@ -91,14 +91,18 @@ export interface McuReport {
   warnings: ConfigWarning[];
   /** configfile.config: section → option → raw value. */
   config: Record<string, Record<string, string>>;
+  /** canbus_stats <name>: bus_state, rx_error, tx_error, tx_retries, by Klipper's MCU name. */
+  canbusStats: Record<string, Record<string, unknown>>;
 }
 
 /** Every mcu object with its version, and configfile's warnings and raw config. */
 export async function mcuReport(c: MoonrakerCaller): Promise<McuReport> {
   const list = await c.call<{ objects?: string[] }>("printer.objects.list");
   const names = (list.objects ?? []).filter((n) => /^mcu(\s|$)/.test(n));
+  const stats = (list.objects ?? []).filter((n) => /^canbus_stats\s/.test(n));
   const objects: Record<string, unknown> = { configfile: ["warnings", "config"] };
   for (const n of names) objects[n] = ["mcu_version", "mcu_constants"];
+  for (const n of stats) objects[n] = null;
   const r = await c.call<{ status?: Record<string, Record<string, unknown>> }>(
     "printer.objects.query",
     { objects },
@@ -117,6 +121,9 @@ export async function mcuReport(c: MoonrakerCaller): Promise<McuReport> {
     }),
     warnings: Array.isArray(cf.warnings) ? (cf.warnings as ConfigWarning[]) : [],
     config: (cf.config as McuReport["config"] | undefined) ?? {},
+    canbusStats: Object.fromEntries(
+      stats.filter((n) => status[n]).map((n) => [n.replace(/^canbus_stats\s+/, ""), status[n]!]),
+    ),
   };
 }
 

@@ -49,6 +49,8 @@ export interface FakeMoonrakerOptions {
   mcus?: Record<string, { version: string; chip: string }>;
   warnings?: Json[];
   config?: Record<string, Record<string, string>>;
+  /** canbus_stats <name> objects (Klipper's canbus_stats module). */
+  canbusStats?: Record<string, Json>;
   /** ms Klippy takes from a service start to "ready" (through "startup"). */
   startupMs?: number;
   /** ms the stop takes until Moonraker sees Klippy gone. */
@@ -334,6 +336,7 @@ export class FakeMoonrakerSocket {
             "print_stats",
             "idle_timeout",
             ...Object.keys(this.o.mcus ?? {}),
+            ...Object.keys(this.o.canbusStats ?? {}).map((n) => `canbus_stats ${n}`),
           ],
         };
       case "printer.objects.query": {
@@ -398,6 +401,7 @@ export class FakeMoonrakerSocket {
       return { state: this.printState === "printing" ? "Printing" : "Idle", printing_time: 0 };
     if (name === "configfile")
       return { warnings: this.o.warnings ?? [], config: this.o.config ?? {}, settings: {} };
+    if (name.startsWith("canbus_stats ")) return this.o.canbusStats?.[name.slice(13)];
     const m = this.o.mcus?.[name];
     if (m)
       return {

@@ -116,6 +116,9 @@ describe("canflash agent", () => {
       rpi: "older",
     });
     expect(result.needsFlash).toEqual(["EBBCan", "T2"]); // rpi is the host process: rebuilt, not flashed
+    expect(result.boards.find((b) => b.name === "EBBCan")).toMatchObject({
+      canbusStats: { bus_state: "active", tx_retries: 5 },
+    });
   });
 
   it("status: boards waiting in Katapult, from machine.peripherals (the CAN query only when asked), also when Klippy is not ready", async () => {
@@ -265,6 +268,21 @@ describe("canflash agent", () => {
     // Klipper takes no return value: the agent answered nothing for it
     const answers = agentMessages().filter((m) => m.method === undefined);
     expect(answers).toEqual([]);
+  }, 60_000);
+
+  it("CANFLASH_ALL's canflash_flash_all flashes the four boards, Klipper stopped once", async () => {
+    startAgent();
+    await until(() => s.fake.agents.has("canflash"));
+    const fe = await frontEnd();
+    expect(s.fake.gcodeCallsRemoteMethod("canflash_flash_all")).toBe(true);
+    const fin = await fe.waitForEvent((e) => e.event === "job_finished", 60_000);
+    expect(fin.data).toMatchObject({ state: "done", klipper: { restarted: true } });
+    expect(
+      (fin.data!.results as Array<{ board: string; status: string; verified: boolean }>).map(
+        (x) => `${x.board}:${x.status}:${x.verified}`,
+      ),
+    ).toEqual(["mcu:ok:true", "EBBCan:ok:true", "T1:ok:true", "T2:ok:true"]);
+    expect(s.fake.serviceCalls).toEqual(["stop klipper", "start klipper"]);
   }, 60_000);
 
   it("a bad G-code call is refused as an event, nothing flashed", async () => {
