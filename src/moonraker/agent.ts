@@ -122,6 +122,8 @@ export class MoonrakerAgent implements MoonrakerCaller {
     let wait = min;
     let first = true;
     const signal = this.o.signal;
+    // Stopping the agent (SIGTERM) cancels a job between boards: the board being flashed finishes.
+    signal.addEventListener("abort", () => this.job?.requestCancel(), { once: true });
     while (!signal.aborted) {
       let conn: MoonrakerConnection | undefined;
       let closed: Promise<void> | undefined;
@@ -154,11 +156,10 @@ export class MoonrakerAgent implements MoonrakerCaller {
         }
         this.emit({ type: "retry", inMs: wait, reason: (e as Error).message });
       } finally {
+        // Stopping: the job finishes its board and starts Klipper over this connection first.
+        if (signal.aborted) await this.job?.done;
         if (this.conn === conn) this.conn = undefined;
-        if (signal.aborted) {
-          await this.job?.done;
-          conn?.close();
-        }
+        if (signal.aborted) conn?.close();
       }
       if (signal.aborted) break;
       try {

@@ -414,6 +414,28 @@ describe("canflash agent", () => {
     expect(s.fake.serviceCalls).toEqual(["stop klipper", "start klipper"]);
   }, 60_000);
 
+  it("stopping the agent mid-job (SIGTERM) cancels between boards and starts Klipper before it exits", async () => {
+    startAgent();
+    await until(() => s.fake.agents.has("canflash"));
+    const fe = await frontEnd();
+    await fe.request("server.extensions.request", { agent: "canflash", method: "flash" });
+    await fe.waitForEvent(
+      (e) => e.event === "board" && e.data!.phase === "write" && e.data!.state === "started",
+    );
+    stop.abort();
+    await running;
+    const fin = await fe.waitForEvent((e) => e.event === "job_finished", 5000);
+    expect(fin.data).toMatchObject({ state: "cancelled", klipper: { restarted: true } });
+    expect((fin.data!.results as Array<{ status: string }>).map((r) => r.status)).toEqual([
+      "ok",
+      "skipped",
+      "skipped",
+      "skipped",
+    ]);
+    expect(s.fake.serviceCalls).toEqual(["stop klipper", "start klipper"]);
+    expect(s.fake.klippy).toBe("ready");
+  }, 60_000);
+
   it("a Klippy that comes back in error (an MCU not back yet) gets one FIRMWARE_RESTART", async () => {
     s.fake.stateAfterStart = "error";
     startAgent();
