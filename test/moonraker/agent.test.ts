@@ -51,6 +51,9 @@ function startAgent(config: Partial<AgentConfig> = {}, name?: string): Moonraker
   return agent;
 }
 
+/** The agent is identified and its remote methods are registered. */
+const registered = () => s.fake.agents.get("canflash")?.methods.length === 3;
+
 async function until(cond: () => boolean, ms = 10_000, what = "condition"): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
@@ -73,7 +76,7 @@ const agentMessages = () => {
 describe("canflash agent", () => {
   it("identifies as an agent and registers its G-code methods", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"), 5000, "identify");
+    await until(registered, 5000, "identify");
     await until(() => events.some((e) => e.type === "identified"));
     const msgs = agentMessages();
     const identify = msgs.find((m) => m.method === "server.connection.identify")!;
@@ -97,7 +100,7 @@ describe("canflash agent", () => {
 
   it("status: each board, what it runs, what needs flashing (never a null result)", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     const r = await fe.request("server.extensions.request", {
       agent: "canflash",
@@ -141,7 +144,7 @@ describe("canflash agent", () => {
       ],
     };
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     const plain = await fe.request("server.extensions.request", {
       agent: "canflash",
@@ -170,7 +173,7 @@ describe("canflash agent", () => {
 
   it("flash from a front end: a job id at once, events per phase, four boards verified, Klipper back to ready", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     const r = await fe.request("server.extensions.request", { agent: "canflash", method: "flash" });
     expect(r.error).toBeUndefined();
@@ -229,7 +232,7 @@ describe("canflash agent", () => {
   it("refuses to flash while printing: an error answer (Moonraker's 424), Klipper left alone", async () => {
     s.fake.printState = "printing";
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     const r = await fe.request("server.extensions.request", { agent: "canflash", method: "flash" });
     const err = r.error as {
@@ -246,7 +249,7 @@ describe("canflash agent", () => {
 
   it("refuses to flash when the agent's config does not allow it", async () => {
     startAgent({ allowFlash: false });
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     const r = await fe.request("server.extensions.request", { agent: "canflash", method: "flash" });
     expect((r.error as { data: { data: { code: string } } }).data.data.code).toBe(
@@ -257,7 +260,7 @@ describe("canflash agent", () => {
 
   it("a G-code macro's remote-method call (no id) flashes the named board and gets no answer", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     expect(s.fake.gcodeCallsRemoteMethod("canflash_flash", { mcu: "EBBCan" })).toBe(true);
     const fin = await fe.waitForEvent((e) => e.event === "job_finished", 60_000);
@@ -272,7 +275,7 @@ describe("canflash agent", () => {
 
   it("CANFLASH_ALL's canflash_flash_all flashes the four boards, Klipper stopped once", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     expect(s.fake.gcodeCallsRemoteMethod("canflash_flash_all")).toBe(true);
     const fin = await fe.waitForEvent((e) => e.event === "job_finished", 60_000);
@@ -287,7 +290,7 @@ describe("canflash agent", () => {
 
   it("a bad G-code call is refused as an event, nothing flashed", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     s.fake.gcodeCallsRemoteMethod("canflash_flash", { mcu: "NoSuchBoard" });
     const ev = await fe.waitForEvent((e) => e.event === "request_refused");
@@ -300,7 +303,7 @@ describe("canflash agent", () => {
 
   it("plan: the dry run, Klipper not stopped", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     const r = await fe.request("server.extensions.request", {
       agent: "canflash",
@@ -322,7 +325,7 @@ describe("canflash agent", () => {
 
   it("an unknown method is an error answer, not a null result", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     const r = await fe.request("server.extensions.request", { agent: "canflash", method: "nope" });
     expect(r.error).toMatchObject({ code: 424, data: { code: -32601 } });
@@ -330,7 +333,7 @@ describe("canflash agent", () => {
 
   it("a second agent with the same name is refused", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const second = new MoonrakerAgent({
       socketPath: s.socketPath,
       version: "0.1.0-test",
@@ -344,24 +347,29 @@ describe("canflash agent", () => {
 
   it("reconnects when Moonraker restarts, with a doubling backoff, and registers again", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
+    await until(() => events.some((e) => e.type === "identified"));
     await s.fake.restart(500);
-    await until(() => s.fake.agents.has("canflash"), 10_000, "re-identify");
+    await until(
+      () => events.filter((e) => e.type === "identified").length === 2,
+      10_000,
+      "re-identify",
+    );
     const retries = events
       .filter((e) => e.type === "retry")
       .map((e) => (e as { inMs: number }).inMs);
     expect(retries.length).toBeGreaterThanOrEqual(2);
     expect(retries.slice(0, 3)).toEqual([50, 100, 200].slice(0, Math.min(3, retries.length)));
     expect(events.filter((e) => e.type === "identified")).toHaveLength(2);
-    const registered = s.fake.received.filter(
+    const registrations = s.fake.received.filter(
       (r) => r.msg.method === "connection.register_remote_method",
     );
-    expect(registered).toHaveLength(REMOTE_METHODS.length * 2);
+    expect(registrations).toHaveLength(REMOTE_METHODS.length * 2);
   });
 
   it("Moonraker restarting mid-job: the job finishes, Klipper is started once Moonraker is back", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     const r = await fe.request("server.extensions.request", { agent: "canflash", method: "flash" });
     const { job } = r.result as { job: string };
@@ -370,7 +378,7 @@ describe("canflash agent", () => {
     expect(klippyWas).toBe("disconnected");
     await s.fake.restart(300);
     // Moonraker came back with Klippy still stopped (the agent stopped it)
-    await until(() => s.fake.agents.has("canflash"), 10_000, "re-identify");
+    await until(registered, 10_000, "re-identify");
     const fe2 = await frontEnd();
     const fin = await fe2.waitForEvent((e) => e.event === "job_finished", 60_000);
     expect(fin.data).toMatchObject({ job, state: "done", klipper: { restarted: true } });
@@ -386,7 +394,7 @@ describe("canflash agent", () => {
 
   it("cancel between boards: the board being flashed finishes, the rest are not started, Klipper restarted", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     const r = await fe.request("server.extensions.request", { agent: "canflash", method: "flash" });
     const { job } = r.result as { job: string };
@@ -416,7 +424,7 @@ describe("canflash agent", () => {
 
   it("stopping the agent mid-job (SIGTERM) cancels between boards and starts Klipper before it exits", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     await fe.request("server.extensions.request", { agent: "canflash", method: "flash" });
     await fe.waitForEvent(
@@ -439,7 +447,7 @@ describe("canflash agent", () => {
   it("a Klippy that comes back in error (an MCU not back yet) gets one FIRMWARE_RESTART", async () => {
     s.fake.stateAfterStart = "error";
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     await fe.request("server.extensions.request", {
       agent: "canflash",
