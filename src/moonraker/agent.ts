@@ -56,6 +56,8 @@ export const AGENT_RECONNECT_MIN_MS = 500;
 export const AGENT_RECONNECT_MAX_MS = 15_000;
 /** How long a job's Moonraker call waits for Moonraker to come back. */
 export const AGENT_MOONRAKER_WAIT_MS = 120_000;
+/** machine.services.stop/start answer when systemd has done it: a slow Klippy shutdown takes a while. */
+export const MOONRAKER_SERVICE_CALL_TIMEOUT_MS = 60_000;
 
 /** G-code callable methods, registered with Klipper through Moonraker. */
 export const REMOTE_METHODS = ["canflash_flash", "canflash_flash_all", "canflash_cancel"] as const;
@@ -198,7 +200,11 @@ export class MoonrakerAgent implements MoonrakerCaller {
     for (;;) {
       const conn = this.conn ?? (await this.waitForConnection(deadline - this.clock.now()));
       try {
-        return await conn.call<T>(method, params);
+        return await conn.call<T>(
+          method,
+          params,
+          method.startsWith("machine.services.") ? MOONRAKER_SERVICE_CALL_TIMEOUT_MS : undefined,
+        );
       } catch (e) {
         if (!(e instanceof MoonrakerDisconnectedError) || this.clock.now() >= deadline) throw e;
       }
