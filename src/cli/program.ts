@@ -140,6 +140,9 @@ Examples:
   canflash -r -u aabbccddeeff                   put the node into its bootloader and stop
   canflash targets                              the chips and bootloaders canflash knows
   canflash sim -i vcan0 --katapult 8266c4636429 simulated boards on vcan0 until Ctrl-C
+  canflash outdated                             which boards need reflashing (asks Moonraker)
+  canflash agent                                serve Moonraker: front ends and macros flash boards
+  canflash ensure --manifest boards.yaml --json flash only what differs (Ansible: examples/ansible)
 
 Exit codes: 0 ok, 1 failure, 2 usage/bad input, 3 no node answered, 4 verify mismatch,
             5 interface unusable, 6 image refused by a pre-flight check,

@@ -40,9 +40,11 @@ import {
   klippyState,
   mcuReport,
   printerActivity,
+  waitingBoards,
   type MoonrakerCaller,
   type ServiceWait,
 } from "./printer.js";
+import { choosePrinterConfig } from "../flasher/printer-config.js";
 
 const log = moduleLogger("moonraker.agent");
 
@@ -54,6 +56,8 @@ export const AGENT_RECONNECT_MIN_MS = 500;
 export const AGENT_RECONNECT_MAX_MS = 15_000;
 /** How long a job's Moonraker call waits for Moonraker to come back. */
 export const AGENT_MOONRAKER_WAIT_MS = 120_000;
+/** machine.services.stop/start answer when systemd has done it: a slow Klippy shutdown takes a while. */
+export const MOONRAKER_SERVICE_CALL_TIMEOUT_MS = 60_000;
 
 /** G-code callable methods, registered with Klipper through Moonraker. */
 export const REMOTE_METHODS = ["canflash_flash", "canflash_flash_all", "canflash_cancel"] as const;
@@ -120,6 +124,8 @@ export class MoonrakerAgent implements MoonrakerCaller {
     let wait = min;
     let first = true;
     const signal = this.o.signal;
+    // Stopping the agent (SIGTERM) cancels a job between boards: the board being flashed finishes.
+    signal.addEventListener("abort", () => this.job?.requestCancel(), { once: true });
     while (!signal.aborted) {
       let conn: MoonrakerConnection | undefined;
       let closed: Promise<void> | undefined;
@@ -152,11 +158,10 @@ export class MoonrakerAgent implements MoonrakerCaller {
         }
         this.emit({ type: "retry", inMs: wait, reason: (e as Error).message });
       } finally {
+        // Stopping: the job finishes its board and starts Klipper over this connection first.
+        if (signal.aborted) await this.job?.done;
         if (this.conn === conn) this.conn = undefined;
-        if (signal.aborted) {
-          await this.job?.done;
-          conn?.close();
-        }
+        if (signal.aborted) conn?.close();
       }
       if (signal.aborted) break;
       try {
@@ -195,7 +200,11 @@ export class MoonrakerAgent implements MoonrakerCaller {
     for (;;) {
       const conn = this.conn ?? (await this.waitForConnection(deadline - this.clock.now()));
       try {
-        return await conn.call<T>(method, params);
+        return await conn.call<T>(
+          method,
+          params,
+          method.startsWith("machine.services.") ? MOONRAKER_SERVICE_CALL_TIMEOUT_MS : undefined,
+        );
       } catch (e) {
         if (!(e instanceof MoonrakerDisconnectedError) || this.clock.now() >= deadline) throw e;
       }
@@ -261,7 +270,7 @@ export class MoonrakerAgent implements MoonrakerCaller {
     const args = argumentsOf(call);
     switch (call.method) {
       case "status":
-        return this.statusMethod();
+        return this.statusMethod(args.canbus === true);
       case "plan": {
         await this.learnPrinterConfig();
         const requests = await boardRequests(mcusArg(call.method, args), this.context());
@@ -350,14 +359,19 @@ export class MoonrakerAgent implements MoonrakerCaller {
     return job.status;
   }
 
-  private async statusMethod(): Promise<Record<string, unknown>> {
+  private async statusMethod(canbus: boolean): Promise<Record<string, unknown>> {
     const k = await klippyState(this);
     const base = {
       agent: { name: this.name, version: this.o.version, allowFlash: this.o.config.allowFlash },
       klippy: k,
       job: this.job?.status ?? null,
     };
-    if (!k.connected || k.state !== "ready") return { ...base, boards: [] };
+    if (!k.connected || k.state !== "ready") {
+      // Often why Klippy is not ready: a board left in its bootloader. printer.cfg names it.
+      if (k.connected) await this.learnPrinterConfig().catch(() => undefined);
+      const config = await this.configSections();
+      return { ...base, boards: [], waiting: await waitingBoards(this, { canbus, config }) };
+    }
     const [info, report, activity] = await Promise.all([
       hostInfo(this),
       mcuReport(this),
@@ -369,14 +383,36 @@ export class MoonrakerAgent implements MoonrakerCaller {
       mcus: report.mcus,
       warnings: report.warnings,
       config: report.config,
-    });
+    }).map((b) =>
+      report.canbusStats[b.name] ? { ...b, canbusStats: report.canbusStats[b.name] } : b,
+    );
     return {
       ...base,
       hostVersion: info.softwareVersion ?? null,
       printState: activity.printState ?? null,
       boards,
       needsFlash: boards.filter((b) => b.needsFlash).map((b) => b.name),
+      waiting: await waitingBoards(this, { canbus, config: report.config }),
     };
+  }
+
+  /** printer.cfg's [mcu] sections as raw options, read from the file (Klippy is not there to ask). */
+  private async configSections(): Promise<Record<string, Record<string, string>>> {
+    const c = await choosePrinterConfig({
+      path: this.context().printerConfig,
+      iface: "",
+      cwd: this.o.cwd,
+      home: this.o.home,
+    }).catch(() => ({ config: undefined }));
+    const out: Record<string, Record<string, string>> = {};
+    for (const m of c.config?.mcus ?? [])
+      out[m.section] = {
+        ...(m.canbusUuid
+          ? { canbus_uuid: m.canbusUuid, canbus_interface: m.canbusInterface! }
+          : {}),
+        ...(m.serial ? { serial: m.serial } : {}),
+      };
+    return out;
   }
 }
 

@@ -91,14 +91,18 @@ export interface McuReport {
   warnings: ConfigWarning[];
   /** configfile.config: section → option → raw value. */
   config: Record<string, Record<string, string>>;
+  /** canbus_stats <name>: bus_state, rx_error, tx_error, tx_retries, by Klipper's MCU name. */
+  canbusStats: Record<string, Record<string, unknown>>;
 }
 
 /** Every mcu object with its version, and configfile's warnings and raw config. */
 export async function mcuReport(c: MoonrakerCaller): Promise<McuReport> {
   const list = await c.call<{ objects?: string[] }>("printer.objects.list");
   const names = (list.objects ?? []).filter((n) => /^mcu(\s|$)/.test(n));
+  const stats = (list.objects ?? []).filter((n) => /^canbus_stats\s/.test(n));
   const objects: Record<string, unknown> = { configfile: ["warnings", "config"] };
   for (const n of names) objects[n] = ["mcu_version", "mcu_constants"];
+  for (const n of stats) objects[n] = null;
   const r = await c.call<{ status?: Record<string, Record<string, unknown>> }>(
     "printer.objects.query",
     { objects },
@@ -117,6 +121,9 @@ export async function mcuReport(c: MoonrakerCaller): Promise<McuReport> {
     }),
     warnings: Array.isArray(cf.warnings) ? (cf.warnings as ConfigWarning[]) : [],
     config: (cf.config as McuReport["config"] | undefined) ?? {},
+    canbusStats: Object.fromEntries(
+      stats.filter((n) => status[n]).map((n) => [n.replace(/^canbus_stats\s+/, ""), status[n]!]),
+    ),
   };
 }
 
@@ -201,4 +208,58 @@ export async function startKlipperService(
     if (s.state === "ready") return { firmwareRestart: true };
   }
   throw new KlippyNotReadyError(s.connected ? s.state : undefined, timeoutMs);
+}
+
+/** A board that waits in its bootloader, as Moonraker's peripherals show it. */
+export interface WaitingBoard {
+  /** Its printer.cfg name when printer.cfg names its UUID or tty. */
+  name?: string;
+  via: "canbus" | "serial";
+  uuid?: string;
+  interface?: string;
+  device?: string;
+}
+
+/**
+ * Boards in Katapult: USB serial devices whose by-id name says katapult
+ * (machine.peripherals.serial, a sysfs read), and — only when `canbus` is
+ * set, since it puts a query on each bus — unassigned CAN nodes that answer
+ * as Katapult (machine.peripherals.canbus per interface).
+ */
+export async function waitingBoards(
+  c: MoonrakerCaller,
+  o: { canbus: boolean; config: Record<string, Record<string, string>> },
+): Promise<WaitingBoard[]> {
+  const named = (pred: (section: Record<string, string>) => boolean): string | undefined => {
+    const hit = Object.entries(o.config).find(([k, v]) => /^mcu(\s|$)/.test(k) && pred(v));
+    return hit ? hit[0].replace(/^mcu\s+/, "").trim() || "mcu" : undefined;
+  };
+  const out: WaitingBoard[] = [];
+  const serial = await c.call<{
+    serial_devices?: Array<{ device_path?: string; path_by_id?: string | null }>;
+  }>("machine.peripherals.serial");
+  for (const d of serial.serial_devices ?? []) {
+    const byId = d.path_by_id ?? undefined;
+    if (!byId || !/usb-katapult_/i.test(byId)) continue;
+    const name = named((s) => s.serial?.trim() === byId);
+    out.push({ via: "serial", device: byId, ...(name ? { name } : {}) });
+  }
+  if (o.canbus) {
+    const ifaces = new Set<string>();
+    for (const [k, v] of Object.entries(o.config))
+      if (/^mcu(\s|$)/.test(k) && v.canbus_uuid) ifaces.add(v.canbus_interface?.trim() || "can0");
+    for (const iface of ifaces) {
+      const r = await c.call<{ can_uuids?: Array<{ uuid?: string; application?: string }> }>(
+        "machine.peripherals.canbus",
+        { interface: iface },
+      );
+      for (const n of r.can_uuids ?? []) {
+        if (!n.uuid || n.application !== "Katapult") continue;
+        const uuid = n.uuid.toLowerCase();
+        const name = named((s) => s.canbus_uuid?.trim().toLowerCase() === uuid);
+        out.push({ via: "canbus", uuid, interface: iface, ...(name ? { name } : {}) });
+      }
+    }
+  }
+  return out;
 }

@@ -74,6 +74,9 @@ function spawnAgent(extra: string[] = []): Agent {
   return a;
 }
 
+/** The agent is identified and its remote methods are registered. */
+const registered = () => s.fake.agents.get("canflash")?.methods.length === 3;
+
 async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
@@ -91,7 +94,8 @@ async function frontEnd(): Promise<FakeClient> {
 describe("canflash agent (spawned)", () => {
   it("a front end flashes the four demo boards: job id at once, events, verified, Klipper ready again; SIGTERM ends it with 0", async () => {
     const a = spawnAgent();
-    await until(() => s.fake.agents.has("canflash"), 15_000, "identify");
+    // "Connected" is printed once the remote methods are registered
+    await until(() => /Connected to Moonraker/.test(a.out()), 15_000, "identify and register");
     const reg = s.fake.received.filter((r) => r.msg.method === "connection.register_remote_method");
     expect(reg.map((r) => (r.msg.params as { method_name: string }).method_name)).toEqual([
       "canflash_flash",
@@ -124,7 +128,7 @@ describe("canflash agent (spawned)", () => {
 
   it("a macro's remote-method call (no id) flashes EBBCan; nothing is answered to it", async () => {
     spawnAgent();
-    await until(() => s.fake.agents.has("canflash"), 15_000, "identify");
+    await until(registered, 15_000, "identify");
     const fe = await frontEnd();
     const uid = s.fake.agents.get("canflash")!.uid;
     expect(s.fake.gcodeCallsRemoteMethod("canflash_flash", { mcu: "EBBCan" })).toBe(true);
@@ -137,7 +141,7 @@ describe("canflash agent (spawned)", () => {
   it("refuses while printing (error 424 to the front end), Klipper left alone", async () => {
     s.fake.printState = "printing";
     spawnAgent();
-    await until(() => s.fake.agents.has("canflash"), 15_000, "identify");
+    await until(registered, 15_000, "identify");
     const fe = await frontEnd();
     const r = await fe.request("server.extensions.request", { agent: "canflash", method: "flash" });
     expect(r.error).toMatchObject({ code: 424, data: { data: { code: "KLIPPER_PRINTING" } } });
@@ -146,7 +150,7 @@ describe("canflash agent (spawned)", () => {
 
   it("a second agent with the same name exits 7 and names the fix", async () => {
     spawnAgent();
-    await until(() => s.fake.agents.has("canflash"), 15_000, "identify");
+    await until(registered, 15_000, "identify");
     const second = spawnAgent();
     expect(await second.exited).toBe(7);
     expect(second.out()).toMatch(/another agent is connected to Moonraker as "canflash"/);
@@ -156,9 +160,14 @@ describe("canflash agent (spawned)", () => {
 
   it("reconnects after a Moonraker restart and registers again", async () => {
     const a = spawnAgent();
-    await until(() => s.fake.agents.has("canflash"), 15_000, "identify");
+    await until(registered, 15_000, "identify");
+    await until(() => /Connected to Moonraker/.test(a.out()), 15_000, "identify and register");
     await s.fake.restart(300);
-    await until(() => s.fake.agents.has("canflash"), 15_000, "re-identify");
+    await until(
+      () => (a.out().match(/Connected to Moonraker as agent/g) ?? []).length === 2,
+      15_000,
+      "re-identify",
+    );
     expect(a.out()).toMatch(/Moonraker went away; reconnecting/);
     expect(a.out().match(/Connected to Moonraker as agent/g)).toHaveLength(2);
     const fe = await frontEnd();

@@ -49,6 +49,8 @@ export interface FakeMoonrakerOptions {
   mcus?: Record<string, { version: string; chip: string }>;
   warnings?: Json[];
   config?: Record<string, Record<string, string>>;
+  /** canbus_stats <name> objects (Klipper's canbus_stats module). */
+  canbusStats?: Record<string, Json>;
   /** ms Klippy takes from a service start to "ready" (through "startup"). */
   startupMs?: number;
   /** ms the stop takes until Moonraker sees Klippy gone. */
@@ -70,6 +72,12 @@ export class FakeMoonrakerSocket {
   /** After a start, Klippy lands here first ("error": an MCU was not back yet). */
   stateAfterStart: KlippyPhase = "ready";
   serviceRunning = true;
+  /** machine.peripherals.serial's devices. */
+  serialDevices: Json[] = [];
+  /** machine.peripherals.canbus: unassigned nodes per interface. */
+  canUuids: Record<string, Array<{ uuid: string; application: string }>> = {};
+  /** Interfaces machine.peripherals.canbus was asked about. */
+  readonly canbusQueries: string[] = [];
 
   constructor(readonly o: FakeMoonrakerOptions) {}
 
@@ -328,6 +336,7 @@ export class FakeMoonrakerSocket {
             "print_stats",
             "idle_timeout",
             ...Object.keys(this.o.mcus ?? {}),
+            ...Object.keys(this.o.canbusStats ?? {}).map((n) => `canbus_stats ${n}`),
           ],
         };
       case "printer.objects.query": {
@@ -368,6 +377,13 @@ export class FakeMoonrakerSocket {
         }
         return "ok";
       }
+      case "machine.peripherals.serial":
+        return { serial_devices: this.serialDevices };
+      case "machine.peripherals.canbus": {
+        const iface = typeof params.interface === "string" ? params.interface : "can0";
+        this.canbusQueries.push(iface);
+        return { can_uuids: this.canUuids[iface] ?? [] };
+      }
       case "printer.firmware_restart":
         this.serviceCalls.push("firmware_restart");
         if (this.klippy === "disconnected") throw new RpcFail(503, "Klippy Disconnected");
@@ -385,6 +401,7 @@ export class FakeMoonrakerSocket {
       return { state: this.printState === "printing" ? "Printing" : "Idle", printing_time: 0 };
     if (name === "configfile")
       return { warnings: this.o.warnings ?? [], config: this.o.config ?? {}, settings: {} };
+    if (name.startsWith("canbus_stats ")) return this.o.canbusStats?.[name.slice(13)];
     const m = this.o.mcus?.[name];
     if (m)
       return {

@@ -51,6 +51,9 @@ function startAgent(config: Partial<AgentConfig> = {}, name?: string): Moonraker
   return agent;
 }
 
+/** The agent is identified and its remote methods are registered. */
+const registered = () => s.fake.agents.get("canflash")?.methods.length === 3;
+
 async function until(cond: () => boolean, ms = 10_000, what = "condition"): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
@@ -73,7 +76,7 @@ const agentMessages = () => {
 describe("canflash agent", () => {
   it("identifies as an agent and registers its G-code methods", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"), 5000, "identify");
+    await until(registered, 5000, "identify");
     await until(() => events.some((e) => e.type === "identified"));
     const msgs = agentMessages();
     const identify = msgs.find((m) => m.method === "server.connection.identify")!;
@@ -97,7 +100,7 @@ describe("canflash agent", () => {
 
   it("status: each board, what it runs, what needs flashing (never a null result)", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     const r = await fe.request("server.extensions.request", {
       agent: "canflash",
@@ -116,11 +119,61 @@ describe("canflash agent", () => {
       rpi: "older",
     });
     expect(result.needsFlash).toEqual(["EBBCan", "T2"]); // rpi is the host process: rebuilt, not flashed
+    expect(result.boards.find((b) => b.name === "EBBCan")).toMatchObject({
+      canbusStats: { bus_state: "active", tx_retries: 5 },
+    });
+  });
+
+  it("status: boards waiting in Katapult, from machine.peripherals (the CAN query only when asked), also when Klippy is not ready", async () => {
+    s.fake.serialDevices = [
+      {
+        device_type: "usb",
+        device_path: "/dev/ttyACM1",
+        path_by_id: "/dev/serial/by-id/usb-katapult_stm32h723xx_1A2B-if00",
+      },
+      {
+        device_type: "usb",
+        device_path: "/dev/ttyACM0",
+        path_by_id: "/dev/serial/by-id/usb-Klipper_x-if00",
+      },
+    ];
+    s.fake.canUuids = {
+      sim: [
+        { uuid: "EF00C3C43F24", application: "Katapult" },
+        { uuid: "aaaaaaaaaaaa", application: "Klipper" },
+      ],
+    };
+    startAgent();
+    await until(registered);
+    const fe = await frontEnd();
+    const plain = await fe.request("server.extensions.request", {
+      agent: "canflash",
+      method: "status",
+    });
+    expect((plain.result as { waiting: unknown[] }).waiting).toEqual([
+      { via: "serial", device: "/dev/serial/by-id/usb-katapult_stm32h723xx_1A2B-if00" },
+    ]);
+    expect(s.fake.canbusQueries).toEqual([]);
+    s.fake.klippy = "error"; // e.g. Klippy cannot reach the board that sits in Katapult
+    const r = await fe.request("server.extensions.request", {
+      agent: "canflash",
+      method: "status",
+      arguments: { canbus: true },
+    });
+    expect(r.result).toMatchObject({
+      klippy: { connected: true, state: "error" },
+      boards: [],
+      waiting: [
+        { via: "serial", device: "/dev/serial/by-id/usb-katapult_stm32h723xx_1A2B-if00" },
+        { via: "canbus", uuid: "ef00c3c43f24", interface: "sim", name: "T2" },
+      ],
+    });
+    expect(s.fake.canbusQueries).toEqual(["sim"]);
   });
 
   it("flash from a front end: a job id at once, events per phase, four boards verified, Klipper back to ready", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     const r = await fe.request("server.extensions.request", { agent: "canflash", method: "flash" });
     expect(r.error).toBeUndefined();
@@ -179,7 +232,7 @@ describe("canflash agent", () => {
   it("refuses to flash while printing: an error answer (Moonraker's 424), Klipper left alone", async () => {
     s.fake.printState = "printing";
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     const r = await fe.request("server.extensions.request", { agent: "canflash", method: "flash" });
     const err = r.error as {
@@ -196,7 +249,7 @@ describe("canflash agent", () => {
 
   it("refuses to flash when the agent's config does not allow it", async () => {
     startAgent({ allowFlash: false });
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     const r = await fe.request("server.extensions.request", { agent: "canflash", method: "flash" });
     expect((r.error as { data: { data: { code: string } } }).data.data.code).toBe(
@@ -207,7 +260,7 @@ describe("canflash agent", () => {
 
   it("a G-code macro's remote-method call (no id) flashes the named board and gets no answer", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     expect(s.fake.gcodeCallsRemoteMethod("canflash_flash", { mcu: "EBBCan" })).toBe(true);
     const fin = await fe.waitForEvent((e) => e.event === "job_finished", 60_000);
@@ -220,9 +273,24 @@ describe("canflash agent", () => {
     expect(answers).toEqual([]);
   }, 60_000);
 
+  it("CANFLASH_ALL's canflash_flash_all flashes the four boards, Klipper stopped once", async () => {
+    startAgent();
+    await until(registered);
+    const fe = await frontEnd();
+    expect(s.fake.gcodeCallsRemoteMethod("canflash_flash_all")).toBe(true);
+    const fin = await fe.waitForEvent((e) => e.event === "job_finished", 60_000);
+    expect(fin.data).toMatchObject({ state: "done", klipper: { restarted: true } });
+    expect(
+      (fin.data!.results as Array<{ board: string; status: string; verified: boolean }>).map(
+        (x) => `${x.board}:${x.status}:${x.verified}`,
+      ),
+    ).toEqual(["mcu:ok:true", "EBBCan:ok:true", "T1:ok:true", "T2:ok:true"]);
+    expect(s.fake.serviceCalls).toEqual(["stop klipper", "start klipper"]);
+  }, 60_000);
+
   it("a bad G-code call is refused as an event, nothing flashed", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     s.fake.gcodeCallsRemoteMethod("canflash_flash", { mcu: "NoSuchBoard" });
     const ev = await fe.waitForEvent((e) => e.event === "request_refused");
@@ -235,7 +303,7 @@ describe("canflash agent", () => {
 
   it("plan: the dry run, Klipper not stopped", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     const r = await fe.request("server.extensions.request", {
       agent: "canflash",
@@ -257,7 +325,7 @@ describe("canflash agent", () => {
 
   it("an unknown method is an error answer, not a null result", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     const r = await fe.request("server.extensions.request", { agent: "canflash", method: "nope" });
     expect(r.error).toMatchObject({ code: 424, data: { code: -32601 } });
@@ -265,7 +333,7 @@ describe("canflash agent", () => {
 
   it("a second agent with the same name is refused", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const second = new MoonrakerAgent({
       socketPath: s.socketPath,
       version: "0.1.0-test",
@@ -279,24 +347,29 @@ describe("canflash agent", () => {
 
   it("reconnects when Moonraker restarts, with a doubling backoff, and registers again", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
+    await until(() => events.some((e) => e.type === "identified"));
     await s.fake.restart(500);
-    await until(() => s.fake.agents.has("canflash"), 10_000, "re-identify");
+    await until(
+      () => events.filter((e) => e.type === "identified").length === 2,
+      10_000,
+      "re-identify",
+    );
     const retries = events
       .filter((e) => e.type === "retry")
       .map((e) => (e as { inMs: number }).inMs);
     expect(retries.length).toBeGreaterThanOrEqual(2);
     expect(retries.slice(0, 3)).toEqual([50, 100, 200].slice(0, Math.min(3, retries.length)));
     expect(events.filter((e) => e.type === "identified")).toHaveLength(2);
-    const registered = s.fake.received.filter(
+    const registrations = s.fake.received.filter(
       (r) => r.msg.method === "connection.register_remote_method",
     );
-    expect(registered).toHaveLength(REMOTE_METHODS.length * 2);
+    expect(registrations).toHaveLength(REMOTE_METHODS.length * 2);
   });
 
   it("Moonraker restarting mid-job: the job finishes, Klipper is started once Moonraker is back", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     const r = await fe.request("server.extensions.request", { agent: "canflash", method: "flash" });
     const { job } = r.result as { job: string };
@@ -305,7 +378,7 @@ describe("canflash agent", () => {
     expect(klippyWas).toBe("disconnected");
     await s.fake.restart(300);
     // Moonraker came back with Klippy still stopped (the agent stopped it)
-    await until(() => s.fake.agents.has("canflash"), 10_000, "re-identify");
+    await until(registered, 10_000, "re-identify");
     const fe2 = await frontEnd();
     const fin = await fe2.waitForEvent((e) => e.event === "job_finished", 60_000);
     expect(fin.data).toMatchObject({ job, state: "done", klipper: { restarted: true } });
@@ -321,7 +394,7 @@ describe("canflash agent", () => {
 
   it("cancel between boards: the board being flashed finishes, the rest are not started, Klipper restarted", async () => {
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     const r = await fe.request("server.extensions.request", { agent: "canflash", method: "flash" });
     const { job } = r.result as { job: string };
@@ -349,10 +422,32 @@ describe("canflash agent", () => {
     expect(s.fake.serviceCalls).toEqual(["stop klipper", "start klipper"]);
   }, 60_000);
 
+  it("stopping the agent mid-job (SIGTERM) cancels between boards and starts Klipper before it exits", async () => {
+    startAgent();
+    await until(registered);
+    const fe = await frontEnd();
+    await fe.request("server.extensions.request", { agent: "canflash", method: "flash" });
+    await fe.waitForEvent(
+      (e) => e.event === "board" && e.data!.phase === "write" && e.data!.state === "started",
+    );
+    stop.abort();
+    await running;
+    const fin = await fe.waitForEvent((e) => e.event === "job_finished", 5000);
+    expect(fin.data).toMatchObject({ state: "cancelled", klipper: { restarted: true } });
+    expect((fin.data!.results as Array<{ status: string }>).map((r) => r.status)).toEqual([
+      "ok",
+      "skipped",
+      "skipped",
+      "skipped",
+    ]);
+    expect(s.fake.serviceCalls).toEqual(["stop klipper", "start klipper"]);
+    expect(s.fake.klippy).toBe("ready");
+  }, 60_000);
+
   it("a Klippy that comes back in error (an MCU not back yet) gets one FIRMWARE_RESTART", async () => {
     s.fake.stateAfterStart = "error";
     startAgent();
-    await until(() => s.fake.agents.has("canflash"));
+    await until(registered);
     const fe = await frontEnd();
     await fe.request("server.extensions.request", {
       agent: "canflash",

@@ -70,6 +70,9 @@ export function setupPrinter(
           feature: "get_canbus_status",
         },
       ],
+      canbusStats: {
+        EBBCan: { rx_error: 0, tx_error: 2, tx_retries: 5, bus_state: "active" },
+      },
       config: {
         mcu: { canbus_uuid: "8266c4636429", canbus_interface: "sim" },
         "mcu EBBCan": { canbus_uuid: "625720a262c6", canbus_interface: "sim" },
