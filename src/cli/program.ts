@@ -157,6 +157,10 @@ function parseBaud(text: string): number {
   return n;
 }
 
+/** --trace-file is written in batches of this many bytes, or this long after a line at the latest. */
+const TRACE_FLUSH_BYTES = 64 * 1024;
+const TRACE_FLUSH_MS = 100;
+
 /** --query-ms in --help (the numbers are can-admin's QUERY_QUIET_MS, QUERY_FIRST_ANSWER_MS, QUERY_WINDOW_MS; test/cli/query-cli checks them). */
 export const QUERY_MS_HELP =
   "listen a fixed <ms> for answers (default: until the bus is quiet for 50 ms after the last answer, at least 150 ms, at most 1000 ms)";
@@ -271,7 +275,21 @@ export async function run(
         }
         const stream = createWriteStream(path, { fd });
         traceStream = stream;
-        ctx.trace = (line) => void stream.write(`${line}\n`);
+        // In batches: a flash traces ~20,000 frames, and a write per frame is a system call each.
+        let pending = "";
+        let timer: NodeJS.Timeout | undefined;
+        traceFlush = () => {
+          if (timer) clearTimeout(timer);
+          timer = undefined;
+          if (pending) stream.write(pending);
+          pending = "";
+        };
+        const flush = traceFlush;
+        ctx.trace = (line) => {
+          pending += `${line}\n`;
+          if (pending.length >= TRACE_FLUSH_BYTES) flush();
+          else timer ??= setTimeout(flush, TRACE_FLUSH_MS);
+        };
       }
       const code = await fn(flags, ctx);
       out.finish(code, ctx.rows);
@@ -848,8 +866,13 @@ Examples:
     );
 
   let traceStream: WriteStream | undefined;
+  let traceFlush = (): void => undefined;
   const closeTrace = () =>
-    new Promise<void>((resolve) => (traceStream ? traceStream.end(() => resolve()) : resolve()));
+    new Promise<void>((resolve) => {
+      traceFlush();
+      if (traceStream) traceStream.end(() => resolve());
+      else resolve();
+    });
   try {
     await program.parseAsync([...argv], { from: "user" });
     await closeTrace();
