@@ -244,10 +244,12 @@ export async function run(
         ? new JsonReporter(io, VERSION)
         : new TextReporter(io, { quiet: !!flags.quiet, verbose });
       if (verbose) {
-        const [{ pino }, { setRootLogger }] = await Promise.all([
+        const [pinoModule, { setRootLogger }] = await Promise.all([
           import("pino"),
           import("../util/log.js"),
         ]);
+        // pino is CommonJS: its function is the module's default export once bundled.
+        const pino = pinoModule.default;
         setRootLogger(pino({ level: "debug" }, pino.destination(2)));
       }
       command = typeof name === "string" ? name : name(flags);
