@@ -15,6 +15,7 @@ import { samBaHints } from "./sam-ba.js";
 import { klipperHints } from "./klipper.js";
 import { serialHints } from "./serial.js";
 import { stm32Hints } from "./stm32.js";
+import { usbHints } from "./usb.js";
 import type { ErrorFacts, Explained, HintContext, HintFn } from "./types.js";
 
 export type { Explained, HintContext } from "./types.js";
@@ -27,6 +28,7 @@ const HINTS: Readonly<Record<ErrorCode, HintFn>> = {
   ...klipperHints,
   ...serialHints,
   ...stm32Hints,
+  ...usbHints,
   ...imageHints,
   ...flasherHints,
 };
