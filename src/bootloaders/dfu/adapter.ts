@@ -103,6 +103,7 @@ export class DfuAdapter implements FlashAdapter {
       erase: o.dfuse ? "pages" : "none",
       abandoned: "stays-in-bootloader",
     };
+    if (o.dfuse) this.erase = (ctx, plan) => this.eraseSectors(ctx, plan);
   }
 
   /** The DFU-mode device, following a runtime device through DETACH. */
@@ -247,18 +248,24 @@ export class DfuAdapter implements FlashAdapter {
     }
   }
 
-  /** DfuSe: erases the sectors the plan touches, each once. */
-  async erase(ctx: FlashContext, plan: FlashPlan): Promise<void> {
-    if (!this.layout) return;
-    const sectors = sectorsToErase(this.layout, plan.start, plan.end);
+  /** DfuSe: erases the sectors the plan touches, each once (plain DFU has no erase phase). */
+  readonly erase?: (ctx: FlashContext, plan: FlashPlan) => Promise<void>;
+
+  private async eraseSectors(ctx: FlashContext, plan: FlashPlan): Promise<void> {
+    const layout = this.layout!;
+    const sectors = sectorsToErase(layout, plan.start, plan.end);
+    const size = (a: number) => layout.segments.find((g) => a >= g.start && a < g.end)!.sectorSize;
+    const total = sectors.reduce((n, a) => n + size(a), 0);
     ctx.emit({
       type: "info",
-      message: `erasing ${sectors.length} sector${sectors.length === 1 ? "" : "s"} the image needs`,
+      message: `erasing ${sectors.length} sector${sectors.length === 1 ? "" : "s"} the image needs (${total / 1024} KiB)`,
       data: { sectors: sectors.length },
     });
-    for (const [i, a] of sectors.entries()) {
+    let done = 0;
+    for (const a of sectors) {
       await this.session!.erasePage(a);
-      ctx.emit({ type: "progress", phase: "erase", bytes: i + 1, totalBytes: sectors.length });
+      done += size(a);
+      ctx.emit({ type: "progress", phase: "erase", bytes: done, totalBytes: total });
     }
   }
 
