@@ -42,6 +42,8 @@ export const DFU_DETACH_REENUMERATION_MS = 5000;
 export const DFU_DETACH_TIMEOUT_MS = 1000;
 /** After leaving DFU, how long canflash looks for the application to enumerate, ms. */
 export const APP_RETURN_WAIT_MS = 3000;
+/** Between two listings while waiting for the application to come back, ms. */
+export const APP_RETURN_POLL_MS = 25;
 /** How long the device named by a request may take to appear before it counts as absent, ms. */
 export const DFU_FIND_WAIT_MS = 0;
 
@@ -332,6 +334,7 @@ export class DfuAdapter implements FlashAdapter {
     try {
       const found = await waitForDevice(this.o.link.backend, selectors, {
         timeoutMs: APP_RETURN_WAIT_MS,
+        pollMs: APP_RETURN_POLL_MS,
         clock: ctx.clock,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
       });

@@ -177,23 +177,52 @@ export class DfuSession {
   }
 
   setAddress = (a: number) => this.dfuseCommand(dfuseSetAddress(a), `SET ADDRESS ${hex(a)}`);
-  erasePage = (a: number) => this.dfuseCommand(dfuseErase(a), `ERASE ${hex(a)}`);
+  erasePage = (a: number) => {
+    this.pointer = undefined;
+    return this.dfuseCommand(dfuseErase(a), `ERASE ${hex(a)}`);
+  };
   massErase = () => this.dfuseCommand(dfuseMassErase(), "MASS ERASE");
 
-  /** SET ADDRESS, then the data as block 2 (what dfu-util does for every chunk). */
+  /** The address pointer set last, while block numbers count from it (undefined: set it again). */
+  private pointer: number | undefined;
+  private reading = false;
+
+  /**
+   * Writes `data` at `address`: block n ≥ 2 lands at pointer + (n − 2) ×
+   * its size (ST AN3156), so a run of consecutive blocks needs one SET
+   * ADDRESS (dfu-util sends one before every block).
+   */
   async dfuseWrite(address: number, data: Uint8Array): Promise<void> {
-    await this.setAddress(address);
+    const n = await this.blockForAsync(address, data.length, false);
     const op = `DNLOAD ${data.length} bytes at ${hex(address)}`;
-    await this.dnload(2, data, op);
+    await this.dnload(n, data, op);
     await this.waitDone(op);
   }
 
-  /** (ABORT an upload in progress,) SET ADDRESS, ABORT to dfuIDLE, UPLOAD block 2. */
+  /** Reads `length` bytes at `address` with UPLOAD from dfuIDLE (one SET ADDRESS + ABORT per run). */
   async dfuseRead(address: number, length: number): Promise<Uint8Array> {
-    await this.abort();
+    const n = await this.blockForAsync(address, length, true);
+    const data = await this.upload(n, length, `UPLOAD ${length} bytes at ${hex(address)}`);
+    if (data.length < length) this.pointer = undefined; // a short read ends the upload (dfuIDLE)
+    return data;
+  }
+
+  private blockFor(address: number, size: number, read: boolean): number {
+    const p = this.pointer;
+    if (p === undefined || this.reading !== read) return -1;
+    const k = (address - p) / size;
+    return Number.isInteger(k) && k >= 0 && k + 2 <= 0xffff ? k + 2 : -1;
+  }
+
+  private async blockForAsync(address: number, size: number, read: boolean): Promise<number> {
+    const n = this.blockFor(address, size, read);
+    if (n >= 0) return n;
+    if (read || this.reading) await this.abort(); // DNLOAD and UPLOAD both start from an idle state
     await this.setAddress(address);
-    await this.abort();
-    return this.upload(2, length, `UPLOAD ${length} bytes at ${hex(address)}`);
+    if (read) await this.abort();
+    this.pointer = address;
+    this.reading = read;
+    return 2;
   }
 
   /**
@@ -202,6 +231,7 @@ export class DfuSession {
    */
   async dfuseLeave(address: number): Promise<void> {
     await this.abort();
+    this.pointer = undefined;
     await this.setAddress(address);
     await this.dnload(2, new Uint8Array(0), "leave");
     await this.getStatus().catch(() => undefined);

@@ -172,7 +172,7 @@ describe("DFU faults: a clear error, never a success line", () => {
     let writes = 0;
     const handle = m.handle.bind(m);
     m.handle = async (r) => {
-      if (r.op === "control" && r.setup.bRequest === 1 && r.setup.wValue === 2 && ++writes === 3)
+      if (r.op === "control" && r.setup.bRequest === 1 && r.setup.wValue >= 2 && ++writes === 3)
         m.unplug();
       return handle(r);
     };
@@ -194,7 +194,7 @@ describe("DFU faults: a clear error, never a success line", () => {
     const real = m.handle.bind(m);
     let n = 0;
     m.handle = async (r) => {
-      if (r.op === "control" && r.setup.bRequest === 1 && r.setup.wValue === 2 && ++n === 3) {
+      if (r.op === "control" && r.setup.bRequest === 1 && r.setup.wValue >= 2 && ++n === 3) {
         const fail = (m as unknown as { fail(s: number): UsbReply }).fail.bind(m);
         return fail(0x08);
       }
