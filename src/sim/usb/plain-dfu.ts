@@ -9,8 +9,9 @@
 //   the application. Alt 0 (RAM) answers errWRITE.
 // - LPC176x DFU bootloader (Smoothieboard), 1d50:6015: block n goes to
 //   0x4000 + n × 512 (the block number counts), a sector is erased when the
-//   first block into it arrives; upload reads the same way; WillDetach:
-//   after the manifest, or on DETACH, it resets itself into the application.
+//   first block into it arrives; upload reads the same way. After the
+//   manifest it waits for a USB reset; WillDetach: a DETACH in dfuIDLE makes
+//   it reset itself into the application.
 
 import { DfuState, DfuStatus, encodeFunctional } from "../../bootloaders/dfu/codec.js";
 import type { UsbReply } from "../../usb/wire.js";
@@ -230,13 +231,9 @@ export class Lpc176xDfuModel extends DfuModelBase {
       } else this.state = DfuState.dfuDNLOAD_IDLE;
       this.pollTimeoutMs = Math.ceil(ms);
       this.busyUntil = this.clock.now() + ms;
-    } else if (this.state === DfuState.dfuMANIFEST_SYNC) {
-      // WillDetach, not manifestation tolerant: it resets itself into the application.
+    } else if (this.state === DfuState.dfuMANIFEST_SYNC)
+      // Not manifestation tolerant: it waits for the host's USB reset.
       this.state = DfuState.dfuMANIFEST_WAIT_RESET;
-      const reply = this.statusBytes();
-      this.leave(LPC176X_APP);
-      return ok(reply);
-    }
     return ok(this.statusBytes());
   }
 

@@ -6,7 +6,7 @@
 //   dfu-util -d 1eaf:0003 -a 2 -R -D fw.bin                     (stm32duino)
 import { afterAll, describe, expect, it } from "vitest";
 import { DfuseRomModel, STM32F072_ROM } from "../../../src/sim/usb/dfuse-rom.js";
-import { Stm32duinoModel } from "../../../src/sim/usb/plain-dfu.js";
+import { Lpc176xDfuModel, Stm32duinoModel } from "../../../src/sim/usb/plain-dfu.js";
 import type { UsbDeviceModel } from "../../../src/usb/model.js";
 import { appImage, canflash } from "../../cli/helpers.js";
 import { runTool, serveModels, writeTemp } from "./harness.js";
@@ -102,5 +102,22 @@ describe("dfu-util and canflash write the same flash", () => {
     expect(ours.stdout).toMatch(/not verified/);
     expect(same(b.dump(0x08000000, 0x10000), a.dump(0x08000000, 0x10000))).toBe(true);
     expect(b.dump(0x08002000, img.length)).toEqual(img);
+  });
+
+  it("LPC176x DFU (Klipper's make flash: dfu-util -d 1d50:6015 -D): dfu-util and canflash --target lpc176x-dfu leave the same 512 KiB", async () => {
+    const img = await appImage(6000, 9, 0x4000);
+    const fw = writeTemp(dir, "lpc.bin", img);
+    const a = new Lpc176xDfuModel();
+    const tool = await withServed(a, (env) =>
+      runTool("dfu-util", ["-d", "1d50:6015", "-D", fw], env),
+    );
+    expect(tool.code, tool.stdout + tool.stderr).toBe(0);
+    expect(tool.stdout).toMatch(/Download done/);
+    const b = new Lpc176xDfuModel();
+    const ours = await withServed(b, (env) => canflash(["--target", "lpc176x-dfu", fw], { env }));
+    expect(ours.code, ours.stderr).toBe(0);
+    expect(ours.stdout).toMatch(/Verification Complete/);
+    expect(same(b.dump(0, 0x80000), a.dump(0, 0x80000))).toBe(true);
+    expect(b.dump(0x4000, img.length)).toEqual(img);
   });
 });
