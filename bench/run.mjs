@@ -3,6 +3,7 @@
 import { benchAvr } from "./avr.mjs";
 import { benchBatchCan } from "./batch-can.mjs";
 import { benchCpu } from "./cpu.mjs";
+import { benchDfu } from "./dfu.mjs";
 import { benchBusModel, benchKatapultCan } from "./katapult-can.mjs";
 import { benchKatapultFaults } from "./katapult-faults.mjs";
 import { benchSamBa } from "./sam-ba.mjs";
@@ -31,6 +32,7 @@ ok = (await benchAvr()) && ok;
 ok = (await benchSamBa()) && ok;
 ok = (await benchStm32()) && ok;
 // Boots User-Mode Linux (a few minutes); says why not where it cannot. CANFLASH_BENCH_VCAN=0 skips it.
+ok = (await benchDfu()) && ok;
 if (process.env.CANFLASH_BENCH_VCAN === "0")
   console.log("\nvcan phases: skipped (CANFLASH_BENCH_VCAN=0)");
 else ok = (await benchVcanPhases()) && ok;

@@ -14,7 +14,12 @@ import {
   NoPrinterConfigError,
   resolveMcuNames,
 } from "../flasher/printer-config.js";
-import { prepareRequests, type BoardSpec, type FlashRequest } from "../flasher/requests.js";
+import {
+  linkWhere,
+  prepareRequests,
+  type BoardSpec,
+  type FlashRequest,
+} from "../flasher/requests.js";
 import type { FlashPhase } from "../flash-api/progress.js";
 import { KlipperPrintingError } from "../flasher/guard.js";
 import type { ConfiguredMcu } from "../klippy-bridge/mcu-inventory.js";
@@ -132,7 +137,7 @@ export function resultOf(oc: BoardOutcome): BoardResult {
     board: oc.id,
     ...(r.link.kind === "can"
       ? { uuid: r.link.uuid, interface: r.link.iface }
-      : { device: r.link.device }),
+      : { device: linkWhere(r.link, r.target) }),
     status: oc.status,
     ms: Math.round(oc.ms),
   };

@@ -16,6 +16,7 @@ import {
   type SerialMode,
 } from "../../flasher/requests.js";
 import type { Target } from "../../flasher/targets.js";
+import { isUsbDeviceSpec, isUsbTarget, usbRequestLink } from "../../flasher/usb-devices.js";
 import type { FlashEvent } from "../../flash-api/progress.js";
 import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
 import { UsageError } from "../usage-error.js";
@@ -40,6 +41,10 @@ function linkOf(o: BoardCommandOptions, what: string, ctx: CommandContext): Flas
       kind: "drive",
       ...(o.device ? { device: expandPath(o.device, ctx.io.cwd, ctx.io.host?.home) } : {}),
     };
+  if (o.device && isUsbDeviceSpec(o.device)) return usbRequestLink(o.device);
+  // A USB bootloader row alone: its device is found by the row's USB ids.
+  if (!o.device && o.uuids.length === 0 && o.target && isUsbTarget(o.target))
+    return usbRequestLink(o.target.usbIds.length === 1 ? `usb:${o.target.usbIds[0]}` : "usb:");
   if (o.device)
     return {
       kind: "serial",

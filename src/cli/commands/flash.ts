@@ -63,6 +63,7 @@ function retryOf(r: FlashRequest, file: string): string {
   if (r.link.kind === "can") return `canflash -i ${r.link.iface} -u ${r.link.uuid} ${file}`;
   if (r.link.kind === "drive")
     return `canflash --target ${r.target.id}${r.link.device !== undefined ? ` -d ${r.link.device}` : ""} ${file}`;
+  if (r.link.kind === "usb") return `canflash --target ${r.target.id} -d ${r.link.spec} ${file}`;
   const m = r.link.mode;
   const mode = m ? ` --serial-mode ${m.dataBits}${m.parity[0]}${m.stopBits}` : "";
   const lines = r.link.lines ? ` --reset-sequence '${r.link.lines.text}'` : "";
@@ -222,7 +223,7 @@ function rowOf(
     board: oc.id,
     ...(r.link.kind === "can"
       ? { uuid: r.link.uuid, interface: r.link.iface }
-      : { device: r.link.device }),
+      : { device: linkWhere(r.link, r.target) }),
     result: oc.status,
     ms: Math.round(oc.ms),
   };
