@@ -16,6 +16,7 @@ import { klipperHints } from "./klipper.js";
 import { serialHints } from "./serial.js";
 import { stm32Hints } from "./stm32.js";
 import { usbHints } from "./usb.js";
+import { usbLoaderHints } from "./usb-loaders.js";
 import type { ErrorFacts, Explained, HintContext, HintFn } from "./types.js";
 
 export type { Explained, HintContext } from "./types.js";
@@ -29,6 +30,7 @@ const HINTS: Readonly<Record<ErrorCode, HintFn>> = {
   ...serialHints,
   ...stm32Hints,
   ...usbHints,
+  ...usbLoaderHints,
   ...imageHints,
   ...flasherHints,
 };
