@@ -9,7 +9,8 @@ import type { DeviceInfo, FlashAdapter, FlashContext } from "../../flash-api/ada
 import type { PlannedBlock } from "../../flash-api/geometry.js";
 import type { UsbBackend, UsbDevice, UsbSelector } from "../../usb/device.js";
 import { label } from "../../usb/request-host.js";
-import { selectorText, waitForDeparture, waitForDevicePrompting } from "../../usb/presence.js";
+import { waitForDeparture, waitForDevicePrompting } from "../../usb/presence.js";
+import { describeSelector } from "../../usb/wait.js";
 import { moduleLogger } from "../../util/log.js";
 import { isBlank, type HalfKayPart } from "./codec.js";
 import { HalfKayDidNotBootError } from "./errors.js";
@@ -57,8 +58,8 @@ export class HalfKayAdapter implements FlashAdapter {
       onWaiting: () =>
         ctx.emit({
           type: "info",
-          message: `waiting for HalfKay (${selectorText(this.selector)}): press the program button on the ${this.options.part.board}`,
-          data: { waitingFor: selectorText(this.selector) },
+          message: `waiting for HalfKay (${describeSelector(this.selector)}): press the program button on the ${this.options.part.board}`,
+          data: { waitingFor: describeSelector(this.selector) },
         }),
     });
     this.dev = await this.options.backend.open(found[0]!);

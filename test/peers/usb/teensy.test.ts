@@ -1,6 +1,6 @@
 // The real teensy_loader_cli 2.2 (Debian) flashes the HalfKay at90usb1286
 // model through canflash's stand-in libusb-0.1; canflash flashes a fresh
-// model with the same HEX image; the two flash dumps must be identical
+// model with the same HEX image over its socket backend; the two flash dumps must be identical
 // (HalfKay cannot be read back, so the dump is the only check there is).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,7 +10,7 @@ import { halfKayPart } from "../../../src/bootloaders/halfkay/codec.js";
 import { runFlash } from "../../../src/flasher/execute.js";
 import { parseIntelHex } from "../../../src/flasher/image/index.js";
 import { HalfKayModel } from "../../../src/sim/usb/halfkay.js";
-import { InProcessUsbBackend } from "../../../src/usb/index.js";
+import { SocketUsbBackend } from "../../../src/usb/index.js";
 import { realClock } from "../../../src/util/clock.js";
 import { randomBytes } from "../../../src/util/random.js";
 import { intelHex } from "../../bootloaders/stm32-usart/images.js";
@@ -38,7 +38,7 @@ describe("teensy_loader_cli and canflash on the same HalfKay model", () => {
     writeFileSync(hexFile, hex);
 
     const theirs = new HalfKayModel({ part, clock: realClock, name: "theirs" });
-    const served = serveModel(theirs, "halfkay");
+    const served = await serveModel(theirs, "halfkay");
     const r = await runTool("teensy_loader_cli", ["--mcu=at90usb1286", "-w", "-v", hexFile], {
       preload,
       sockets: [served.path],
@@ -51,8 +51,11 @@ describe("teensy_loader_cli and canflash on the same HalfKay model", () => {
     expect(theirs.generation).toBeUndefined();
 
     const ours = new HalfKayModel({ part, clock: realClock, name: "ours" });
-    const adapter = new HalfKayAdapter({ backend: InProcessUsbBackend.of(ours), part });
+    const mine = await serveModel(ours, "halfkay-ours");
+    const backend = new SocketUsbBackend(() => [mine.path]);
+    const adapter = new HalfKayAdapter({ backend, part });
     const res = await runFlash(adapter, parseIntelHex(new TextEncoder().encode(hex)));
+    await mine.close();
     expect(res.verified).toBe(false);
     expect(ours.mode).toBe("program");
 
