@@ -24,6 +24,12 @@ export interface DeviceInfo {
   bootloaderVersion?: string;
   /** The bootloader protocol's own version, where it has one (Katapult: "1.1.0"). */
   protocolVersion?: string;
+  /**
+   * The adapter's check() refuses an image not laid out for this bootloader
+   * itself (RP2040: boot2 before the vector table at the flash start), so the
+   * generic vector-table check at the application start stands aside.
+   */
+  checksImageLayout?: boolean;
 }
 
 export interface AdapterCapabilities {

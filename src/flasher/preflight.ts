@@ -251,7 +251,7 @@ export function checkDevice(
   const families = mcu ? mcuFlash(mcu)?.uf2Families : undefined;
   if (image.uf2FamilyId !== undefined && mcu && families && !families.includes(image.uf2FamilyId))
     throw new Uf2FamilyMismatchError(image.uf2FamilyId, mcu, families);
-  if (!isArm(mcu)) return;
+  if (!isArm(mcu) || device.checksImageLayout) return;
   // The vector table sits at the application start: word 0 the initial SP, word 1 the reset handler.
   const first = plan.blocks[0];
   if (!first || first.address !== plan.geometry.start || first.data.length < 8) return;

@@ -70,4 +70,50 @@ export const usbLoaderHints = {
     ],
     next: ["press reset (with BOOT1 low) to start the new firmware"],
   }),
+  PICOBOOT_COMMAND_FAILED: (e, ctx) => ({
+    exitCode: ExitCode.FAILURE,
+    causes: [
+      num(e, "status") === undefined
+        ? "the boot ROM refused a command and its status could not be read"
+        : "the boot ROM refused a command (the status above says why)",
+      "the board stays in BOOTSEL mode and will not run a partial image until it is flashed again",
+    ],
+    next: retryLine(ctx),
+  }),
+  PICOBOOT_GONE: (e, ctx) => ({
+    exitCode: ExitCode.FAILURE,
+    causes: [
+      "the RP2040 was unplugged or reset in the middle of the flash",
+      ...(e["changed"] === true ? ["its flash holds a partial image"] : []),
+    ],
+    next: ["hold BOOTSEL while plugging it in again", ...retryLine(ctx)],
+  }),
+  PICOBOOT_NO_INTERFACE: () => ({
+    exitCode: ExitCode.INTERFACE,
+    causes: ["the device answers as 2e8a:0003 but offers no PICOBOOT interface"],
+    next: ["copy the UF2 to the RPI-RP2 drive instead"],
+  }),
+  PICOBOOT_IMAGE_LAYOUT: (e) => ({
+    exitCode: ExitCode.REFUSED,
+    causes: [
+      num(e, "start") === 0x1000_0000
+        ? "this target writes a Klipper built with 'No bootloader' (make menuconfig: Bootloader offset)"
+        : "this target writes a Klipper built for the 16KiB bootloader offset, above Katapult",
+    ],
+    next: [
+      "rebuild with the matching Bootloader offset, or pick the other RP2040 target: canflash targets",
+    ],
+  }),
+  PICOBOOT_NO_BOOTLOADER_BELOW: () => ({
+    exitCode: ExitCode.REFUSED,
+    causes: ["an image for the Katapult offset would not boot: the flash start holds no boot2"],
+    next: [
+      "install Katapult first, or flash a Klipper built with 'No bootloader' to the rp2040-picoboot target",
+    ],
+  }),
+  PICOBOOT_DID_NOT_REBOOT: () => ({
+    exitCode: ExitCode.FAILURE,
+    causes: ["the boot ROM ignored REBOOT (the image was written and verified)"],
+    next: ["unplug and replug the board to start the new firmware"],
+  }),
 } satisfies HintTable;
