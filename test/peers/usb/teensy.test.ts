@@ -14,7 +14,7 @@ import { SocketUsbBackend } from "../../../src/usb/index.js";
 import { realClock } from "../../../src/util/clock.js";
 import { randomBytes } from "../../../src/util/random.js";
 import { intelHex } from "../../bootloaders/stm32-usart/images.js";
-import { buildStandIn, dir, removeTempFiles, runTool, serveModel } from "./harness.js";
+import { buildStandIn, dir, removeTempFiles, runTool, serveModel } from "./libusb0-harness.js";
 
 async function until(cond: () => boolean, ms: number): Promise<void> {
   for (const end = Date.now() + ms; !cond() && Date.now() < end;)
