@@ -16,7 +16,7 @@ import { realClock } from "../../src/util/clock.js";
 import type { UsbReply } from "../../src/usb/wire.js";
 
 class Loop extends UsbModelBase {
-  store = new Uint8Array(0);
+  store: Uint8Array = new Uint8Array(0);
   constructor(pid = 0xdf11) {
     super(
       "loop",
