@@ -18,6 +18,9 @@ type Loader = () => Promise<{ driver: BootloaderDriver }>;
 
 const DRIVERS: Partial<Record<Protocol, Loader>> = {
   katapult: () => import("./katapult/driver.js"),
+  halfkay: () => import("./halfkay/driver.js"),
+  "hid-bootloader": () => import("./hid-bootloader/driver.js"),
+  picoboot: () => import("./picoboot/driver.js"),
   "sam-ba": () => import("./sam-ba/driver.js"),
   stk500v1: () => import("./avr/stk500v1/driver.js"),
   stk500v2: () => import("./avr/stk500v2/driver.js"),

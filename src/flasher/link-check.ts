@@ -11,7 +11,7 @@ import type { Target, Transport } from "../targets/index.js";
 const TRANSPORTS: Readonly<Record<LinkKind, readonly Transport[]>> = {
   can: ["can"],
   serial: ["uart", "usb-cdc"],
-  usb: ["usb-dfu", "usb-hid"],
+  usb: ["usb-dfu", "usb-hid", "usb-picoboot"],
 };
 
 /**
