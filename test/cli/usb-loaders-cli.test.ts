@@ -18,6 +18,7 @@ import { realClock } from "../../src/util/clock.js";
 import { randomBytes } from "../../src/util/random.js";
 import { intelHex } from "../bootloaders/stm32-usart/images.js";
 import { katapultOffsetImage, rp2040Image } from "../bootloaders/picoboot/images.js";
+import { openPty } from "../fakes/pty.js";
 import { appImage, BIN, type CliResult } from "./helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "canflash-usb-cli-"));
@@ -154,6 +155,45 @@ describe("canflash on USB bootloaders (spawned, socket backend)", () => {
     expect(r.stdout + r.stderr).toMatch(/bootloader offset/);
     expect(m.sectorsErased + m.pagesWritten).toBe(0);
   });
+
+  it.each([
+    [
+      "stm32f103-hid",
+      () => new HidBootloaderModel({ build: "f1", clock: realClock }),
+      () => appImage(5000, 9, 0x0800_0800),
+    ],
+    [
+      "rp2040-picoboot",
+      () => new PicobootModel({ clock: realClock }),
+      async () => rp2040Image(5000, 9),
+    ],
+  ] as const)(
+    "%s from a running Klipper: -d <its tty> touches it at 1200 baud, then flashes the bootloader that appears",
+    async (target, make, image) => {
+      const m = make();
+      m.unplug(); // Klipper runs: no bootloader on the bus yet
+      const pty = await openPty();
+      let touched = false;
+      pty.onBaud((b) => {
+        if (b === 1200 && !touched) {
+          touched = true;
+          setTimeout(() => m.plug(), 300); // the board resets into its bootloader
+        }
+      });
+      try {
+        const r = await withModels(
+          [m],
+          ["--target", target, "-d", pty.path, file(`${target}.bin`, await image())],
+        );
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        expect(touched).toBe(true);
+        expect(r.stdout).toMatch(/1200-baud touch/);
+        expect(m.mode).toBe("application");
+      } finally {
+        await pty.close();
+      }
+    },
+  );
 
   it("no device on the bus: a clear not-found error, no success line", async () => {
     const m = new PicobootModel({ clock: realClock });
