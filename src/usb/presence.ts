@@ -18,8 +18,8 @@ export interface WaitOptions {
   timeoutMs: number;
   signal?: AbortSignal | undefined;
   pollMs?: number;
-  /** Called once, when the first look finds nothing (to ask a person to press a button). */
-  onWaiting?: () => void;
+  /** Called once, when the first look finds nothing (to ask a person to press a button, or to send a request); awaited. */
+  onWaiting?: () => void | Promise<void>;
 }
 
 const opts = (o: WaitOptions, timeoutMs: number) => ({
@@ -41,7 +41,7 @@ export async function waitForDevicePrompting(
 ): Promise<UsbDeviceInfo[]> {
   const now = (await backend.list()).filter((d) => matchesSelector(d, selector));
   if (now.length) return now;
-  o.onWaiting?.();
+  await o.onWaiting?.();
   return waitForDevice(backend, [selector], opts(o, o.timeoutMs));
 }
 

@@ -47,6 +47,8 @@ export class HidBootloaderAdapter implements FlashAdapter {
   private session: HidBootloaderSession | undefined;
   private started = false;
   private readonly selector: UsbSelector;
+  /** This run's touch took the board out of its application. */
+  private requested = false;
 
   constructor(readonly options: HidBootloaderAdapterOptions) {
     this.selector = { ...HID_BOOTLOADER_USB, ...options.selector };
@@ -54,19 +56,30 @@ export class HidBootloaderAdapter implements FlashAdapter {
 
   async enter(ctx: FlashContext): Promise<void> {
     const o = this.options;
+    const request = o.request;
+    // A dry run sends no touch: the bootloader is either on the bus already or not reached.
+    const ask = request && !ctx.dryRun;
     const found = await waitForDevicePrompting(o.backend, this.selector, {
       clock: ctx.clock,
       signal: ctx.signal,
-      timeoutMs: o.appearTimeoutMs ?? HID_APPEAR_TIMEOUT_MS,
-      onWaiting: () => {
-        if (o.request && !ctx.dryRun) {
+      timeoutMs: request && ctx.dryRun ? 0 : (o.appearTimeoutMs ?? HID_APPEAR_TIMEOUT_MS),
+      onWaiting: async () => {
+        if (ask) {
           ctx.emit({
             type: "info",
             message: "asking Klipper into the HID bootloader (1200-baud touch)",
             data: { request: "1200-baud-touch" },
           });
-          void o.request().catch(() => undefined);
-        } else
+          await request();
+          this.requested = true;
+        } else if (request)
+          ctx.emit({
+            type: "info",
+            message:
+              "dry run: the 1200-baud touch that would ask Klipper into its bootloader is not sent",
+            data: { dryRun: true },
+          });
+        else
           ctx.emit({
             type: "info",
             message: `waiting for the HID bootloader (${describeSelector(this.selector)}): start the board with BOOT1 high`,
@@ -146,6 +159,24 @@ export class HidBootloaderAdapter implements FlashAdapter {
       message: "the HID bootloader left the bus: the new firmware starts",
       data: { rebooted: true },
     });
+  }
+
+  /**
+   * Nothing was written: a board this run touched into the bootloader goes
+   * back to its (intact) application with REBOOT; one found there stays.
+   */
+  async abandon(ctx: FlashContext): Promise<boolean> {
+    if (!this.requested || !this.session || this.started) return false;
+    await this.session.reboot();
+    return waitForDeparture(
+      this.options.backend,
+      { ...this.selector, id: this.dev!.info.id },
+      {
+        clock: ctx.clock,
+        signal: ctx.signal,
+        timeoutMs: this.options.leaveTimeoutMs ?? HID_LEAVE_TIMEOUT_MS,
+      },
+    );
   }
 
   async close(): Promise<void> {

@@ -76,6 +76,8 @@ export class PicobootAdapter implements FlashAdapter {
   private exclusive = false;
   private rebooted = false;
   private readonly selector: UsbSelector;
+  /** This run's touch took the board out of its application. */
+  private requested = false;
 
   constructor(readonly options: PicobootAdapterOptions) {
     this.selector = { ...RP2040_BOOTSEL_USB, ...options.selector };
@@ -88,19 +90,30 @@ export class PicobootAdapter implements FlashAdapter {
 
   async enter(ctx: FlashContext): Promise<void> {
     const o = this.options;
+    const request = o.request;
+    // A dry run sends no touch: the bootloader is either on the bus already or not reached.
+    const ask = request && !ctx.dryRun;
     const found = await waitForDevicePrompting(o.backend, this.selector, {
       clock: ctx.clock,
       signal: ctx.signal,
-      timeoutMs: o.appearTimeoutMs ?? PICOBOOT_APPEAR_TIMEOUT_MS,
-      onWaiting: () => {
-        if (o.request && !ctx.dryRun) {
+      timeoutMs: request && ctx.dryRun ? 0 : (o.appearTimeoutMs ?? PICOBOOT_APPEAR_TIMEOUT_MS),
+      onWaiting: async () => {
+        if (ask) {
           ctx.emit({
             type: "info",
             message: "asking Klipper into BOOTSEL mode (1200-baud touch)",
             data: { request: "1200-baud-touch" },
           });
-          void o.request().catch(() => undefined);
-        } else
+          await request();
+          this.requested = true;
+        } else if (request)
+          ctx.emit({
+            type: "info",
+            message:
+              "dry run: the 1200-baud touch that would ask Klipper into its bootloader is not sent",
+            data: { dryRun: true },
+          });
+        else
           ctx.emit({
             type: "info",
             message: `waiting for an RP2040 in BOOTSEL mode (${describeSelector(this.selector)}): hold BOOTSEL while plugging it in`,
@@ -223,6 +236,25 @@ export class PicobootAdapter implements FlashAdapter {
       message: "the RP2040 left BOOTSEL mode: the new firmware starts",
       data: { rebooted: true },
     });
+  }
+
+  /**
+   * Nothing was written: a board this run touched into BOOTSEL goes back to
+   * its (intact) application with REBOOT; one found in BOOTSEL stays.
+   */
+  async abandon(ctx: FlashContext): Promise<boolean> {
+    if (!this.requested || !this.session || this.session.changed) return false;
+    await this.session.reboot();
+    this.rebooted = true;
+    return waitForDeparture(
+      this.options.backend,
+      { ...this.selector, id: this.dev!.info.id },
+      {
+        clock: ctx.clock,
+        signal: ctx.signal,
+        timeoutMs: this.options.leaveTimeoutMs ?? PICOBOOT_LEAVE_TIMEOUT_MS,
+      },
+    );
   }
 
   /** Gives the BOOTSEL drive back where the flash stops early; the board stays in BOOTSEL. */

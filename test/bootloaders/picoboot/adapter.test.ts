@@ -249,4 +249,55 @@ describe("PICOBOOT through the flasher core", () => {
     expect(err.phase).toBe("finish");
     expect(err.cause).toBeInstanceOf(PicobootDidNotRebootError);
   });
+
+  it("touched out of Klipper and then refused with nothing written: REBOOT sends it back to its application", async () => {
+    const clock = new VirtualClock();
+    const model = new PicobootModel({ clock });
+    model.unplug();
+    model.flash.set(rp2040Image(8192, 1), 0); // the Klipper it runs
+    const before = Buffer.from(model.flash);
+    const adapter = new PicobootAdapter({
+      backend: InProcessUsbBackend.of(model),
+      target: NO_BOOTLOADER,
+      request: async () => void clock.schedule(400, () => model.plug()),
+    });
+    const err = await clock
+      .run(
+        runFlash(
+          adapter,
+          { segments: [{ address: 0x1000_0000, data: katapultOffsetImage(9000, 2) }] },
+          { clock },
+        ),
+      )
+      .catch((e) => e);
+    expect(err.cause).toBeInstanceOf(PicobootImageLayoutError);
+    expect(err.returnedToApplication).toBe(true);
+    expect(model.mode).toBe("application");
+    expect(Buffer.from(model.flash).equals(before)).toBe(true);
+  });
+
+  it("a touch that fails (no such tty) is the error, not a wait for a device that cannot come", async () => {
+    const clock = new VirtualClock();
+    const model = new PicobootModel({ clock });
+    model.unplug();
+    const adapter = new PicobootAdapter({
+      backend: InProcessUsbBackend.of(model),
+      target: NO_BOOTLOADER,
+      request: async () => {
+        throw new Error("no such tty");
+      },
+    });
+    const err = await clock
+      .run(
+        runFlash(
+          adapter,
+          { segments: [{ address: 0x1000_0000, data: rp2040Image(4096, 2) }] },
+          { clock },
+        ),
+      )
+      .catch((e) => e);
+    expect(err.phase).toBe("enter");
+    expect(err.cause.message).toBe("no such tty");
+    expect(clock.now()).toBeLessThan(100);
+  });
 });
