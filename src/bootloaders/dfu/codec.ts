@@ -1,0 +1,330 @@
+// USB DFU 1.1 and ST DfuSe, pure (../shared/docs/protocols/dfu.md): class
+// requests, states and statuses, the GETSTATUS reply, the functional
+// descriptor, DfuSe commands, the DfuSe memory layout string of an alt
+// setting, and the optional .dfu file suffix with its CRC.
+
+export const DfuRequest = {
+  DETACH: 0,
+  DNLOAD: 1,
+  UPLOAD: 2,
+  GETSTATUS: 3,
+  CLRSTATUS: 4,
+  GETSTATE: 5,
+  ABORT: 6,
+} as const;
+
+/** bmRequestType of class requests to the interface. */
+export const DFU_OUT = 0x21;
+export const DFU_IN = 0xa1;
+
+export const DfuState = {
+  appIDLE: 0,
+  appDETACH: 1,
+  dfuIDLE: 2,
+  dfuDNLOAD_SYNC: 3,
+  dfuDNBUSY: 4,
+  dfuDNLOAD_IDLE: 5,
+  dfuMANIFEST_SYNC: 6,
+  dfuMANIFEST: 7,
+  dfuMANIFEST_WAIT_RESET: 8,
+  dfuUPLOAD_IDLE: 9,
+  dfuERROR: 10,
+} as const;
+export type DfuStateValue = (typeof DfuState)[keyof typeof DfuState];
+
+const STATE_NAMES = [
+  "appIDLE",
+  "appDETACH",
+  "dfuIDLE",
+  "dfuDNLOAD-SYNC",
+  "dfuDNBUSY",
+  "dfuDNLOAD-IDLE",
+  "dfuMANIFEST-SYNC",
+  "dfuMANIFEST",
+  "dfuMANIFEST-WAIT-RESET",
+  "dfuUPLOAD-IDLE",
+  "dfuERROR",
+];
+export const stateName = (s: number): string => STATE_NAMES[s] ?? `state ${s}`;
+
+export const DfuStatus = {
+  OK: 0x00,
+  errTARGET: 0x01,
+  errFILE: 0x02,
+  errWRITE: 0x03,
+  errERASE: 0x04,
+  errCHECK_ERASED: 0x05,
+  errPROG: 0x06,
+  errVERIFY: 0x07,
+  errADDRESS: 0x08,
+  errNOTDONE: 0x09,
+  errFIRMWARE: 0x0a,
+  errVENDOR: 0x0b,
+  errUSBR: 0x0c,
+  errPOR: 0x0d,
+  errUNKNOWN: 0x0e,
+  errSTALLEDPKT: 0x0f,
+} as const;
+
+const STATUS_TEXT = [
+  "OK",
+  "errTARGET (the file is not for this device)",
+  "errFILE (the file fails a vendor check)",
+  "errWRITE (the device cannot write the memory)",
+  "errERASE (memory erase failed)",
+  "errCHECK_ERASED (erase check failed)",
+  "errPROG (program memory function failed)",
+  "errVERIFY (programmed memory failed verification)",
+  "errADDRESS (address out of range)",
+  "errNOTDONE (end of data received too early)",
+  "errFIRMWARE (the firmware is corrupt)",
+  "errVENDOR (vendor-specific error, e.g. read-out protection)",
+  "errUSBR (unexpected USB reset)",
+  "errPOR (unexpected power-on reset)",
+  "errUNKNOWN",
+  "errSTALLEDPKT (the device stalled an unexpected request)",
+];
+export const statusText = (s: number): string =>
+  STATUS_TEXT[s] ?? `status 0x${s.toString(16).padStart(2, "0")}`;
+
+export interface DfuStatusReply {
+  status: number;
+  /** How long the host waits before the next request, ms. */
+  pollTimeoutMs: number;
+  state: number;
+  iString: number;
+}
+
+export function parseStatus(b: Uint8Array): DfuStatusReply {
+  if (b.length < 6) throw new RangeError(`DFU GETSTATUS reply of ${b.length} bytes (6 expected)`);
+  return {
+    status: b[0]!,
+    pollTimeoutMs: b[1]! | (b[2]! << 8) | (b[3]! << 16),
+    state: b[4]!,
+    iString: b[5]!,
+  };
+}
+
+export function encodeStatus(r: DfuStatusReply): Uint8Array {
+  const t = r.pollTimeoutMs;
+  return Uint8Array.of(r.status, t & 0xff, (t >> 8) & 0xff, (t >> 16) & 0xff, r.state, r.iString);
+}
+
+/** The DFU functional descriptor (type 0x21). */
+export interface DfuFunctional {
+  canDownload: boolean;
+  canUpload: boolean;
+  manifestationTolerant: boolean;
+  willDetach: boolean;
+  detachTimeoutMs: number;
+  transferSize: number;
+  /** 0x0110 DFU 1.1, 0x011a DfuSe. */
+  dfuVersion: number;
+}
+
+export const DFU_FUNCTIONAL_TYPE = 0x21;
+export const DFUSE_VERSION = 0x011a;
+
+/** Finds and parses the functional descriptor in an interface's `extra` bytes. */
+export function findFunctional(extra: Uint8Array): DfuFunctional | undefined {
+  for (let o = 0; o + 2 <= extra.length && extra[o]! >= 2; o += extra[o]!) {
+    if (extra[o + 1] !== DFU_FUNCTIONAL_TYPE || extra[o]! < 7) continue;
+    const d = extra.subarray(o, o + extra[o]!);
+    const attrs = d[2]!;
+    return {
+      canDownload: (attrs & 1) !== 0,
+      canUpload: (attrs & 2) !== 0,
+      manifestationTolerant: (attrs & 4) !== 0,
+      willDetach: (attrs & 8) !== 0,
+      detachTimeoutMs: d[3]! | (d[4]! << 8),
+      transferSize: d[5]! | (d[6]! << 8),
+      dfuVersion: d.length >= 9 ? d[7]! | (d[8]! << 8) : 0x0100,
+    };
+  }
+  return undefined;
+}
+
+export function encodeFunctional(f: DfuFunctional): Uint8Array {
+  const attrs =
+    (f.canDownload ? 1 : 0) |
+    (f.canUpload ? 2 : 0) |
+    (f.manifestationTolerant ? 4 : 0) |
+    (f.willDetach ? 8 : 0);
+  return Uint8Array.of(
+    9,
+    DFU_FUNCTIONAL_TYPE,
+    attrs,
+    f.detachTimeoutMs & 0xff,
+    f.detachTimeoutMs >> 8,
+    f.transferSize & 0xff,
+    f.transferSize >> 8,
+    f.dfuVersion & 0xff,
+    f.dfuVersion >> 8,
+  );
+}
+
+// ---- DfuSe commands (DNLOAD block 0)
+
+export const DfuseCommand = { GET: 0x00, SET_ADDRESS: 0x21, ERASE: 0x41, READ_UNPROTECT: 0x92 };
+
+const withAddress = (cmd: number, a: number) =>
+  Uint8Array.of(cmd, a & 0xff, (a >>> 8) & 0xff, (a >>> 16) & 0xff, (a >>> 24) & 0xff);
+export const dfuseSetAddress = (a: number): Uint8Array => withAddress(DfuseCommand.SET_ADDRESS, a);
+export const dfuseErase = (a: number): Uint8Array => withAddress(DfuseCommand.ERASE, a);
+export const dfuseMassErase = (): Uint8Array => Uint8Array.of(DfuseCommand.ERASE);
+
+/** A DfuSe command's address (bytes 1..4 LE). */
+export const commandAddress = (b: Uint8Array): number =>
+  (b[1]! | (b[2]! << 8) | (b[3]! << 16) | (b[4]! << 24)) >>> 0;
+
+// ---- DfuSe memory layout ("@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg")
+
+export interface MemorySegment {
+  start: number;
+  /** Exclusive end. */
+  end: number;
+  sectorSize: number;
+  sectors: number;
+  readable: boolean;
+  erasable: boolean;
+  writable: boolean;
+}
+
+export interface MemoryLayout {
+  name: string;
+  segments: MemorySegment[];
+}
+
+/** A DfuSe layout string that cannot be parsed. */
+export class LayoutParseError extends Error {
+  constructor(
+    readonly text: string,
+    readonly reason: string,
+  ) {
+    super(`DfuSe memory layout "${text}": ${reason}`);
+  }
+}
+
+const MULTIPLIER: Record<string, number> = { B: 1, K: 1024, M: 1024 * 1024, " ": 1 };
+
+/** Parses an alt setting's name; undefined when it is no layout (does not start with "@"). */
+export function parseMemoryLayout(text: string): MemoryLayout | undefined {
+  if (!text.startsWith("@")) return undefined;
+  const parts = text.slice(1).split("/");
+  const name = parts[0]!.trim();
+  if (parts.length < 3 || parts.length % 2 === 0)
+    throw new LayoutParseError(text, "expected /0xADDRESS/NN*SSSu,… pairs after the name");
+  const segments: MemorySegment[] = [];
+  for (let i = 1; i < parts.length; i += 2) {
+    const addrText = parts[i]!.trim();
+    if (!/^0x[0-9a-f]+$/i.test(addrText))
+      throw new LayoutParseError(text, `bad address ${addrText}`);
+    let at = parseInt(addrText, 16);
+    for (const item of parts[i + 1]!.split(",")) {
+      const m = /^\s*(\d+)\*\s*(\d+)\s*([BKM ]?)([a-g])\s*$/.exec(item);
+      if (!m) throw new LayoutParseError(text, `bad sector list item "${item}"`);
+      const sectors = parseInt(m[1]!, 10);
+      const sectorSize = parseInt(m[2]!, 10) * MULTIPLIER[m[3] || "B"]!;
+      // dfu-util counts "Device Feature" as type e whatever it says
+      const type = name === "Device Feature" ? 5 : m[4]!.charCodeAt(0) & 7;
+      segments.push({
+        start: at,
+        end: at + sectors * sectorSize,
+        sectorSize,
+        sectors,
+        readable: (type & 1) !== 0,
+        erasable: (type & 2) !== 0,
+        writable: (type & 4) !== 0,
+      });
+      at += sectors * sectorSize;
+    }
+  }
+  return { name, segments };
+}
+
+export const segmentAt = (l: MemoryLayout, address: number): MemorySegment | undefined =>
+  l.segments.find((s) => address >= s.start && address < s.end);
+
+/**
+ * The sector bases [start, end) touches, in order (each sector once): what
+ * a DfuSe download erases. Throws RangeError naming the first byte outside
+ * an erasable, writable segment.
+ */
+export function sectorsToErase(l: MemoryLayout, start: number, end: number): number[] {
+  const out: number[] = [];
+  let a = start;
+  while (a < end) {
+    const s = segmentAt(l, a);
+    if (!s || !s.erasable || !s.writable)
+      throw new RangeError(
+        `0x${a.toString(16)} is ${s ? "not erasable and writable" : "outside the memory layout"}`,
+      );
+    const base = s.start + Math.floor((a - s.start) / s.sectorSize) * s.sectorSize;
+    out.push(base);
+    a = base + s.sectorSize;
+  }
+  return out;
+}
+
+// ---- .dfu file suffix (the last 16 bytes)
+
+export const DFU_SUFFIX_LENGTH = 16;
+
+export interface DfuSuffix {
+  bcdDevice: number;
+  productId: number;
+  vendorId: number;
+  bcdDFU: number;
+  crc: number;
+  /** CRC computed over the file except its last 4 bytes. */
+  crcComputed: number;
+}
+
+/** dfu-util's CRC: reflected CRC-32 (0xEDB88320), initial 0xFFFFFFFF, no final XOR. */
+export function dfuCrc(data: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const b of data) {
+    crc ^= b;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+  }
+  return crc >>> 0;
+}
+
+/** The suffix, when the file ends with one ("UFD", length 16); undefined for a raw image. */
+export function readDfuSuffix(file: Uint8Array): DfuSuffix | undefined {
+  if (file.length < DFU_SUFFIX_LENGTH) return undefined;
+  const s = file.subarray(file.length - DFU_SUFFIX_LENGTH);
+  if (s[8] !== 0x55 || s[9] !== 0x46 || s[10] !== 0x44 || s[11]! < DFU_SUFFIX_LENGTH)
+    return undefined;
+  const u16 = (o: number) => s[o]! | (s[o + 1]! << 8);
+  return {
+    bcdDevice: u16(0),
+    productId: u16(2),
+    vendorId: u16(4),
+    bcdDFU: u16(6),
+    crc: (s[12]! | (s[13]! << 8) | (s[14]! << 16) | (s[15]! << 24)) >>> 0,
+    crcComputed: dfuCrc(file.subarray(0, file.length - 4)),
+  };
+}
+
+/** Appends a suffix (tests, and a user's own .dfu files). */
+export function withDfuSuffix(
+  image: Uint8Array,
+  ids: { vendorId: number; productId: number; bcdDevice?: number; bcdDFU?: number },
+): Uint8Array {
+  const out = new Uint8Array(image.length + DFU_SUFFIX_LENGTH);
+  out.set(image);
+  const s = out.subarray(image.length);
+  const put16 = (o: number, v: number) => {
+    s[o] = v & 0xff;
+    s[o + 1] = (v >> 8) & 0xff;
+  };
+  put16(0, ids.bcdDevice ?? 0xffff);
+  put16(2, ids.productId);
+  put16(4, ids.vendorId);
+  put16(6, ids.bcdDFU ?? 0x0100);
+  s.set([0x55, 0x46, 0x44, DFU_SUFFIX_LENGTH], 8);
+  const crc = dfuCrc(out.subarray(0, out.length - 4));
+  s.set([crc & 0xff, (crc >>> 8) & 0xff, (crc >>> 16) & 0xff, crc >>> 24], 12);
+  return out;
+}
