@@ -195,6 +195,29 @@ describe("canflash on USB bootloaders (spawned, socket backend)", () => {
     },
   );
 
+  it("doctor lists each bootloader with what it is and the command that flashes it; -s reports each", async () => {
+    const models = () => [
+      new HalfKayModel({ part: halfKayPart("at90usb1286")!, clock: realClock }),
+      new HidBootloaderModel({ build: "f4", clock: realClock }),
+      new PicobootModel({ clock: realClock }),
+    ];
+    const d = await withModels(models(), ["doctor"]);
+    expect(d.stdout).toMatch(
+      /16c0:0478.*HalfKay.*canflash --target teensy-at90usb1286 -d usb:16c0:0478/,
+    );
+    expect(d.stdout).toMatch(/1209:beba.*canflash --target <stm32f103-hid\|stm32f4-hid>/);
+    expect(d.stdout).toMatch(
+      /2e8a:0003.*BOOTSEL.*canflash --target <rp2040-picoboot\|rp2040-picoboot-katapult>/,
+    );
+    const s1 = await withModels(models(), ["-s", "-d", "usb:16c0:0478"]);
+    expect(s1.code, s1.stdout + s1.stderr).toBe(0);
+    expect(s1.stdout).toMatch(/Read-back: none/);
+    const s2 = await withModels(models(), ["-s", "--target", "stm32f4-hid", "-d", "usb:"]);
+    expect(s2.stdout).toMatch(/Version: 3\.00/);
+    const s3 = await withModels(models(), ["-s", "--target", "rp2040-picoboot", "-d", "usb:"]);
+    expect(s3.stdout).toMatch(/Interface: PICOBOOT/);
+  });
+
   it("no device on the bus: a clear not-found error, no success line", async () => {
     const m = new PicobootModel({ clock: realClock });
     m.unplug();
