@@ -10,7 +10,36 @@ import {
   type UsbDeviceInfo,
   type UsbSelector,
 } from "./device.js";
-import { DEVICE_POLL_MS, waitForDevice } from "./wait.js";
+import { CanflashError } from "../util/errors.js";
+import { label } from "./request-host.js";
+import { DEVICE_POLL_MS, describeSelector, waitForDevice } from "./wait.js";
+
+declare module "../util/errors.js" {
+  interface ErrorCodes {
+    USB_OTHER_BOOTLOADER: true;
+  }
+}
+
+/** Katapult's USB id (the targets table's katapult row): what a touched Klipper board with Katapult becomes. */
+export const KATAPULT_INSTEAD = [
+  { name: "Katapult", selector: { vendorId: 0x1d50, productId: 0x6177 } },
+] as const;
+
+/** The board came up as another bootloader than the one waited for (Katapult after a touch). */
+export class UsbOtherBootloaderError extends CanflashError {
+  constructor(
+    /** What came up: "Katapult". */
+    readonly bootloader: string,
+    readonly device: string,
+    /** What was waited for: "1209:beba". */
+    readonly wanted: string,
+  ) {
+    super(
+      "USB_OTHER_BOOTLOADER",
+      `the board came up as ${bootloader} (${device}), not as ${wanted}: it has ${bootloader} installed`,
+    );
+  }
+}
 
 export interface WaitOptions {
   clock: Clock;
@@ -20,6 +49,8 @@ export interface WaitOptions {
   pollMs?: number;
   /** Called once, when the first look finds nothing (to ask a person to press a button, or to send a request); awaited. */
   onWaiting?: () => void | Promise<void>;
+  /** Devices that, appearing while waiting, end the wait with UsbOtherBootloaderError. */
+  instead?: ReadonlyArray<{ name: string; selector: UsbSelector }>;
 }
 
 const opts = (o: WaitOptions, timeoutMs: number) => ({
@@ -42,7 +73,17 @@ export async function waitForDevicePrompting(
   const now = (await backend.list()).filter((d) => matchesSelector(d, selector));
   if (now.length) return now;
   await o.onWaiting?.();
-  return waitForDevice(backend, [selector], opts(o, o.timeoutMs));
+  const others = o.instead ?? [];
+  const found = await waitForDevice(
+    backend,
+    [selector, ...others.map((x) => x.selector)],
+    opts(o, o.timeoutMs),
+  );
+  const wanted = found.filter((d) => matchesSelector(d, selector));
+  if (wanted.length) return wanted;
+  const other = others.find((x) => found.some((d) => matchesSelector(d, x.selector)))!;
+  const d = found.find((x) => matchesSelector(x, other.selector))!;
+  throw new UsbOtherBootloaderError(other.name, label(d), describeSelector(selector));
 }
 
 /** Resolves true once no device matches (false when one still does at the deadline). */

@@ -10,7 +10,7 @@
 import type { DeviceInfo, FlashAdapter, FlashContext } from "../../flash-api/adapter.js";
 import type { PlannedBlock } from "../../flash-api/geometry.js";
 import type { UsbBackend, UsbDevice, UsbSelector } from "../../usb/device.js";
-import { waitForDeparture, waitForDevicePrompting } from "../../usb/presence.js";
+import { KATAPULT_INSTEAD, waitForDeparture, waitForDevicePrompting } from "../../usb/presence.js";
 import { label } from "../../usb/request-host.js";
 import { describeSelector } from "../../usb/wait.js";
 import { CHUNK_SIZE, MIN_BCD_DEVICE } from "./codec.js";
@@ -62,6 +62,8 @@ export class HidBootloaderAdapter implements FlashAdapter {
     const found = await waitForDevicePrompting(o.backend, this.selector, {
       clock: ctx.clock,
       signal: ctx.signal,
+      // After a touch, a board with Katapult installed comes up as Katapult instead.
+      ...(request ? { instead: KATAPULT_INSTEAD } : {}),
       timeoutMs: request && ctx.dryRun ? 0 : (o.appearTimeoutMs ?? HID_APPEAR_TIMEOUT_MS),
       onWaiting: async () => {
         if (ask) {

@@ -2,7 +2,7 @@
 // HalfKay (Teensy), the STM32 HID bootloader, RP2040 PICOBOOT.
 
 import { ExitCode } from "../exit-codes.js";
-import { num, retryLine, type HintTable } from "./types.js";
+import { num, retryLine, str, type HintTable } from "./types.js";
 
 export const usbLoaderHints = {
   HALFKAY_WRITE_FAILED: (e, ctx) => ({
@@ -115,5 +115,14 @@ export const usbLoaderHints = {
     exitCode: ExitCode.FAILURE,
     causes: ["the boot ROM ignored REBOOT (the image was written and verified)"],
     next: ["unplug and replug the board to start the new firmware"],
+  }),
+  USB_OTHER_BOOTLOADER: (e) => ({
+    exitCode: ExitCode.REFUSED,
+    causes: [
+      `a 1200-baud touch of this board starts ${str(e, "bootloader") ?? "another bootloader"}, which now waits for an image: nothing was written`,
+    ],
+    next: [
+      "flash it through that bootloader: canflash -d /dev/serial/by-id/usb-katapult_* out/klipper.bin",
+    ],
   }),
 } satisfies HintTable;

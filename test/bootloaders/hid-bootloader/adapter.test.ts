@@ -29,6 +29,9 @@ import {
 } from "../../../src/sim/usb/hid-bootloader.js";
 import { InProcessUsbBackend } from "../../../src/usb/index.js";
 import { VirtualClock } from "../../../src/util/clock.js";
+import { buildDescriptors } from "../../../src/sim/usb/descriptors.js";
+import { UsbModelBase } from "../../../src/sim/usb/model-base.js";
+import { UsbOtherBootloaderError } from "../../../src/usb/presence.js";
 import { randomBytes } from "../../../src/util/random.js";
 
 const F1 = { id: "stm32f103-hid", chip: "stm32f103", appStart: 0x0800_0800, appEnd: 0x0802_0000 };
@@ -179,5 +182,40 @@ describe("the HID bootloader through the flasher core", () => {
     );
     expect(touched).toBe(1);
     expect(Buffer.from(model.application().subarray(0, 5000)).equals(Buffer.from(img))).toBe(true);
+  });
+
+  it("touched, but the board comes up as Katapult (1d50:6177): USB_OTHER_BOOTLOADER at once, nothing written", async () => {
+    const clock = new VirtualClock();
+    const hid = new HidBootloaderModel({ build: "f1", clock });
+    hid.unplug();
+    class KatapultUsb extends UsbModelBase {
+      constructor() {
+        super(
+          "katapult",
+          "1-2",
+          buildDescriptors({ vendorId: 0x1d50, productId: 0x6177, product: "stm32f103xe" }, []),
+          false,
+        );
+      }
+    }
+    const katapult = new KatapultUsb();
+    const adapter = new HidBootloaderAdapter({
+      backend: InProcessUsbBackend.of(hid, katapult),
+      target: F1,
+      request: async () => void clock.schedule(500, () => katapult.plug()),
+    });
+    const err = await clock
+      .run(
+        runFlash(
+          adapter,
+          { segments: [{ address: F1.appStart, data: randomBytes(2000, 1) }] },
+          { clock },
+        ),
+      )
+      .catch((e) => e);
+    expect(err.phase).toBe("enter");
+    expect(err.cause).toBeInstanceOf(UsbOtherBootloaderError);
+    expect(err.cause.message).toMatch(/came up as Katapult \(1d50:6177/);
+    expect(clock.now()).toBeLessThan(2000);
   });
 });
