@@ -2,6 +2,7 @@
 // a peer measured in the same run. Exits 1 if a ratio misses its target.
 import { benchAvr } from "./avr.mjs";
 import { benchBatchCan } from "./batch-can.mjs";
+import { benchHalfKay } from "./halfkay.mjs";
 import { benchBusModel, benchKatapultCan } from "./katapult-can.mjs";
 import { benchKatapultFaults } from "./katapult-faults.mjs";
 import { benchSamBa } from "./sam-ba.mjs";
@@ -27,6 +28,7 @@ ok = batch.every((r) => r.toFloor <= 1.25) && ok;
 ok = (await benchAvr()) && ok;
 ok = (await benchSamBa()) && ok;
 ok = (await benchStm32()) && ok;
+ok = (await benchHalfKay()) && ok;
 if (!ok) {
   console.log("\nsome ratios are above their target");
   process.exitCode = 1;

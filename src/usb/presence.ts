@@ -12,7 +12,7 @@ import {
 } from "./device.js";
 import { CanflashError } from "../util/errors.js";
 import { label } from "./request-host.js";
-import { DEVICE_POLL_MS, describeSelector, waitForDevice } from "./wait.js";
+import { describeSelector, waitForDevice } from "./wait.js";
 
 declare module "../util/errors.js" {
   interface ErrorCodes {
@@ -86,6 +86,9 @@ export async function waitForDevicePrompting(
   throw new UsbOtherBootloaderError(other.name, label(d), describeSelector(selector));
 }
 
+/** Between two listings while waiting for a device to leave, ms (a reboot takes milliseconds; a listing is cheap). */
+export const DEPARTURE_POLL_MS = 25;
+
 /** Resolves true once no device matches (false when one still does at the deadline). */
 export async function waitForDeparture(
   backend: UsbBackend,
@@ -100,7 +103,7 @@ export async function waitForDeparture(
     if (left <= 0) return false;
     await delay(
       o.clock,
-      Math.min(o.pollMs ?? DEVICE_POLL_MS, left),
+      Math.min(o.pollMs ?? DEPARTURE_POLL_MS, left),
       o.signal,
       "waiting for a USB device to leave",
     );
