@@ -1,4 +1,5 @@
-// PJRC HalfKay (Teensy) reports, as teensy_loader_cli sends them (halfkay.md):
+// PJRC HalfKay (Teensy) reports, as teensy_loader_cli sends them (halfkay.md),
+// for the AVR Teensy parts (the ARM ones' 64-byte header is not here):
 // one HID output report per block, the block's address in the report's first
 // bytes in a layout that depends on the part, and the boot report (three
 // 0xFF bytes) that starts the application. Pure.
@@ -8,9 +9,7 @@ export type HalfKayAddressing =
   /** 2 bytes, the byte address little endian (parts below 64 KiB). */
   | "byte16"
   /** 2 bytes, address >> 8 and address >> 16 (256-byte blocks above 64 KiB). */
-  | "page16"
-  /** 3 address bytes + 61 zero bytes, data at offset 64 (ARM Teensy). */
-  | "header64";
+  | "page16";
 
 export interface HalfKayPart {
   /** teensy_loader_cli's --mcu name. */
@@ -58,8 +57,8 @@ export function halfKayPart(chip: string): HalfKayPart | undefined {
   return HALFKAY_PARTS.find((p) => p.name === chip);
 }
 
-/** Bytes before the block data in a write report. */
-export const headerLength = (p: HalfKayPart): number => (p.addressing === "header64" ? 64 : 2);
+/** Bytes before the block data in a write report (the AVR parts: two address bytes). */
+export const headerLength = (_p: HalfKayPart): number => 2;
 
 /** A write (and boot) report's length: header plus one block. */
 export const reportLength = (p: HalfKayPart): number => headerLength(p) + p.blockSize;
@@ -88,11 +87,6 @@ export function encodeWriteReport(p: HalfKayPart, address: number, block: Uint8A
       r[0] = (address >> 8) & 0xff;
       r[1] = (address >> 16) & 0xff;
       break;
-    case "header64":
-      r[0] = address & 0xff;
-      r[1] = (address >> 8) & 0xff;
-      r[2] = (address >> 16) & 0xff;
-      break;
   }
   r.set(block, headerLength(p));
   return r;
@@ -111,12 +105,7 @@ export type HalfKayReport = { kind: "write"; address: number; data: Uint8Array }
 export function decodeReport(p: HalfKayPart, r: Uint8Array): HalfKayReport | undefined {
   if (r.length !== reportLength(p)) return undefined;
   if (r[0] === 0xff && r[1] === 0xff && r[2] === 0xff) return { kind: "boot" };
-  const address =
-    p.addressing === "byte16"
-      ? r[0]! | (r[1]! << 8)
-      : p.addressing === "page16"
-        ? (r[0]! << 8) | (r[1]! << 16)
-        : r[0]! | (r[1]! << 8) | (r[2]! << 16);
+  const address = p.addressing === "byte16" ? r[0]! | (r[1]! << 8) : (r[0]! << 8) | (r[1]! << 16);
   return { kind: "write", address, data: r.subarray(headerLength(p)) };
 }
 
