@@ -65,4 +65,26 @@ describe("teensy_loader_cli and canflash on the same HalfKay model", () => {
     );
     expect(ours.blocks).toBe(theirs.blocks);
   });
+
+  it("teensy_loader_cli -w waits for HalfKay (the button pressed a second later), through the stand-in's rescans", async () => {
+    const img = randomBytes(3000, 12);
+    const hexFile = join(dir, "late.hex");
+    writeFileSync(hexFile, intelHex(0, img));
+    const m = new HalfKayModel({ part, clock: realClock, name: "late" });
+    m.unplug();
+    const served = await serveModel(m, "halfkay-late");
+    const press = setTimeout(() => m.plug(), 1000);
+    const r = await runTool("teensy_loader_cli", ["--mcu=at90usb1286", "-w", "-v", hexFile], {
+      preload,
+      sockets: [served.path],
+      timeoutMs: 60_000,
+    });
+    clearTimeout(press);
+    await served.close();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Waiting for Teensy device/);
+    expect(Buffer.from(m.application().subarray(0, img.length)).equals(Buffer.from(img))).toBe(
+      true,
+    );
+  });
 });
