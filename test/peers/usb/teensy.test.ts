@@ -6,7 +6,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HalfKayAdapter } from "../../../src/bootloaders/halfkay/adapter.js";
-import { halfKayPart } from "../../../src/bootloaders/halfkay/codec.js";
+import { decodeReport, halfKayPart } from "../../../src/bootloaders/halfkay/codec.js";
 import { runFlash } from "../../../src/flasher/execute.js";
 import { parseIntelHex } from "../../../src/flasher/image/index.js";
 import { HalfKayModel } from "../../../src/sim/usb/halfkay.js";
@@ -64,6 +64,15 @@ describe("teensy_loader_cli and canflash on the same HalfKay model", () => {
       true,
     );
     expect(ours.blocks).toBe(theirs.blocks);
+    // the same reports in the same order: block 0 first, blank blocks skipped, the boot report last
+    const reports = (m: HalfKayModel) =>
+      m.log.flatMap((q) => {
+        if (q.op !== "control" || q.setup.bRequest !== 9 || !q.data) return [];
+        const r = decodeReport(part, q.data);
+        return r ? [r.kind === "boot" ? "boot" : r.address] : [];
+      });
+    expect(reports(ours)).toEqual(reports(theirs));
+    expect(reports(theirs).at(-1)).toBe("boot");
   });
 
   it("teensy_loader_cli -w waits for HalfKay (the button pressed a second later), through the stand-in's rescans", async () => {
