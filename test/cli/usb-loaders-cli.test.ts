@@ -218,6 +218,49 @@ describe("canflash on USB bootloaders (spawned, socket backend)", () => {
     expect(s3.stdout).toMatch(/Interface: PICOBOOT/);
   });
 
+  it("--dry-run on each: plans the blocks, writes nothing, the board stays in its bootloader", async () => {
+    const hk = new HalfKayModel({ part: halfKayPart("at90usb1286")!, clock: realClock });
+    const r1 = await withModels(
+      [hk],
+      ["--dry-run", "-d", "usb:16c0:0478", file("d.hex", intelHex(0, randomBytes(5000, 1)))],
+    );
+    expect(r1.code, r1.stdout + r1.stderr).toBe(0);
+    expect(hk.blocks).toBe(0);
+    expect(hk.mode).toBe("halfkay");
+    const hid = new HidBootloaderModel({ build: "f1", clock: realClock });
+    const r2 = await withModels(
+      [hid],
+      [
+        "--dry-run",
+        "--target",
+        "stm32f103-hid",
+        "-d",
+        "usb:",
+        file("d.bin", await appImage(5000, 2, 0x0800_0800)),
+      ],
+    );
+    expect(r2.code, r2.stdout + r2.stderr).toBe(0);
+    expect(hid.written).toBe(0);
+    expect(hid.mode).toBe("bootloader");
+    const pb = new PicobootModel({ clock: realClock });
+    const r3 = await withModels(
+      [pb],
+      [
+        "--dry-run",
+        "--target",
+        "rp2040-picoboot",
+        "-d",
+        "usb:",
+        file("d2.bin", rp2040Image(5000, 3)),
+      ],
+    );
+    expect(r3.code, r3.stdout + r3.stderr).toBe(0);
+    expect(pb.sectorsErased + pb.pagesWritten).toBe(0);
+    expect(pb.mode).toBe("bootsel");
+    expect(pb.exclusive).toBe(0);
+    expect(r1.stdout + r2.stdout + r3.stdout).not.toMatch(SUCCESS);
+  });
+
   it("no device on the bus: a clear not-found error, no success line", async () => {
     const m = new PicobootModel({ clock: realClock });
     m.unplug();
