@@ -3,6 +3,7 @@
 import { benchAvr } from "./avr.mjs";
 import { benchBatchCan } from "./batch-can.mjs";
 import { benchHalfKay } from "./halfkay.mjs";
+import { benchDfu } from "./dfu.mjs";
 import { benchBusModel, benchKatapultCan } from "./katapult-can.mjs";
 import { benchKatapultFaults } from "./katapult-faults.mjs";
 import { benchSamBa } from "./sam-ba.mjs";
@@ -29,6 +30,7 @@ ok = (await benchAvr()) && ok;
 ok = (await benchSamBa()) && ok;
 ok = (await benchStm32()) && ok;
 ok = (await benchHalfKay()) && ok;
+ok = (await benchDfu()) && ok;
 if (!ok) {
   console.log("\nsome ratios are above their target");
   process.exitCode = 1;

@@ -17,6 +17,8 @@ declare module "../util/errors.js" {
 type Loader = () => Promise<{ driver: BootloaderDriver }>;
 
 const DRIVERS: Partial<Record<Protocol, Loader>> = {
+  dfu: () => import("./dfu/driver.js"),
+  dfuse: () => import("./dfu/driver.js").then((m) => ({ driver: m.dfuseDriver })),
   katapult: () => import("./katapult/driver.js"),
   halfkay: () => import("./halfkay/driver.js"),
   "hid-bootloader": () => import("./hid-bootloader/driver.js"),

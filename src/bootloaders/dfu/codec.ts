@@ -1,7 +1,8 @@
 // USB DFU 1.1 and ST DfuSe, pure (../shared/docs/protocols/dfu.md): class
 // requests, states and statuses, the GETSTATUS reply, the functional
-// descriptor, DfuSe commands, the DfuSe memory layout string of an alt
-// setting, and the optional .dfu file suffix with its CRC.
+// descriptor, DfuSe commands, and the DfuSe memory layout string of an alt
+// setting. (The optional .dfu file suffix is an image matter, checked
+// before any device is opened: src/flasher/image/dfu-suffix.ts.)
 
 export const DfuRequest = {
   DETACH: 0,
@@ -263,68 +264,5 @@ export function sectorsToErase(l: MemoryLayout, start: number, end: number): num
     out.push(base);
     a = base + s.sectorSize;
   }
-  return out;
-}
-
-// ---- .dfu file suffix (the last 16 bytes)
-
-export const DFU_SUFFIX_LENGTH = 16;
-
-export interface DfuSuffix {
-  bcdDevice: number;
-  productId: number;
-  vendorId: number;
-  bcdDFU: number;
-  crc: number;
-  /** CRC computed over the file except its last 4 bytes. */
-  crcComputed: number;
-}
-
-/** dfu-util's CRC: reflected CRC-32 (0xEDB88320), initial 0xFFFFFFFF, no final XOR. */
-export function dfuCrc(data: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const b of data) {
-    crc ^= b;
-    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
-  }
-  return crc >>> 0;
-}
-
-/** The suffix, when the file ends with one ("UFD", length 16); undefined for a raw image. */
-export function readDfuSuffix(file: Uint8Array): DfuSuffix | undefined {
-  if (file.length < DFU_SUFFIX_LENGTH) return undefined;
-  const s = file.subarray(file.length - DFU_SUFFIX_LENGTH);
-  if (s[8] !== 0x55 || s[9] !== 0x46 || s[10] !== 0x44 || s[11]! < DFU_SUFFIX_LENGTH)
-    return undefined;
-  const u16 = (o: number) => s[o]! | (s[o + 1]! << 8);
-  return {
-    bcdDevice: u16(0),
-    productId: u16(2),
-    vendorId: u16(4),
-    bcdDFU: u16(6),
-    crc: (s[12]! | (s[13]! << 8) | (s[14]! << 16) | (s[15]! << 24)) >>> 0,
-    crcComputed: dfuCrc(file.subarray(0, file.length - 4)),
-  };
-}
-
-/** Appends a suffix (tests, and a user's own .dfu files). */
-export function withDfuSuffix(
-  image: Uint8Array,
-  ids: { vendorId: number; productId: number; bcdDevice?: number; bcdDFU?: number },
-): Uint8Array {
-  const out = new Uint8Array(image.length + DFU_SUFFIX_LENGTH);
-  out.set(image);
-  const s = out.subarray(image.length);
-  const put16 = (o: number, v: number) => {
-    s[o] = v & 0xff;
-    s[o + 1] = (v >> 8) & 0xff;
-  };
-  put16(0, ids.bcdDevice ?? 0xffff);
-  put16(2, ids.productId);
-  put16(4, ids.vendorId);
-  put16(6, ids.bcdDFU ?? 0x0100);
-  s.set([0x55, 0x46, 0x44, DFU_SUFFIX_LENGTH], 8);
-  const crc = dfuCrc(out.subarray(0, out.length - 4));
-  s.set([crc & 0xff, (crc >>> 8) & 0xff, (crc >>> 16) & 0xff, crc >>> 24], 12);
   return out;
 }

@@ -17,6 +17,7 @@ import { serialHints } from "./serial.js";
 import { stm32Hints } from "./stm32.js";
 import { usbHints } from "./usb.js";
 import { usbLoaderHints } from "./usb-loaders.js";
+import { dfuHints } from "./dfu.js";
 import type { ErrorFacts, Explained, HintContext, HintFn } from "./types.js";
 
 export type { Explained, HintContext } from "./types.js";
@@ -31,6 +32,7 @@ const HINTS: Readonly<Record<ErrorCode, HintFn>> = {
   ...stm32Hints,
   ...usbHints,
   ...usbLoaderHints,
+  ...dfuHints,
   ...imageHints,
   ...flasherHints,
 };

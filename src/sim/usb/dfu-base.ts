@@ -57,8 +57,14 @@ export abstract class DfuModelBase extends UsbModelBase {
   protected pollTimeoutMs = 0;
   /** The device answers nothing before this time (an erase or write in progress: the chip NAKs). */
   protected busyUntil = 0;
-  /** Requests that reached the class handler, with the time they came (tests). */
-  readonly classLog: Array<{ at: number; bRequest: number; wValue: number; length: number }> = [];
+  /** Class requests with the time they came, and whether before the device's bwPollTimeout ran out (tests). */
+  readonly classLog: Array<{
+    at: number;
+    bRequest: number;
+    wValue: number;
+    length: number;
+    early: boolean;
+  }> = [];
   /** What the device is now: its bootloader or the application it left for. */
   running: "bootloader" | "application" = "bootloader";
   protected readonly clock: Clock;
@@ -88,13 +94,14 @@ export abstract class DfuModelBase extends UsbModelBase {
   protected override async classOrVendor(s: SetupPacket, data?: Uint8Array): Promise<UsbReply> {
     if (this.running !== "bootloader") return STALL;
     const wait = this.busyUntil - this.clock.now();
-    if (wait > 0) await delay(this.clock, wait);
     this.classLog.push({
       at: this.clock.now(),
       bRequest: s.bRequest,
       wValue: s.wValue,
       length: s.bmRequestType & 0x80 ? s.wLength : (data?.length ?? 0),
+      early: wait > 0,
     });
+    if (wait > 0) await delay(this.clock, wait);
     if (s.bmRequestType === DFU_IN)
       switch (s.bRequest) {
         case DfuRequest.GETSTATUS:

@@ -39,7 +39,11 @@ export interface DfuseRomPart {
   timing: FlashTiming & { writeMs: number };
 }
 
-/** STM32F405/407, 1 MiB: sectors of 16/64/128 KiB (erase times scaled down ~10×, the ratios kept). */
+/**
+ * STM32F405/407, 1 MiB: sectors of 16/64/128 KiB. Datasheet typical times
+ * at x32 parallelism: sector erase 250 / 550 / 1000 ms, a word programmed
+ * in 16 µs (a 2 KiB block ≈ 8 ms).
+ */
 export const STM32F407_ROM: DfuseRomPart = {
   name: "stm32f407",
   flashLayout: "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg",
@@ -53,13 +57,13 @@ export const STM32F407_ROM: DfuseRomPart = {
   transferSize: 2048,
   layout: "f4",
   timing: {
-    eraseMs: (size) => (size <= 0x4000 ? 30 : size <= 0x10000 ? 60 : 110),
+    eraseMs: (size) => (size <= 0x4000 ? 250 : size <= 0x10000 ? 550 : 1000),
     writeBlockMs: 0,
-    writeMs: 3,
+    writeMs: 9,
   },
 };
 
-/** STM32F072, 128 KiB in 2 KiB pages. */
+/** STM32F072, 128 KiB in 2 KiB pages: a page erased in ~25 ms, a half-word programmed in ~53 µs. */
 export const STM32F072_ROM: DfuseRomPart = {
   name: "stm32f072",
   flashLayout: "@Internal Flash  /0x08000000/064*0002Kg",
@@ -68,7 +72,7 @@ export const STM32F072_ROM: DfuseRomPart = {
   bcdDevice: 0x2200,
   transferSize: 2048,
   layout: { page: 2048 },
-  timing: { eraseMs: () => 20, writeBlockMs: 0, writeMs: 3 },
+  timing: { eraseMs: () => 25, writeBlockMs: 0, writeMs: 55 },
 };
 
 const FLASH_BASE = 0x08000000;
