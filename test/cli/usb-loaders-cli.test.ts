@@ -195,6 +195,25 @@ describe("canflash on USB bootloaders (spawned, socket backend)", () => {
     },
   );
 
+  it("-r from a running Klipper: the touch, then the bootloader is on USB and stays there", async () => {
+    const m = new PicobootModel({ clock: realClock });
+    m.unplug();
+    const pty = await openPty();
+    pty.onBaud((b) => {
+      if (b === 1200) setTimeout(() => m.plug(), 200);
+    });
+    try {
+      const r = await withModels([m], ["-r", "--target", "rp2040-picoboot", "-d", pty.path]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/2e8a:0003/);
+      expect(m.mode).toBe("bootsel");
+      expect(m.generation).toBeDefined();
+      expect(m.sectorsErased + m.pagesWritten).toBe(0);
+    } finally {
+      await pty.close();
+    }
+  });
+
   it("doctor lists each bootloader with what it is and the command that flashes it; -s reports each", async () => {
     const models = () => [
       new HalfKayModel({ part: halfKayPart("at90usb1286")!, clock: realClock }),

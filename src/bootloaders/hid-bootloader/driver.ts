@@ -9,6 +9,7 @@ import {
   type DriverEnv,
   type Link,
   type ProbeResult,
+  type RequestReport,
   type StatusReport,
 } from "../../flash-api/driver.js";
 import { LinkNotSupportedError } from "../../flash-api/errors.js";
@@ -68,6 +69,39 @@ export const driver: BootloaderDriver = {
         ],
         description: d.description,
       };
+    } finally {
+      await adapter.close();
+    }
+  },
+
+  /** Into the bootloader and left there: a running Klipper gets the 1200-baud touch; a board already in it stays. */
+  async request(t, link, env): Promise<RequestReport> {
+    const adapter = hidAdapter(t, link, env);
+    try {
+      await adapter.enter(driverContext(env));
+      return {
+        bootloader: "STM32 HID bootloader",
+        at: adapter.device ? `usb:${label(adapter.device)}` : link.kind,
+        already: !adapter.touched,
+        confirmed: true,
+      };
+    } finally {
+      await adapter.close();
+    }
+  },
+
+  /** A board this run asked in but never flashed: REBOOT starts the application it had. */
+  async release(t, link, env): Promise<boolean> {
+    const usbLink =
+      link.kind === "usb"
+        ? link
+        : { kind: "usb" as const, selector: {}, backend: usbBackend(), label: "usb:" };
+    const adapter = hidAdapter(t, usbLink, env);
+    const ctx = driverContext(env);
+    try {
+      await adapter.enter(ctx);
+      await adapter.connect(ctx);
+      return await adapter.rebootToApplication(ctx);
     } finally {
       await adapter.close();
     }

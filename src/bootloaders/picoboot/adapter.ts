@@ -11,7 +11,7 @@
 
 import type { DeviceInfo, FlashAdapter, FlashContext } from "../../flash-api/adapter.js";
 import type { FlashPlan, PlannedBlock } from "../../flash-api/geometry.js";
-import type { UsbBackend, UsbDevice, UsbSelector } from "../../usb/device.js";
+import type { UsbBackend, UsbDevice, UsbDeviceInfo, UsbSelector } from "../../usb/device.js";
 import { KATAPULT_INSTEAD, waitForDeparture, waitForDevicePrompting } from "../../usb/presence.js";
 import { label } from "../../usb/request-host.js";
 import { describeSelector } from "../../usb/wait.js";
@@ -246,6 +246,32 @@ export class PicobootAdapter implements FlashAdapter {
    */
   async abandon(ctx: FlashContext): Promise<boolean> {
     if (!this.requested || !this.session || this.session.changed) return false;
+    await this.session.reboot();
+    this.rebooted = true;
+    return waitForDeparture(
+      this.options.backend,
+      { ...this.selector, id: this.dev!.info.id },
+      {
+        clock: ctx.clock,
+        signal: ctx.signal,
+        timeoutMs: this.options.leaveTimeoutMs ?? PICOBOOT_LEAVE_TIMEOUT_MS,
+      },
+    );
+  }
+
+  /** The device found by enter(), for reports. */
+  get device(): UsbDeviceInfo | undefined {
+    return this.dev?.info;
+  }
+
+  /** Did this run's touch take the board out of its application? */
+  get touched(): boolean {
+    return this.requested;
+  }
+
+  /** REBOOT (nothing written: the application that was there starts); resolves true once the device left. */
+  async rebootToApplication(ctx: FlashContext): Promise<boolean> {
+    if (!this.session) throw new Error("adapter used before connect()");
     await this.session.reboot();
     this.rebooted = true;
     return waitForDeparture(

@@ -10,6 +10,7 @@ import {
   type DriverEnv,
   type Link,
   type ProbeResult,
+  type RequestReport,
   type StatusReport,
 } from "../../flash-api/driver.js";
 import { LinkNotSupportedError } from "../../flash-api/errors.js";
@@ -62,6 +63,39 @@ export const driver: BootloaderDriver = {
         ],
         description: d.description,
       };
+    } finally {
+      await adapter.close();
+    }
+  },
+
+  /** Into the bootloader and left there: a running Klipper gets the 1200-baud touch; a board already in it stays. */
+  async request(t, link, env): Promise<RequestReport> {
+    const adapter = picobootAdapter(t, link, env);
+    try {
+      await adapter.enter(driverContext(env));
+      return {
+        bootloader: "RP2040 boot ROM (BOOTSEL)",
+        at: adapter.device ? `usb:${label(adapter.device)}` : link.kind,
+        already: !adapter.touched,
+        confirmed: true,
+      };
+    } finally {
+      await adapter.close();
+    }
+  },
+
+  /** A board this run asked in but never flashed: REBOOT starts the application it had. */
+  async release(t, link, env): Promise<boolean> {
+    const usbLink =
+      link.kind === "usb"
+        ? link
+        : { kind: "usb" as const, selector: {}, backend: usbBackend(), label: "usb:" };
+    const adapter = picobootAdapter(t, usbLink, env);
+    const ctx = driverContext(env);
+    try {
+      await adapter.enter(ctx);
+      await adapter.connect();
+      return await adapter.rebootToApplication(ctx);
     } finally {
       await adapter.close();
     }

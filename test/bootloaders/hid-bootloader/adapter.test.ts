@@ -219,3 +219,26 @@ describe("the HID bootloader through the flasher core", () => {
     expect(clock.now()).toBeLessThan(2000);
   });
 });
+
+describe("the HID bootloader and PICOBOOT drivers", () => {
+  it("release: a board asked in but never flashed gets REBOOT and starts its application", async () => {
+    const { driver: hidDriver } = await import("../../../src/bootloaders/hid-bootloader/driver.js");
+    const { driver: picoDriver } = await import("../../../src/bootloaders/picoboot/driver.js");
+    const { PicobootModel } = await import("../../../src/sim/usb/picoboot.js");
+    const { findTarget } = await import("../../../src/targets/index.js");
+    const clock = new VirtualClock();
+    const hid = new HidBootloaderModel({ build: "f1", clock });
+    const pico = new PicobootModel({ clock });
+    const backend = InProcessUsbBackend.of(hid, pico);
+    const link = { kind: "usb" as const, selector: {}, backend, label: "usb:" };
+    const env = { clock };
+    expect(await clock.run(hidDriver.release!(findTarget("stm32f103-hid"), link, env))).toBe(true);
+    expect(hid.mode).toBe("application");
+    expect(hid.written).toBe(0);
+    expect(await clock.run(picoDriver.release!(findTarget("rp2040-picoboot"), link, env))).toBe(
+      true,
+    );
+    expect(pico.mode).toBe("application");
+    expect(pico.sectorsErased).toBe(0);
+  });
+});
