@@ -72,7 +72,18 @@ int usb_find_busses(void) { return 0; }
 struct usb_bus *usb_get_busses(void) { return usb_busses; }
 char *usb_strerror(void) { return last_error; }
 
+static void free_busses(struct usb_bus *bus) {
+  while (bus) {
+    struct usb_bus *next_bus = bus->next;
+    for (struct usb_device *d = bus->devices, *next; d; d = next) { next = d->next; free(d); }
+    free(bus);
+    bus = next_bus;
+  }
+}
+
+/* Rescans the socket list; the previous list is freed (open handles keep their own path). */
 int usb_find_devices(void) {
+  free_busses(usb_busses);
   struct usb_bus *bus = calloc(1, sizeof *bus);
   strcpy(bus->dirname, "001");
   const char *env = getenv("CANFLASH_USB_SOCKETS");
@@ -92,7 +103,7 @@ int usb_find_devices(void) {
     bus->devices = d;
   }
   free(list);
-  usb_busses = bus;  /* the previous list is left to the caller's pointers */
+  usb_busses = bus;
   return 0;
 }
 
