@@ -294,7 +294,8 @@ export async function run(
     const target = await resolveTarget(f.target as string | undefined);
     // A USB bootloader row alone (no -d, -u, --mcu, manifest): its device is found by the row's USB ids.
     if (target && !f.device && !f.manifest && f.uuid.length === 0 && mcuNamesOf(f).length === 0)
-      if ((await import("../flasher/usb-devices.js")).isUsbTarget(target)) f.device = "usb:";
+      if ((await import("../flasher/usb-devices.js")).isUsbTarget(target))
+        f.device = target.usbIds.length === 1 ? `usb:${target.usbIds[0]}` : "usb:";
     let entries: BoardSpec[] = [];
     let jobs = parseJobs(f.jobs as string | undefined);
     let config = typeof f.config === "string" ? f.config : undefined;

@@ -77,6 +77,8 @@ export interface DriverEnv {
   wrapTransport?: (t: ByteTransport) => ByteTransport;
   usbTree?: UsbTree;
   procRoot?: string;
+  /** Where a driver looks for USB devices a tty board re-enumerates as (default: by name from the environment). */
+  usbBackend?: UsbBackend;
   /** Progress and decisions outside a flash (status, request). */
   emit?: (e: FlashEvent) => void;
 }

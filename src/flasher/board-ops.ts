@@ -107,6 +107,7 @@ async function withLocked<T>(
     ...(o.trace ? { wrapTransport: (t: ByteTransport) => new TracedTransport(t, o.trace!) } : {}),
     ...(o.usbTree ? { usbTree: o.usbTree } : {}),
     ...(o.procRoot ? { procRoot: o.procRoot } : {}),
+    ...(o.usbBackend ? { usbBackend: o.usbBackend } : {}),
     ...(o.onEvent ? { emit: o.onEvent } : {}),
   });
   // A board in a USB bootloader of its own is no Klipper MCU: nothing for the guard.

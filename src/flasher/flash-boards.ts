@@ -209,6 +209,7 @@ async function flashLocked(
     ...(wrapTransport ? { wrapTransport } : {}),
     usbTree: tree,
     ...(o.procRoot ? { procRoot: o.procRoot } : {}),
+    ...(o.usbBackend ? { usbBackend: o.usbBackend } : {}),
   });
   const job = (p: Planned, group: string, link: Link, bus?: CanBus, last = false): BatchJob => {
     const env = envFor(bus?.clock);

@@ -1,7 +1,8 @@
 // Does a row go over this kind of link? Its driver must take the link, and
 // the row's own transports must include one the link is: a CAN UUID needs
 // "can", a tty "uart" or "usb-cdc", a USB device in its bootloader "usb-dfu"
-// or "usb-hid".
+// or "usb-hid" — or a tty, when the row's bootloader is reached from the
+// running application by the 1200-baud touch.
 
 import type { BootloaderDriver, LinkKind } from "../flash-api/driver.js";
 import { LinkNotSupportedError, SerialModeNotSupportedError } from "../flash-api/errors.js";
@@ -29,7 +30,12 @@ export function checkLink(
     if (!modes.includes(formatSerialMode(mode)))
       throw new SerialModeNotSupportedError(target.id, formatSerialMode(mode), modes);
   }
-  const fits = TRANSPORTS[kind].some((t) => target.transports.includes(t));
+  // A tty in front of a USB bootloader row: the running application, touched at 1200 baud into it.
+  const touched =
+    kind === "serial" &&
+    target.entry.includes("1200-baud-touch") &&
+    TRANSPORTS.usb.some((t) => target.transports.includes(t));
+  const fits = touched || TRANSPORTS[kind].some((t) => target.transports.includes(t));
   if (!driver.links.includes(kind) || !fits)
     throw new LinkNotSupportedError(
       target.id,

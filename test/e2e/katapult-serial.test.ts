@@ -10,6 +10,7 @@ import { bridgeFor } from "../../src/flasher/bridges.js";
 import { findTarget } from "../../src/targets/index.js";
 import { VirtualCanChannel } from "../../src/can/virtual.js";
 import { runFlash } from "../../src/flasher/execute.js";
+import type { FlashError } from "../../src/flasher/errors.js";
 import type { FlashEvent } from "../../src/flash-api/progress.js";
 import { parseUuid } from "../../src/klippy-bridge/uuid.js";
 import { SimCanDevice } from "../../src/sim/device.js";
@@ -241,6 +242,69 @@ describe("Katapult over serial (ptys)", () => {
     expect(canDev.events.some((e) => e.type === "request-bootloader")).toBe(true);
     expect(canDev.flash.read(APP, image.length)).toEqual(image);
   });
+
+  it("a bridge that comes back as the STM32 ROM DFU bootloader (0483:df11) instead of Katapult: BRIDGE_IN_DFU naming its USB port and the DFU rows, nothing written", async () => {
+    const usb = new FakeUsbSysfs();
+    cleanups.push(() => usb.cleanup());
+    const serial = "112233445566778899AABBCC";
+    const uuid = parseUuid("8266c4636429");
+    usb.plug({
+      usbPath: "1-1.4",
+      vid: "1d50",
+      pid: "606f",
+      manufacturer: "Klipper",
+      product: "stm32g0b1xx",
+      serial,
+      net: "can0",
+    });
+    const channel = VirtualCanChannel.anonymous({ clock: preciseClock });
+    const canDev: SimCanDevice = new SimCanDevice(channel.open({ txQueueLength: 3 }), {
+      uuid,
+      boot: "klipper",
+      onBootloaderRequest: () =>
+        void usb.plug({
+          usbPath: "1-1.4",
+          vid: "0483",
+          pid: "df11",
+          manufacturer: "STMicroelectronics",
+          product: "STM32  BOOTLOADER",
+          serial: "3568386B3132",
+        }),
+    });
+    canDev.start();
+    const host = channel.open({ label: "host" });
+    cleanups.push(async () => {
+      await host.close();
+      await canDev.close();
+    });
+    const bridge = await bridgeFor(uuid, "can0", usb.tree);
+    const adapter = katapult.adapter(
+      row,
+      {
+        kind: "can",
+        iface: "can0",
+        bus: host,
+        uuid,
+        gate: new CanBootloaderGate(host, []),
+        bridge: bridge!,
+      },
+      { clock: preciseClock, usbTree: usb.tree },
+    );
+    const err = await runFlash(adapter, {
+      segments: [{ address: APP, data: appImage(4000, 3) }],
+    }).catch((e: unknown) => e as FlashError);
+    expect(err).toMatchObject({ deviceState: "untouched" });
+    const cause = (err as FlashError).cause;
+    expect(cause).toMatchObject({
+      code: "BRIDGE_IN_DFU",
+      usbPath: "1-1.4",
+      usbId: "0483:df11",
+      targets: ["stm32f072-rom-dfu", "stm32f4-rom-dfu"],
+    });
+    expect(cause.message).toMatch(
+      /came back on USB 1-1.4 as 0483:df11, the ROM DfuSe, not as Katapult/,
+    );
+  }, 15_000);
 
   it("a CAN node that is not the bridge is flashed over CAN as usual", async () => {
     const usb = new FakeUsbSysfs();

@@ -33,6 +33,10 @@ import {
 } from "./codec.js";
 import { DfuLayoutError, DfuNoInterfaceError, DfuNoReenumerationError } from "./errors.js";
 import { DfuSession } from "./session.js";
+import { touch1200 } from "../../entry/touch.js";
+import { DryRunStopError } from "../../flash-api/errors.js";
+import type { UsbTree } from "../../transport/usb-tree.js";
+import { UsbDeviceNotFoundError } from "../../usb/errors.js";
 
 const log = moduleLogger("dfu");
 
@@ -84,6 +88,12 @@ export interface DfuAdapterOptions {
   target: Target;
   link: UsbLink;
   dfuse: boolean;
+  /**
+   * The board runs its application on this tty (Klipper's USB build): the
+   * 1200-baud touch sends it to its DFU bootloader, which is then found on
+   * the same USB port path (sysfs) through `link.backend`.
+   */
+  touch?: { device: string; tree: UsbTree; procRoot?: string };
 }
 
 export class DfuAdapter implements FlashAdapter {
@@ -97,6 +107,8 @@ export class DfuAdapter implements FlashAdapter {
   private quirks: Quirks = { alt: 0, sequential: false };
   private start = 0;
   private claimed: number | undefined;
+  /** This run touched the board out of its application (so a refusal sends it back). */
+  private touched = false;
 
   constructor(private readonly o: DfuAdapterOptions) {
     this.protocol = o.dfuse ? "dfuse" : "dfu";
@@ -111,11 +123,24 @@ export class DfuAdapter implements FlashAdapter {
   /** The DFU-mode device, following a runtime device through DETACH. */
   async enter(ctx: FlashContext): Promise<void> {
     const { link, target } = this.o;
-    const wanted = selectorsOf(target, link.selector);
+    let wanted = selectorsOf(target, link.selector);
+    let waitMs = DFU_FIND_WAIT_MS;
+    if (this.o.touch) {
+      const usbPath = await this.touchIntoDfu(ctx, this.o.touch);
+      wanted = wanted.map((w) => ({ ...w, portPath: usbPath }));
+      waitMs = DFU_DETACH_REENUMERATION_MS;
+    }
     const found = await waitForDevice(link.backend, wanted, {
-      timeoutMs: DFU_FIND_WAIT_MS,
+      timeoutMs: waitMs,
       clock: ctx.clock,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
+    }).catch((e: unknown) => {
+      if (!this.touched) throw e;
+      throw new DfuNoReenumerationError(
+        this.o.touch!.device,
+        waitMs,
+        (e as { seen?: string[] }).seen ?? [],
+      );
     });
     const info = found[0]!;
     if (found.length > 1)
@@ -163,6 +188,30 @@ export class DfuAdapter implements FlashAdapter {
     });
     this.info = after[0]!;
     this.dev = await link.backend.open(this.info);
+  }
+
+  /** The 1200-baud touch on the application's tty; resolves the USB port path to look for the DFU device on. */
+  private async touchIntoDfu(
+    ctx: FlashContext,
+    t: NonNullable<DfuAdapterOptions["touch"]>,
+  ): Promise<string> {
+    const tty = await t.tree.resolveTty(t.device);
+    const usbPath = tty?.usb?.usbPath;
+    if (!usbPath)
+      throw new UsbDeviceNotFoundError(
+        `a USB device behind ${t.device} (to touch into DFU)`,
+        [],
+        0,
+      );
+    if (ctx.dryRun)
+      throw new DryRunStopError(t.device, "touch it at 1200 baud into its DFU bootloader");
+    ctx.emit({
+      type: "info",
+      message: `${t.device} (USB ${usbPath}) runs its application: 1200-baud touch into ${this.o.target.bootloader}`,
+    });
+    await touch1200(t.device, t.procRoot);
+    this.touched = true;
+    return usbPath;
   }
 
   async connect(ctx: FlashContext): Promise<DeviceInfo> {
@@ -360,9 +409,16 @@ export class DfuAdapter implements FlashAdapter {
     }
   }
 
+  /** Nothing written: a board this run touched into DFU goes back to its (intact) application; one found there stays. */
   async abandon(): Promise<boolean> {
-    // Found in its bootloader, nothing written: it stays there.
-    return false;
+    if (!this.touched || !this.session) return false;
+    const s = this.session;
+    if (this.o.dfuse) await s.dfuseLeave(this.start);
+    else {
+      await s.detach(DFU_DETACH_TIMEOUT_MS).catch(() => undefined);
+      await this.dev!.reset().catch(() => undefined);
+    }
+    return true;
   }
 
   async close(): Promise<void> {

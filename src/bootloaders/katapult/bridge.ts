@@ -5,13 +5,53 @@
 // Katapult USB serial device — so: request the bootloader over CAN, follow
 // the USB port to the Katapult tty, and finish over serial in the same run.
 // A dry run sends no request: the bridge runs Klipper, so it stops there.
+// A bridge that comes back in a USB DFU bootloader instead (the STM32 ROM,
+// 0483:df11: Katapult missing or damaged, Katapult issue #179) is reported
+// as exactly that, with the device's port: nothing was written.
+
+declare module "../../util/errors.js" {
+  interface ErrorCodes {
+    BRIDGE_IN_DFU: true;
+  }
+}
+
+/** The bridge left the bus for its bootloader but came back in a DFU bootloader, not Katapult. */
+export class BridgeInDfuError extends CanflashError {
+  constructor(
+    readonly iface: string,
+    readonly uuid: string,
+    /** Its USB port ("1-1.4"). */
+    readonly usbPath: string,
+    /** "0483:df11". */
+    readonly usbId: string,
+    /** DFU rows of the device table with that id. */
+    readonly targets: readonly string[],
+    readonly bootloader: string,
+    cause: unknown,
+  ) {
+    super(
+      "BRIDGE_IN_DFU",
+      `the USB-to-CAN bridge ${iface} (${uuid}) left the bus for its bootloader but came back on USB ${usbPath} as ${usbId}, the ${bootloader}, not as Katapult; it waits there`,
+      { cause },
+    );
+  }
+}
+
+/** A DFU bootloader of the device table at this USB id ("0483:df11 STMicroelectronics …"), if any. */
+function dfuRowsFor(seen: string | undefined): Target[] {
+  const id = seen?.split(" ")[0];
+  return targets().filter(
+    (t) => (t.protocol === "dfuse" || t.protocol === "dfu") && !!id && t.usbIds.includes(id),
+  );
+}
 
 import type { CanBus } from "../../can/bus.js";
 import { requestBootloader } from "../../entry/can-admin.js";
-import { followUsbTo, type FollowOptions } from "../../entry/follow-usb.js";
+import { followUsbTo, UsbReenumerationError, type FollowOptions } from "../../entry/follow-usb.js";
 import { DryRunStopError } from "../../flash-api/errors.js";
 import type { Uuid } from "../../klippy-bridge/uuid.js";
-import type { Target } from "../../targets/index.js";
+import { targets, type Target } from "../../targets/index.js";
+import { CanflashError } from "../../util/errors.js";
 import type { ByteTransport } from "../../transport/byte-transport.js";
 import { openSerial } from "../../transport/serial.js";
 import { UsbTree, type BridgeNetdev } from "../../transport/usb-tree.js";
@@ -63,7 +103,19 @@ export function katapultBridgeAdapter(o: KatapultBridgeOptions): KatapultAdapter
           accept: (u) => isKatapultUsb(o.target, u),
         },
         { ...o, clock: ctx.clock, ...(ctx.signal ? { signal: ctx.signal } : {}) },
-      );
+      ).catch((e: unknown) => {
+        const rows = e instanceof UsbReenumerationError ? dfuRowsFor(e.seen) : [];
+        if (rows.length === 0) throw e;
+        throw new BridgeInDfuError(
+          o.bridge.iface,
+          o.uuid,
+          o.bridge.usb.usbPath,
+          (e as UsbReenumerationError).seen!.split(" ")[0]!,
+          rows.map((t) => t.id),
+          rows[0]!.bootloader,
+          e,
+        );
+      });
       ctx.emit({ type: "info", message: `the bridge came back as Katapult on ${tty.name}` });
       const port = await openSerial({
         path: tty.devPath,

@@ -36,7 +36,7 @@ function linkOf(o: BoardCommandOptions, what: string, ctx: CommandContext): Flas
   if (o.device && isUsbDeviceSpec(o.device)) return usbRequestLink(o.device);
   // A USB bootloader row alone: its device is found by the row's USB ids.
   if (!o.device && o.uuids.length === 0 && o.target && isUsbTarget(o.target))
-    return usbRequestLink("usb:");
+    return usbRequestLink(o.target.usbIds.length === 1 ? `usb:${o.target.usbIds[0]}` : "usb:");
   if (o.device)
     return {
       kind: "serial",

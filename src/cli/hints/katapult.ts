@@ -1,7 +1,7 @@
 // Hints for getting CAN nodes into Katapult and for Katapult sessions.
 
 import { ExitCode } from "../exit-codes.js";
-import { retryLine, type HintTable } from "./types.js";
+import { list, retryLine, str, type HintTable } from "./types.js";
 
 export const katapultHints = {
   NO_NODE: (_e, ctx) => ({
@@ -94,4 +94,17 @@ export const katapultHints = {
       ...retryLine(ctx),
     ],
   }),
+  BRIDGE_IN_DFU: (e) => {
+    const rows = list(e, "targets");
+    return {
+      exitCode: ExitCode.NO_NODE,
+      causes: [
+        "Katapult is not on the board (or is damaged), so the chip started its own USB DFU bootloader",
+      ],
+      next: [
+        `flash it over DFU now: canflash --target ${rows.length === 1 ? rows[0] : `<${rows.join("|")}>`} -d usb:${str(e, "usbPath")} <file>`,
+        "the file: Katapult's own image (to get Katapult back, then flash Klipper over CAN), or a Klipper build with the bootloader offset 'No bootloader' (one linked after Katapult does not start without it)",
+      ],
+    };
+  },
 } satisfies HintTable;
