@@ -11,13 +11,7 @@ import { findTarget, targets, type Target } from "../targets/index.js";
 import type { SerialMode } from "../transport/serial-mode.js";
 import { CanflashError } from "../util/errors.js";
 import { expandPath, readFirmware, type FirmwareFile } from "./firmware.js";
-import {
-  isUsbDeviceSpec,
-  isUsbTarget,
-  usbRequestLink,
-  usbRowsFor,
-  type UsbRequestLink,
-} from "./usb-devices.js";
+import { isUsbDeviceSpec, usbRequestLink, usbRowsFor, type UsbRequestLink } from "./usb-devices.js";
 
 export { isUuid, parseUuid, type Uuid };
 export { parseSerialMode, type SerialMode } from "../transport/serial-mode.js";
@@ -168,8 +162,6 @@ export async function chooseTarget(
       (t.transports.includes("uart") || t.transports.includes("usb-cdc")) &&
       // A row only a person can enter (the STM32 ROM's boot pins) is never guessed: --target names it.
       t.entry.some((e) => ENTRIES[e].automatic) &&
-      // Nor one that is a USB device of its own (HID bootloader, BOOTSEL): from a tty, --target names it.
-      !isUsbTarget(t) &&
       (await isSupported(t))
     )
       rows.push(t);

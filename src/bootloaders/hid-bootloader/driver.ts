@@ -34,7 +34,7 @@ export function hidAdapter(t: Target, link: Link, env: DriverEnv): HidBootloader
     return new HidBootloaderAdapter({ backend: link.backend, selector: link.selector, target });
   if (link.kind === "serial")
     return new HidBootloaderAdapter({
-      backend: usbBackend(),
+      backend: env.usbBackend ?? usbBackend(),
       target,
       request: () => touch1200(link.device, env.procRoot),
     });
@@ -95,7 +95,12 @@ export const driver: BootloaderDriver = {
     const usbLink =
       link.kind === "usb"
         ? link
-        : { kind: "usb" as const, selector: {}, backend: usbBackend(), label: "usb:" };
+        : {
+            kind: "usb" as const,
+            selector: {},
+            backend: env.usbBackend ?? usbBackend(),
+            label: "usb:",
+          };
     const adapter = hidAdapter(t, usbLink, env);
     const ctx = driverContext(env);
     try {

@@ -32,7 +32,7 @@ export function picobootAdapter(t: Target, link: Link, env: DriverEnv): Picoboot
     return new PicobootAdapter({ backend: link.backend, selector: link.selector, target });
   if (link.kind === "serial")
     return new PicobootAdapter({
-      backend: usbBackend(),
+      backend: env.usbBackend ?? usbBackend(),
       target,
       request: () => touch1200(link.device, env.procRoot),
     });
@@ -89,7 +89,12 @@ export const driver: BootloaderDriver = {
     const usbLink =
       link.kind === "usb"
         ? link
-        : { kind: "usb" as const, selector: {}, backend: usbBackend(), label: "usb:" };
+        : {
+            kind: "usb" as const,
+            selector: {},
+            backend: env.usbBackend ?? usbBackend(),
+            label: "usb:",
+          };
     const adapter = picobootAdapter(t, usbLink, env);
     const ctx = driverContext(env);
     try {
