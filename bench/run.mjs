@@ -3,6 +3,7 @@
 import { benchAvr } from "./avr.mjs";
 import { benchBatchCan } from "./batch-can.mjs";
 import { benchCpu } from "./cpu.mjs";
+import { benchHalfKay } from "./halfkay.mjs";
 import { benchDfu } from "./dfu.mjs";
 import { benchBusModel, benchKatapultCan } from "./katapult-can.mjs";
 import { benchKatapultFaults } from "./katapult-faults.mjs";
@@ -31,6 +32,7 @@ ok = batch.every((r) => r.toFloor <= 1.25) && ok;
 ok = (await benchAvr()) && ok;
 ok = (await benchSamBa()) && ok;
 ok = (await benchStm32()) && ok;
+ok = (await benchHalfKay()) && ok;
 // Boots User-Mode Linux (a few minutes); says why not where it cannot. CANFLASH_BENCH_VCAN=0 skips it.
 ok = (await benchDfu()) && ok;
 if (process.env.CANFLASH_BENCH_VCAN === "0")

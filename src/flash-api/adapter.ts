@@ -26,6 +26,12 @@ export interface DeviceInfo {
   protocolVersion?: string;
   /** Where nothing reads back (a file copy): what is checked instead, for the result line. */
   unverified?: string;
+  /**
+   * The adapter's check() refuses an image not laid out for this bootloader
+   * itself (RP2040: boot2 before the vector table at the flash start), so the
+   * generic vector-table check at the application start stands aside.
+   */
+  checksImageLayout?: boolean;
 }
 
 export interface AdapterCapabilities {

@@ -19,7 +19,7 @@ const TRANSPORTS: Readonly<Record<LinkKind, readonly Transport[]>> = {
   can: ["can"],
   serial: ["uart", "usb-cdc"],
   drive: ["usb-msc", "sdcard"],
-  usb: ["usb-dfu", "usb-hid"],
+  usb: ["usb-dfu", "usb-hid", "usb-picoboot"],
 };
 
 /**

@@ -262,7 +262,7 @@ export function checkDevice(
   const families = mcu ? mcuFlash(mcu)?.uf2Families : undefined;
   if (image.uf2FamilyId !== undefined && mcu && families && !families.includes(image.uf2FamilyId))
     throw new Uf2FamilyMismatchError(image.uf2FamilyId, mcu, families);
-  if (!isArm(mcu)) return;
+  if (!isArm(mcu) || device.checksImageLayout) return;
   // The vector table sits at the application start: word 0 the initial SP, word 1 the reset handler.
   // An RP2040 image linked for the start of flash begins with the 256-byte boot2 stage instead.
   const rpBoot2 = /^rp2(040|350)/.test(mcu ?? "") && plan.geometry.start === 0x10000000;

@@ -34,7 +34,7 @@ export const linkLabel = (
 ): string => (l.kind === "can" ? l.uuid : l.kind === "usb" ? l.spec : l.device);
 
 /** Transports of the rows flashed over a UsbLink. */
-export const USB_BOOTLOADER_TRANSPORTS = ["usb-dfu", "usb-hid"] as const;
+export const USB_BOOTLOADER_TRANSPORTS = ["usb-dfu", "usb-hid", "usb-picoboot"] as const;
 
 export const isUsbDeviceSpec = (text: string): boolean => /^usb(:|$)/i.test(text);
 

@@ -16,6 +16,7 @@ export const Protocol = z.enum([
   "dfu",
   "dfuse",
   "hid-bootloader",
+  "picoboot",
   "msc",
   "uf2",
   "sdcard",
@@ -30,6 +31,7 @@ export const Transport = z.enum([
   "usb-hid",
   "usb-dfu",
   "usb-msc",
+  "usb-picoboot",
   "sdcard",
   "swd",
 ]);

@@ -116,11 +116,18 @@ describe("target table", () => {
 
 describe("driver table", () => {
   it("has a driver for Katapult and the AVR bootloaders, imported on use", async () => {
-    for (const p of ["katapult", "stk500v1", "stk500v2"] as const) {
+    for (const p of [
+      "katapult",
+      "stk500v1",
+      "stk500v2",
+      "halfkay",
+      "hid-bootloader",
+      "picoboot",
+    ] as const) {
       const d = await loadDriver(p);
       expect(d?.protocol).toBe(p);
     }
-    expect(loadDriver("halfkay")).toBeUndefined();
+    expect(loadDriver("swd")).toBeUndefined(); // OpenOCD: not in this build yet
   });
 
   it("says which rows this build flashes: AVR parts yes, the M0's borrowed STK500v2 framing no", async () => {
@@ -128,6 +135,14 @@ describe("driver table", () => {
     expect(await isSupported(findTarget("katapult"))).toBe(true);
     expect(await isSupported(findTarget("samd21-m0-stk500v2"))).toBe(false);
     expect(await isSupported(findTarget("sam3x-bossac"))).toBe(true);
+    for (const id of [
+      "teensy-at90usb1286",
+      "stm32f103-hid",
+      "stm32f4-hid",
+      "rp2040-picoboot",
+      "rp2040-picoboot-katapult",
+    ])
+      expect(await isSupported(findTarget(id))).toBe(true);
   });
 });
 

@@ -18,6 +18,7 @@ import { moonrakerHints } from "./moonraker.js";
 import { serialHints } from "./serial.js";
 import { stm32Hints } from "./stm32.js";
 import { usbHints } from "./usb.js";
+import { usbLoaderHints } from "./usb-loaders.js";
 import { dfuHints } from "./dfu.js";
 import type { ErrorFacts, Explained, HintContext, HintFn } from "./types.js";
 
@@ -32,6 +33,7 @@ const HINTS: Readonly<Record<ErrorCode, HintFn>> = {
   ...serialHints,
   ...stm32Hints,
   ...usbHints,
+  ...usbLoaderHints,
   ...dfuHints,
   ...imageHints,
   ...flasherHints,
