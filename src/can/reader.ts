@@ -16,6 +16,12 @@ export interface ReaderOptions {
   errors?: boolean;
   /** Queue bound; beyond it frames are counted as lost and the next recv reports it. Default 65536. */
   limit?: number;
+  /**
+   * Called synchronously as each frame reaches this reader, before anyone
+   * reads it: when it was received, not when a consumer got round to it
+   * (a trace's timestamps).
+   */
+  onFrame?: (frame: CanFrame) => void;
 }
 
 export interface RecvOptions {
@@ -52,6 +58,7 @@ export class FrameQueue implements CanReader {
   readonly filters: readonly CanFilter[];
   readonly wantsErrors: boolean;
   private readonly limit: number;
+  private readonly onFrame: ((frame: CanFrame) => void) | undefined;
   private queue: CanFrame[] = [];
   private head = 0;
   private readonly waiters: Waiter[] = [];
@@ -70,6 +77,7 @@ export class FrameQueue implements CanReader {
     this.filters = options.filters ?? [];
     this.wantsErrors = options.errors ?? false;
     this.limit = options.limit ?? DEFAULT_LIMIT;
+    this.onFrame = options.onFrame;
   }
 
   /** Frames waiting to be read. */
@@ -79,6 +87,7 @@ export class FrameQueue implements CanReader {
 
   push(frame: CanFrame): void {
     if (this.ended) return;
+    this.onFrame?.(frame);
     const w = this.waiters.shift();
     if (w) {
       w.cleanup();

@@ -21,16 +21,13 @@ export class TracedBus extends DelegatingBus {
     private readonly sink: TraceSink,
   ) {
     super(inner);
-    const tap = inner.subscribe({ errors: true });
-    this.tap = tap;
-    void (async () => {
-      try {
-        for await (const f of tap)
-          sink(`${traceTimestamp()} ${inner.channel} RX ${formatFrame(f)}`);
-      } catch {
-        // the bus closed
-      }
-    })();
+    // Stamped as the frame arrives (a reader's loop would stamp it when it got round to it,
+    // after whatever the other readers did with it first); nothing is queued for reading.
+    this.tap = inner.subscribe({
+      errors: true,
+      limit: 0,
+      onFrame: (f) => sink(`${traceTimestamp()} ${inner.channel} RX ${formatFrame(f)}`),
+    });
   }
 
   override async send(frame: CanFrame, options?: SendOptions): Promise<void> {

@@ -3,7 +3,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseFrame } from "../../src/can/frame.js";
+import { canFrame, parseFrame } from "../../src/can/frame.js";
+import { TracedBus } from "../../src/can/trace.js";
+import { VirtualCanChannel } from "../../src/can/virtual.js";
 import { TracedTransport } from "../../src/transport/trace.js";
 import { MockTransport } from "../../src/transport/mock.js";
 import { VirtualClock } from "../../src/util/clock.js";
@@ -45,5 +47,34 @@ describe("--trace-file", () => {
     await clock.run(t.read(10));
     expect(lines[0]).toMatch(/^\(\d+\.\d{6}\) \/dev\/ttyUSB0 TX 30 20$/);
     expect(lines[1]).toMatch(/^\(\d+\.\d{6}\) \/dev\/ttyUSB0 RX 14 10$/);
+  });
+
+  it("a received frame is stamped as it arrives, before the answer a reader sends to it", async () => {
+    const channel = VirtualCanChannel.anonymous({});
+    const peer = channel.open();
+    const lines: string[] = [];
+    const host = new TracedBus(channel.open({ label: "host" }), (l) => lines.push(l));
+    // The reader that answers subscribes after the trace, as a session does.
+    const reader = host.subscribe();
+    const answered = (async () => {
+      for (let i = 0; i < 3; i++) {
+        const f = await reader.recv(1000);
+        await host.send(canFrame(0x200, [f!.data[0]!]));
+      }
+    })();
+    // A burst: all three arrive before the reader runs.
+    for (let i = 0; i < 3; i++) await peer.send(canFrame(0x201, [i]));
+    await answered;
+    reader.close();
+    await host.close();
+    await peer.close();
+    expect(lines.map((l) => l.split(" ").slice(2).join(" "))).toEqual([
+      "RX 201#00",
+      "RX 201#01",
+      "RX 201#02",
+      "TX 200#00",
+      "TX 200#01",
+      "TX 200#02",
+    ]);
   });
 });
