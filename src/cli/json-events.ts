@@ -59,7 +59,7 @@ export const JsonEvent = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("phase"),
     board,
-    phase: z.enum(["enter", "connect", "erase", "write", "verify", "finish"]),
+    phase: z.enum(["enter", "connect", "compare", "erase", "write", "verify", "finish"]),
     status: z.enum(["start", "end", "failed"]),
     ms: z.number().optional(),
     totalBytes: z.number().int().optional(),
@@ -68,7 +68,7 @@ export const JsonEvent = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("progress"),
     board,
-    phase: z.enum(["erase", "write", "verify"]),
+    phase: z.enum(["compare", "erase", "write", "verify"]),
     bytes: z.number().int(),
     totalBytes: z.number().int(),
   }),

@@ -88,6 +88,7 @@ export interface OutputOptions {
 const PHASE_TEXT: Record<FlashPhase, string> = {
   enter: "Entering the bootloader",
   connect: "Connecting to the bootloader",
+  compare: "Reading back to compare",
   erase: "Erasing",
   write: "Writing",
   verify: "Verifying",
@@ -173,7 +174,12 @@ export class TextReporter implements Reporter {
     switch (e.type) {
       case "phase-start": {
         const total = e.totalBytes ?? 0;
-        if (e.phase === "write" || e.phase === "verify" || e.phase === "erase") {
+        if (
+          e.phase === "write" ||
+          e.phase === "verify" ||
+          e.phase === "erase" ||
+          e.phase === "compare"
+        ) {
           this.bars.set(board, {
             phase: e.phase,
             bytes: 0,

@@ -413,9 +413,11 @@ export async function run(
         dryRun: !!f.dryRun,
         force: !!f.force,
         stopKlipper: !!f.stopKlipper,
-        skipCurrent: ensure || !!f.skipCurrent,
+        // ensure: the data dictionary decides, or with --readback the board's flash read back.
+        skipCurrent: (ensure && !f.readback) || !!f.skipCurrent,
         ...(config !== undefined ? { config } : {}),
         ...(ensure ? { ensure } : {}),
+        ...(ensure && f.readback ? { compareFirst: true } : {}),
       },
       c,
     );
@@ -599,11 +601,18 @@ Manifest (JSON or YAML):
     .option("-b, --baud <rate>", "UART baud rate (default: the target's)")
     .option("--serial-mode <mode>", "UART line settings: 8e1, 8n1, … (default: the bootloader's)")
     .option("--target <id>", "the board/chip from `canflash targets`")
+    .option(
+      "--readback",
+      "compare each board's flash by reading it back (in its bootloader) instead of trusting the data dictionary",
+    )
     .addHelpText(
       "after",
       `
 A CAN board whose running Klipper reports the image's data dictionary (same version,
-toolchain, build config) is left alone; the others are flashed and verified. --json's
+toolchain, build config) is left alone; the others are flashed and verified. With
+--readback every board is taken into its bootloader and its flash read back: an
+identical one is started again unchanged, nothing written; serial boards need it to be
+told apart at all. --json's
 result says changed: true|false per board and overall; the exit code is 0 whether or
 not anything changed, and a failure's code otherwise (examples/ansible/).
 

@@ -4,7 +4,7 @@
 // `info` events carry facts learned on the way (bootloader, MCU, page count).
 // The library emits; only the CLI renders.
 
-export type FlashPhase = "enter" | "connect" | "erase" | "write" | "verify" | "finish";
+export type FlashPhase = "enter" | "connect" | "compare" | "erase" | "write" | "verify" | "finish";
 
 export type FlashEvent =
   | { type: "phase-start"; phase: FlashPhase; totalBytes?: number }

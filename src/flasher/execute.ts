@@ -23,6 +23,12 @@ export interface FlashOptions {
   checks?: Array<(plan: FlashPlan, device: DeviceInfo) => void | Promise<void>>;
   /** Stop after connect, plan and checks: nothing is written and the application is not started. */
   dryRun?: boolean;
+  /**
+   * Read the board's flash back first (read-back adapters): when every block
+   * is already the image's, nothing is erased or written and the verified
+   * firmware is started (result `unchanged`); otherwise the flash goes on.
+   */
+  compareFirst?: boolean;
 }
 
 export interface FlashResult {
@@ -32,6 +38,10 @@ export interface FlashResult {
   /** A dry run that entered the bootloader sent the board back to its application. */
   returnedToApplication?: boolean;
   verified: boolean;
+  /** compareFirst found the image already in flash: nothing was written. */
+  unchanged?: boolean;
+  /** compareFirst was asked but the bootloader cannot read back: flashed without comparing. */
+  compareImpossible?: boolean;
   /** Wall time per phase, ms. */
   phaseMs: Partial<Record<FlashPhase, number>>;
   totalMs: number;
@@ -119,6 +129,41 @@ export async function runFlash(
         totalMs: clock.now() - t0,
       };
     }
+    let compareImpossible = false;
+    if (options.compareFirst && verify !== "readback") compareImpossible = true;
+    else if (options.compareFirst) {
+      const same = await phase("compare", total, async () => {
+        let done = 0;
+        for (const block of plan.blocks) {
+          throwIfAborted(options.signal, "compare");
+          const got = await adapter.readBlock!(ctx, block);
+          if (firstDifference(block.data, got) >= 0) return false;
+          done += block.data.length;
+          emit({ type: "progress", phase: "compare", bytes: done, totalBytes: total });
+        }
+        return true;
+      });
+      emit({
+        type: "info",
+        message: same
+          ? "the board's flash already holds this image (read back, every block identical): nothing written"
+          : "the board's flash differs from the image: flashing",
+        data: { unchanged: same },
+      });
+      if (same) {
+        // Read back identical is as verified as a flash: start it as a flash would end.
+        await phase("finish", undefined, () => adapter.finish(ctx));
+        return {
+          device,
+          plan,
+          dryRun: false,
+          verified: true,
+          unchanged: true,
+          phaseMs,
+          totalMs: clock.now() - t0,
+        };
+      }
+    }
     state = "in-bootloader"; // from here on the flash changes; the board must not boot it unverified
     if (adapter.erase) await phase("erase", undefined, () => adapter.erase!(ctx, plan));
     await phase("write", total, async () => {
@@ -157,7 +202,15 @@ export async function runFlash(
       verified = true;
     }
     await phase("finish", undefined, () => adapter.finish(ctx));
-    return { device, plan, dryRun: false, verified, phaseMs, totalMs: clock.now() - t0 };
+    return {
+      device,
+      plan,
+      dryRun: false,
+      verified,
+      ...(compareImpossible ? { compareImpossible } : {}),
+      phaseMs,
+      totalMs: clock.now() - t0,
+    };
   } catch (e) {
     // Refused or failed with nothing written: back to where the board was found.
     if (e instanceof FlashError && e.deviceState === "untouched" && !options.signal?.aborted)

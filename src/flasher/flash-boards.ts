@@ -84,6 +84,8 @@ export interface FlashBoardsOptions {
   force?: boolean;
   /** Leave CAN boards alone that already run the image's build (same data dictionary). */
   skipCurrent?: boolean;
+  /** Read each board's flash back first and write only when it differs (runFlash's compareFirst). */
+  compareFirst?: boolean;
   /** The Klipper guard: may it stop Klipper, which printer.cfg, where to look. */
   klipper: Omit<GuardOptions, "dryRun" | "onEvent">;
   signal?: AbortSignal;
@@ -239,6 +241,7 @@ async function flashLocked(
           onEvent,
           ...(signal ? { signal } : {}),
           ...(o.dryRun ? { dryRun: true } : {}),
+          ...(o.compareFirst ? { compareFirst: true } : {}),
         }),
     };
   };

@@ -68,4 +68,31 @@ describe("canflash ensure", () => {
     expect(res).toMatchObject({ ok: false, changed: false });
     expect(res.boards![0]).toMatchObject({ result: "failed", changed: false });
   }, 30_000);
+
+  it("--readback: the boards' flash read back decides; identical boards get nothing written and are started again", async () => {
+    const { dir, manifest } = setup(["8266c4636429", "ef00c3c43f24"]);
+    const args = ["ensure", "--readback", "--manifest", manifest, "--json"];
+    const first = await canflash(args, { cwd: dir });
+    expect(first.code).toBe(0);
+    expect(result(first.stdout).changed).toBe(true);
+    const second = await canflash(args, { cwd: dir });
+    expect(second.code).toBe(0);
+    const r2 = result(second.stdout);
+    expect(r2.changed).toBe(false);
+    expect(r2.boards!.map((b) => `${b.board}:${b.result}:${b.changed}`)).toEqual([
+      "8266c4636429:ok:false",
+      "ef00c3c43f24:ok:false",
+    ]);
+    // read back (the compare phase), never written
+    const events = second.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { type: string; phase?: string });
+    expect(events.some((e) => e.type === "phase" && e.phase === "compare")).toBe(true);
+    expect(events.some((e) => e.type === "phase" && e.phase === "write")).toBe(false);
+    const text = await canflash(["ensure", "--readback", "--manifest", manifest], { cwd: dir });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/unchanged: read back identical, nothing written/);
+    expect(text.stdout).toMatch(/^Nothing changed$/m);
+  }, 90_000);
 });

@@ -659,3 +659,55 @@ describe("runFlash: image placement and close", () => {
     expect(fake.calls("close")).toBe(1);
   });
 });
+
+describe("runFlash: compareFirst (canflash ensure --readback)", () => {
+  it("the image already in flash: read back, nothing erased or written, the verified firmware started", async () => {
+    const fake = fakeAdapter();
+    DATA.forEach((v, i) => fake.memory.set(START + i, v));
+    const { run, events } = flash(fake, { compareFirst: true });
+    const r = await run;
+    expect(r).toMatchObject({ unchanged: true, verified: true, dryRun: false });
+    expect(phasesOf(events)).toEqual(["enter", "connect", "compare", "finish"]);
+    expect(fake.calls("writeBlock")).toBe(0);
+    expect(fake.calls("erase")).toBe(0);
+    expect(fake.calls("readBlock")).toBe(TOTAL / BS);
+  });
+
+  it("one byte differs: the compare stops at its block, then the full flash runs and verifies", async () => {
+    const fake = fakeAdapter();
+    DATA.forEach((v, i) => fake.memory.set(START + i, i === 20 ? v ^ 1 : v));
+    const { run, events } = flash(fake, { compareFirst: true });
+    const r = await run;
+    expect(r.unchanged).toBeUndefined();
+    expect(r.verified).toBe(true);
+    expect(phasesOf(events)).toEqual([
+      "enter",
+      "connect",
+      "compare",
+      "erase",
+      "write",
+      "verify",
+      "finish",
+    ]);
+    expect(fake.memory.get(START + 20)).toBe(DATA[20]);
+    // compare read blocks 0 and 1 (the difference), verify read all three
+    expect(fake.calls("readBlock")).toBe(2 + TOTAL / BS);
+  });
+
+  it("a bootloader that cannot read back is flashed without comparing, and the result says so", async () => {
+    const fake = fakeAdapter({ verify: "none", readBlock: false });
+    DATA.forEach((v, i) => fake.memory.set(START + i, v));
+    const r = await flash(fake, { compareFirst: true }).run;
+    expect(r).toMatchObject({ compareImpossible: true, verified: false });
+    expect(fake.calls("writeBlock")).toBe(TOTAL / BS);
+  });
+
+  it("a read failing during the compare: nothing written, the board untouched", async () => {
+    const fake = fakeAdapter({ failIn: "readBlock" });
+    const e = await flashFailure(flash(fake, { compareFirst: true }).run);
+    expect(e.phase).toBe("compare");
+    expect(e.deviceState).toBe("untouched");
+    expect(fake.calls("writeBlock")).toBe(0);
+    expect(fake.calls("finish")).toBe(0);
+  });
+});

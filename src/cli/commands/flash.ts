@@ -33,6 +33,8 @@ export interface FlashCliOptions {
   config?: string;
   /** canflash ensure: only boards not on the image's build are flashed; rows say what changed. */
   ensure?: boolean;
+  /** Read each board's flash back and write only when it differs (ensure --readback). */
+  compareFirst?: boolean;
 }
 
 /** Exit codes by how bad they are, for "the worst result". */
@@ -151,6 +153,7 @@ export async function flashCommand(
     dryRun: !!o.dryRun,
     force: !!o.force,
     skipCurrent: !!o.skipCurrent,
+    ...(o.compareFirst ? { compareFirst: true } : {}),
     klipper: {
       stopKlipper: !!o.stopKlipper,
       config: o.config,
@@ -170,7 +173,8 @@ export async function flashCommand(
     const { row, code } = rowOf(oc, files.get(oc.request)!, ctx, single);
     if (o.ensure)
       row.changed =
-        oc.status === "ok" || (oc.status === "failed" && row.error?.deviceState !== "untouched");
+        (oc.status === "ok" && !oc.result.unchanged) ||
+        (oc.status === "failed" && row.error?.deviceState !== "untouched");
     rows.push(row);
     codes.push(code);
   }
@@ -230,6 +234,9 @@ function rowOf(
   switch (oc.status) {
     case "ok":
       row.bytes = oc.result.plan.imageBytes;
+      if (oc.result.unchanged) row.note = "unchanged: read back identical, nothing written";
+      else if (oc.result.compareImpossible)
+        row.note = "flashed without comparing: this bootloader cannot read back";
       if (!oc.result.verified)
         row.note = `not verified: ${oc.result.device.unverified ?? "this bootloader cannot read back"}`;
       return { row, code: ExitCode.OK };
