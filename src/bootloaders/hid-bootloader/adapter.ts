@@ -10,9 +10,9 @@
 import type { DeviceInfo, FlashAdapter, FlashContext } from "../../flash-api/adapter.js";
 import type { PlannedBlock } from "../../flash-api/geometry.js";
 import type { UsbBackend, UsbDevice, UsbDeviceInfo, UsbSelector } from "../../usb/device.js";
-import { KATAPULT_INSTEAD, waitForDeparture, waitForDevicePrompting } from "../../usb/presence.js";
+import { waitForDeparture } from "../../usb/presence.js";
+import { reachUsbBootloader } from "../../entry/usb-bootloader.js";
 import { label } from "../../usb/request-host.js";
-import { describeSelector } from "../../usb/wait.js";
 import { CHUNK_SIZE, MIN_BCD_DEVICE } from "./codec.js";
 import { HidBootloaderDidNotRebootError, HidBootloaderTooOldError } from "./errors.js";
 import { HidBootloaderSession, type HidOut } from "./session.js";
@@ -56,40 +56,16 @@ export class HidBootloaderAdapter implements FlashAdapter {
 
   async enter(ctx: FlashContext): Promise<void> {
     const o = this.options;
-    const request = o.request;
-    // A dry run sends no touch: the bootloader is either on the bus already or not reached.
-    const ask = request && !ctx.dryRun;
-    const found = await waitForDevicePrompting(o.backend, this.selector, {
-      clock: ctx.clock,
-      signal: ctx.signal,
-      // After a touch, a board with Katapult installed comes up as Katapult instead.
-      ...(request ? { instead: KATAPULT_INSTEAD } : {}),
-      timeoutMs: request && ctx.dryRun ? 0 : (o.appearTimeoutMs ?? HID_APPEAR_TIMEOUT_MS),
-      onWaiting: async () => {
-        if (ask) {
-          ctx.emit({
-            type: "info",
-            message: "asking Klipper into the HID bootloader (1200-baud touch)",
-            data: { request: "1200-baud-touch" },
-          });
-          await request();
-          this.requested = true;
-        } else if (request)
-          ctx.emit({
-            type: "info",
-            message:
-              "dry run: the 1200-baud touch that would ask Klipper into its bootloader is not sent",
-            data: { dryRun: true },
-          });
-        else
-          ctx.emit({
-            type: "info",
-            message: `waiting for the HID bootloader (${describeSelector(this.selector)}): start the board with BOOT1 high`,
-            data: { waitingFor: describeSelector(this.selector) },
-          });
-      },
+    const { device, requested } = await reachUsbBootloader(ctx, {
+      backend: o.backend,
+      selector: this.selector,
+      ...(o.request ? { request: o.request } : {}),
+      appearTimeoutMs: o.appearTimeoutMs ?? HID_APPEAR_TIMEOUT_MS,
+      bootloader: "the HID bootloader",
+      byHand: "start the board with BOOT1 high",
     });
-    this.dev = await o.backend.open(found[0]!);
+    this.requested = requested;
+    this.dev = await o.backend.open(device);
   }
 
   async connect(ctx: FlashContext): Promise<DeviceInfo> {

@@ -12,9 +12,9 @@
 import type { DeviceInfo, FlashAdapter, FlashContext } from "../../flash-api/adapter.js";
 import type { FlashPlan, PlannedBlock } from "../../flash-api/geometry.js";
 import type { UsbBackend, UsbDevice, UsbDeviceInfo, UsbSelector } from "../../usb/device.js";
-import { KATAPULT_INSTEAD, waitForDeparture, waitForDevicePrompting } from "../../usb/presence.js";
+import { waitForDeparture } from "../../usb/presence.js";
+import { reachUsbBootloader } from "../../entry/usb-bootloader.js";
 import { label } from "../../usb/request-host.js";
-import { describeSelector } from "../../usb/wait.js";
 import {
   BOOT2_SIZE,
   Exclusive,
@@ -90,40 +90,17 @@ export class PicobootAdapter implements FlashAdapter {
 
   async enter(ctx: FlashContext): Promise<void> {
     const o = this.options;
-    const request = o.request;
-    // A dry run sends no touch: the bootloader is either on the bus already or not reached.
-    const ask = request && !ctx.dryRun;
-    const found = await waitForDevicePrompting(o.backend, this.selector, {
-      clock: ctx.clock,
-      signal: ctx.signal,
-      // After a touch, a board with Katapult installed comes up as Katapult instead.
-      ...(request ? { instead: KATAPULT_INSTEAD } : {}),
-      timeoutMs: request && ctx.dryRun ? 0 : (o.appearTimeoutMs ?? PICOBOOT_APPEAR_TIMEOUT_MS),
-      onWaiting: async () => {
-        if (ask) {
-          ctx.emit({
-            type: "info",
-            message: "asking Klipper into BOOTSEL mode (1200-baud touch)",
-            data: { request: "1200-baud-touch" },
-          });
-          await request();
-          this.requested = true;
-        } else if (request)
-          ctx.emit({
-            type: "info",
-            message:
-              "dry run: the 1200-baud touch that would ask Klipper into its bootloader is not sent",
-            data: { dryRun: true },
-          });
-        else
-          ctx.emit({
-            type: "info",
-            message: `waiting for an RP2040 in BOOTSEL mode (${describeSelector(this.selector)}): hold BOOTSEL while plugging it in`,
-            data: { waitingFor: describeSelector(this.selector) },
-          });
-      },
+    const { device, requested } = await reachUsbBootloader(ctx, {
+      backend: o.backend,
+      selector: this.selector,
+      ...(o.request ? { request: o.request } : {}),
+      appearTimeoutMs: o.appearTimeoutMs ?? PICOBOOT_APPEAR_TIMEOUT_MS,
+      bootloader: "BOOTSEL mode",
+      waitingFor: "an RP2040 in BOOTSEL mode",
+      byHand: "hold BOOTSEL while plugging it in",
     });
-    this.dev = await o.backend.open(found[0]!);
+    this.requested = requested;
+    this.dev = await o.backend.open(device);
   }
 
   async connect(): Promise<DeviceInfo> {
