@@ -20,6 +20,7 @@ const LAYER: Record<string, number> = {
   can: 1,
   targets: 1.5,
   transport: 2,
+  usb: 2.1,
   "klippy-bridge": 2.5,
   "flash-api": 2.7,
   entry: 2.8,

@@ -17,6 +17,8 @@ declare module "../util/errors.js" {
 type Loader = () => Promise<{ driver: BootloaderDriver }>;
 
 const DRIVERS: Partial<Record<Protocol, Loader>> = {
+  dfu: () => import("./dfu/driver.js"),
+  dfuse: () => import("./dfu/driver.js").then((m) => ({ driver: m.dfuseDriver })),
   katapult: () => import("./katapult/driver.js"),
   "sam-ba": () => import("./sam-ba/driver.js"),
   stk500v1: () => import("./avr/stk500v1/driver.js"),

@@ -67,6 +67,7 @@ interface Flags {
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
+const mcuNamesOf = (f: Flags): string[] => (f.mcu as string[] | undefined) ?? [];
 
 /** Options every command takes. */
 function common(cmd: Command, root = false): Command {
@@ -128,6 +129,8 @@ Examples:
                                                 flash over USB or UART (-b 250000)
   canflash --target atmega2560 -d /dev/ttyACM0 out/klipper.elf.hex
                                                 an AVR through its Arduino bootloader (STK500)
+  canflash --target stm32f4-rom-dfu out/klipper.bin
+                                                an STM32 in its ROM DFU bootloader (0483:df11)
   canflash -i sim -q                            try it without hardware: the built-in demo bus
   canflash -s -u aabbccddeeff                   print what the node's bootloader reports
   canflash -r -u aabbccddeeff                   put the node into its bootloader and stop
@@ -305,6 +308,9 @@ export async function run(
     ensure = false,
   ): Promise<ExitCodeValue> => {
     const target = await resolveTarget(f.target as string | undefined);
+    // A USB bootloader row alone (no -d, -u, --mcu, manifest): its device is found by the row's USB ids.
+    if (target && !f.device && !f.manifest && f.uuid.length === 0 && mcuNamesOf(f).length === 0)
+      if ((await import("../flasher/usb-devices.js")).isUsbTarget(target)) f.device = "usb:";
     let entries: BoardSpec[] = [];
     let jobs = parseJobs(f.jobs as string | undefined);
     let config = typeof f.config === "string" ? f.config : undefined;
@@ -399,7 +405,7 @@ export async function run(
     .option("-r, --request-bootloader", "put the node into its bootloader and stop")
     .option(
       "-d, --device <tty>",
-      "serial/USB device of a Katapult or Klipper board (e.g. /dev/serial/by-id/usb-katapult_…)",
+      "serial/USB device of a Katapult or Klipper board (e.g. /dev/serial/by-id/usb-katapult_…), or a USB bootloader: usb:0483:df11, usb:<serial>, usb:1-1.4",
     )
     .option(
       "-b, --baud <rate>",
@@ -459,7 +465,7 @@ export async function run(
           if (f.requestBootloader)
             return (await load.board()).requestCommand(await boardOpts(f), c);
           if (f.status) return (await load.board()).statusCommand(await boardOpts(f), c);
-          if (f.uuid.length > 0 || f.manifest || (f.mcu as string[]).length > 0)
+          if (f.uuid.length > 0 || f.manifest || (f.mcu as string[]).length > 0 || f.target)
             return flash(f, c, file);
           if (file)
             throw new UsageError(

@@ -12,6 +12,7 @@ import type { ByteTransport } from "../transport/byte-transport.js";
 import type { LineSequence } from "../transport/line-sequence.js";
 import type { SerialMode } from "../transport/serial-mode.js";
 import type { BridgeNetdev, UsbTree } from "../transport/usb-tree.js";
+import type { UsbBackend, UsbSelector } from "../usb/device.js";
 import type { Clock } from "../util/clock.js";
 import type { DeviceInfo, FlashAdapter, FlashContext } from "./adapter.js";
 import type { FlashEvent } from "./progress.js";
@@ -51,7 +52,22 @@ export interface SerialLink {
   lines?: LineSequence;
 }
 
-export type Link = CanLink | SerialLink;
+/**
+ * A board on USB in a bootloader of its own (DFU, the HID bootloader,
+ * HalfKay, PICOBOOT): found through `backend` by `selector`. Fields the
+ * selector leaves out are filled by the row (its USB ids); a device that
+ * has to re-enumerate first (a DFU runtime after DETACH, an application
+ * after a 1200-baud touch) is looked for again on the same backend.
+ */
+export interface UsbLink {
+  kind: "usb";
+  selector: UsbSelector;
+  backend: UsbBackend;
+  /** How the user named it, for messages: "usb:0483:df11", "usb:1-1.4", the row's ids. */
+  label: string;
+}
+
+export type Link = CanLink | SerialLink | UsbLink;
 export type LinkKind = Link["kind"];
 
 /** What the orchestration lends a driver: time, cancellation, tracing and the system roots (tests). */

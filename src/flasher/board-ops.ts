@@ -26,7 +26,10 @@ import { isSimulatedInterface, openBus, type TraceSink } from "./buses.js";
 import { lockBoards, lockKeyOf } from "./locks.js";
 import { checkLink } from "./link-check.js";
 import { guardKlipperKeepStopped, type GuardOptions, type KlipperEvent } from "./guard.js";
-import { KATAPULT_TARGET_ID, type FlashRequest } from "./requests.js";
+import { KATAPULT_TARGET_ID, UsbTargetNeededError, type FlashRequest } from "./requests.js";
+import { linkLabel, usbRowsFor } from "./usb-devices.js";
+import { usbBackend } from "../usb/backends.js";
+import type { UsbBackend } from "../usb/device.js";
 
 export interface BoardOpOptions {
   /** The Klipper guard (the board is left in its bootloader: a stopped Klipper stays stopped). */
@@ -38,6 +41,8 @@ export interface BoardOpOptions {
   procRoot?: string;
   /** Where the per-board lock files go (default: /run/lock, else the temp folder). */
   lockDir?: string;
+  /** USB boards: the backend (default: by name from the environment, see usb/backends.ts). */
+  usbBackend?: UsbBackend;
 }
 
 export interface BoardOpRequest {
@@ -52,7 +57,7 @@ interface Prepared {
 }
 
 async function prepare(r: BoardOpRequest): Promise<Prepared> {
-  const target = r.target ?? findTarget(KATAPULT_TARGET_ID);
+  const target = r.target ?? (await defaultTarget(r.link));
   const driver = await driverFor(target);
   checkLink(
     target,
@@ -64,13 +69,26 @@ async function prepare(r: BoardOpRequest): Promise<Prepared> {
   return { target, driver };
 }
 
+/** Without a row: Katapult, or for a USB device the one row its USB id belongs to. */
+async function defaultTarget(link: FlashRequest["link"]): Promise<Target> {
+  if (link.kind !== "usb") return findTarget(KATAPULT_TARGET_ID);
+  const rows = await usbRowsFor(link.selector);
+  if (link.selector.vendorId === undefined || rows.length !== 1)
+    throw new UsbTargetNeededError(
+      link.spec,
+      "",
+      (rows.length > 1 ? rows : await usbRowsFor({})).map((t) => t.id),
+    );
+  return rows[0]!;
+}
+
 async function withLink<T>(
   r: BoardOpRequest,
   o: BoardOpOptions,
   assignNodeIds: boolean,
   body: (link: Link, env: DriverEnv) => Promise<T>,
 ): Promise<T> {
-  const label = r.link.kind === "can" ? r.link.uuid : r.link.device;
+  const label = linkLabel(r.link);
   const unlock =
     r.link.kind === "can" && isSimulatedInterface(r.link.iface)
       ? () => undefined
@@ -89,6 +107,25 @@ async function withLocked<T>(
   body: (link: Link, env: DriverEnv) => Promise<T>,
   label: string,
 ): Promise<T> {
+  const env = (clock = realClock): DriverEnv => ({
+    clock,
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.trace ? { wrapTransport: (t: ByteTransport) => new TracedTransport(t, o.trace!) } : {}),
+    ...(o.usbTree ? { usbTree: o.usbTree } : {}),
+    ...(o.procRoot ? { procRoot: o.procRoot } : {}),
+    ...(o.onEvent ? { emit: o.onEvent } : {}),
+  });
+  // A board in a USB bootloader of its own is no Klipper MCU: nothing for the guard.
+  if (r.link.kind === "usb")
+    return body(
+      {
+        kind: "usb",
+        selector: r.link.selector,
+        backend: o.usbBackend ?? usbBackend(r.link.backend),
+        label: r.link.spec,
+      },
+      env(),
+    );
   await guardKlipperKeepStopped(
     {
       label,
@@ -98,14 +135,6 @@ async function withLocked<T>(
     },
     { ...o.klipper, ...(o.onEvent ? { onEvent: o.onEvent } : {}) },
   );
-  const env = (clock = realClock): DriverEnv => ({
-    clock,
-    ...(o.signal ? { signal: o.signal } : {}),
-    ...(o.trace ? { wrapTransport: (t: ByteTransport) => new TracedTransport(t, o.trace!) } : {}),
-    ...(o.usbTree ? { usbTree: o.usbTree } : {}),
-    ...(o.procRoot ? { procRoot: o.procRoot } : {}),
-    ...(o.onEvent ? { emit: o.onEvent } : {}),
-  });
   if (r.link.kind === "serial")
     return body(
       {
@@ -159,7 +188,7 @@ export async function enterBootloader(
     throw new RequestImpossibleError(
       target.bootloader.split(" (")[0]!,
       target.id,
-      r.link.kind === "can" ? r.link.uuid : r.link.device,
+      linkLabel(r.link),
       target.listenWindowMs,
     );
   return withLink(r, o, false, (link, env) => request(target, link, env));

@@ -2,7 +2,8 @@
 // interface (present, up, bitrate, txqueuelen, controller state, error
 // counters), whether Klipper is running, the serial devices with what they
 // are (a bootloader of the device table, a Klipper build) and who holds
-// them, and Klipper USB-to-CAN bridges. The CLI turns facts into findings
+// them, Klipper USB-to-CAN bridges, and USB devices in a bootloader mode
+// (DFU, HID …) with the command that flashes each. The CLI turns facts into findings
 // with their fixes.
 
 import { join } from "node:path";
@@ -25,7 +26,11 @@ import {
   type UsbInfo,
 } from "../transport/usb-tree.js";
 
-export type { CanInterfaceInfo, KlipperStatus, PortHolder, UsbInfo };
+import { usbBackend } from "../usb/backends.js";
+import type { UsbBackend } from "../usb/device.js";
+import { listUsbBoards, type UsbBoardFound } from "./usb-devices.js";
+
+export type { CanInterfaceInfo, KlipperStatus, PortHolder, UsbInfo, UsbBoardFound };
 
 export interface DoctorOptions {
   interfaces?: ListInterfacesOptions;
@@ -36,6 +41,8 @@ export interface DoctorOptions {
   procRoot?: string;
   /** Where the kernel modules live (tests). */
   modulesRoot?: string;
+  /** Where USB bootloaders are listed (default: by name from the environment). */
+  usbBackend?: UsbBackend;
 }
 
 export interface SerialDeviceFact {
@@ -60,6 +67,10 @@ export interface DoctorReport {
   klipper: KlipperStatus;
   serial: SerialDeviceFact[];
   bridges: BridgeFact[];
+  /** USB devices in a bootloader mode this build flashes (with the command), or running Klipper. */
+  usb: UsbBoardFound[];
+  /** Why USB devices could not be listed (the native addon missing …). */
+  usbError?: string;
 }
 
 /** The first row whose bootloader enumerates with this USB id. */
@@ -97,5 +108,20 @@ export async function examineHost(o: DoctorOptions = {}): Promise<DoctorReport> 
   const kernelCan =
     process.platform === "linux" &&
     (await kernelHasCanRaw(o.procRoot ?? "/proc", o.modulesRoot ?? "/lib/modules"));
-  return { kernelCan, interfaces, klipper, serial, bridges };
+  let usb: UsbBoardFound[] = [];
+  let usbError: string | undefined;
+  try {
+    usb = await listUsbBoards(o.usbBackend ?? usbBackend());
+  } catch (e) {
+    usbError = (e as Error).message;
+  }
+  return {
+    kernelCan,
+    interfaces,
+    klipper,
+    serial,
+    bridges,
+    usb,
+    ...(usbError ? { usbError } : {}),
+  };
 }

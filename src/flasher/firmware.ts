@@ -26,6 +26,7 @@ declare module "../util/errors.js" {
 }
 
 export { DEFAULT_FIRMWARE, expandPath } from "./inputs.js";
+import { DFU_SUFFIX_LENGTH, readDfuSuffix, type DfuSuffix } from "./image/dfu-suffix.js";
 
 export class FirmwareFileError extends CanflashError {
   constructor(
@@ -56,6 +57,8 @@ export interface FirmwareFile {
   parsed: FirmwareImage | undefined;
   /** The Klipper data dictionary built into the image (none: not a Klipper build, checks skipped). */
   dictionary: KlipperDictionary | undefined;
+  /** A raw binary ending in a DFU suffix: the suffix (stripped from `bytes`, never written). */
+  dfuSuffix?: DfuSuffix;
 }
 
 /** Reads and parses a firmware file. Throws FirmwareFileError or an ImageError. */
@@ -76,12 +79,15 @@ export async function readFirmware(
   }
   if (bytes.length === 0) throw new FirmwareFileError(full, "empty");
   const format = detectImageFormat(bytes, full);
+  const dfuSuffix = format === "bin" ? readDfuSuffix(bytes) : undefined;
+  if (dfuSuffix) bytes = bytes.subarray(0, bytes.length - DFU_SUFFIX_LENGTH);
   if (format === "bin") {
     return {
       path: full,
       bytes,
       format,
       parsed: undefined,
+      ...(dfuSuffix ? { dfuSuffix } : {}),
       dictionary: imageDictionary({ segments: [{ address: 0, data: bytes }] }),
       image: (device: DeviceInfo): PlanInput =>
         parseBin(bytes, { base: device.geometry.start, source: full }),

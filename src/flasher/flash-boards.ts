@@ -4,7 +4,7 @@
 // Klipper guard; per CAN interface one bus, the image's link checks before
 // any frame, --skip-current's identify, one gate (one clear and one
 // bootloader-request round) for its nodes, the USB-to-CAN bridge last;
-// serial boards on their own ttys. Boards flash concurrently per bus
+// serial boards on their own ttys; USB bootloaders (DFU …) on their backend. Boards flash concurrently per bus
 // (`jobs`), buses in parallel. Each board ends with a typed outcome;
 // progress goes out as events.
 
@@ -39,6 +39,8 @@ import {
 } from "./preflight.js";
 import type { FlashRequest } from "./requests.js";
 import { scanCanBus } from "./scan.js";
+import { usbBackend } from "../usb/backends.js";
+import type { UsbBackend } from "../usb/device.js";
 
 /** What happens on the way, in order per board (its FlashEvents keep their documented order). */
 export type BatchEvent =
@@ -95,6 +97,8 @@ export interface FlashBoardsOptions {
   procRoot?: string;
   /** Where the per-board lock files go (default: /run/lock, else the temp folder). */
   lockDir?: string;
+  /** USB boards: the backend (default: by name from the environment, see usb/backends.ts). */
+  usbBackend?: UsbBackend;
 }
 
 interface Planned {
@@ -135,7 +139,7 @@ export async function flashBoards(
   // One canflash per board: in-process buses (the demo, virtual channels) belong to this process alone.
   const unlock = lockBoards(
     requests
-      .filter((r) => r.link.kind === "serial" || !isSimulatedInterface(r.link.iface))
+      .filter((r) => r.link.kind !== "can" || !isSimulatedInterface(r.link.iface))
       .map((r) => ({ board: r.id, key: lockKeyOf(r.link) })),
     o.lockDir,
   );
@@ -152,13 +156,20 @@ async function flashLocked(
   o: FlashBoardsOptions,
   emit: (e: BatchEvent) => void,
 ): Promise<BoardOutcome[]> {
+  // A board in a USB bootloader of its own is no Klipper MCU: the guard looks at the others.
   const { restart: restartKlipper, klipperRunning } = await checkKlipper(
-    requests.map((r) => ({
-      label: r.id,
-      ...(r.link.kind === "can"
-        ? { uuid: r.link.uuid, iface: r.link.iface }
-        : { device: r.link.device }),
-    })),
+    requests.flatMap((r) =>
+      r.link.kind === "usb"
+        ? []
+        : [
+            {
+              label: r.id,
+              ...(r.link.kind === "can"
+                ? { uuid: r.link.uuid, iface: r.link.iface }
+                : { device: r.link.device }),
+            },
+          ],
+    ),
     { ...o.klipper, dryRun: !!o.dryRun, onEvent: emit },
   );
   const buses: CanBus[] = [];
@@ -317,6 +328,19 @@ async function flashLocked(
           ...(l.baud !== undefined ? { baud: l.baud } : {}),
           ...(l.mode ? { mode: l.mode } : {}),
           ...(l.lines ? { lines: l.lines } : {}),
+        }),
+      );
+    }
+
+    for (const p of planned) {
+      const l = p.request.link;
+      if (l.kind !== "usb") continue;
+      jobs.push(
+        job(p, `usb:${l.spec}`, {
+          kind: "usb",
+          selector: l.selector,
+          backend: o.usbBackend ?? usbBackend(l.backend),
+          label: l.spec,
         }),
       );
     }

@@ -1,6 +1,7 @@
 // Does a row go over this kind of link? Its driver must take the link, and
 // the row's own transports must include one the link is: a CAN UUID needs
-// "can", a tty "uart" or "usb-cdc".
+// "can", a tty "uart" or "usb-cdc", a USB device in its bootloader "usb-dfu"
+// or "usb-hid".
 
 import type { BootloaderDriver, LinkKind } from "../flash-api/driver.js";
 import {
@@ -15,6 +16,7 @@ import type { Target, Transport } from "../targets/index.js";
 const TRANSPORTS: Readonly<Record<LinkKind, readonly Transport[]>> = {
   can: ["can"],
   serial: ["uart", "usb-cdc"],
+  usb: ["usb-dfu", "usb-hid"],
 };
 
 /**

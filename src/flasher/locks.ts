@@ -1,5 +1,5 @@
-// One canflash at a time per board: a lock file per CAN interface + UUID and
-// per serial device (its real path), holding the owner's PID. A second
+// One canflash at a time per board: a lock file per CAN interface + UUID,
+// per serial device (its real path) and per USB device as named, holding the owner's PID. A second
 // process gets BoardLockedError naming that PID; a lock whose PID is gone
 // (a killed run) is taken over. Locks live in /run/lock when it is writable,
 // else in the system's temporary folder.
@@ -55,9 +55,13 @@ export function defaultLockDir(env: Record<string, string | undefined> = process
 
 /** The lock key of a CAN node or a tty (a by-id link and its target lock the same file). */
 export function lockKeyOf(
-  link: { kind: "can"; iface: string; uuid: string } | { kind: "serial"; device: string },
+  link:
+    | { kind: "can"; iface: string; uuid: string }
+    | { kind: "serial"; device: string }
+    | { kind: "usb"; spec: string },
 ): string {
   if (link.kind === "can") return `can:${link.iface}:${link.uuid}`;
+  if (link.kind === "usb") return `usb:${link.spec.replace(/^usb:?/i, "") || "by-row"}`;
   let path = link.device;
   try {
     path = realpathSync(link.device);

@@ -10,6 +10,7 @@
 // wrong MCU, a wrong bootloader offset or an image that does not fit cannot
 // run at all: never overridable.
 
+import { checkDfuSuffix, type DfuSuffix } from "./image/dfu-suffix.js";
 import type { DeviceInfo } from "../flash-api/adapter.js";
 import type { FlashPlan, PlanInput } from "../flash-api/geometry.js";
 import { findImageDictionary, type KlipperDictionary } from "../klippy-bridge/dictionary.js";
@@ -142,9 +143,19 @@ export function checkImageForTarget(
     dictionary: KlipperDictionary | undefined;
     parsed: PlanInput | undefined;
     bytes: Uint8Array;
+    path?: string;
+    dfuSuffix?: DfuSuffix;
   },
-  t: { id: string; mcu: readonly string[]; appStart?: number; appEnd?: number },
+  t: {
+    id: string;
+    mcu: readonly string[];
+    appStart?: number;
+    appEnd?: number;
+    usbIds?: readonly string[];
+  },
 ): void {
+  // A .dfu file: its suffix must be intact and name this board's USB id.
+  if (f.dfuSuffix) checkDfuSuffix(f.path ?? "the image", f.dfuSuffix, t.usbIds ?? []);
   const mcu = f.dictionary?.mcu;
   if (mcu && !t.mcu.includes("*") && !t.mcu.includes(mcu))
     throw new ImageTargetMismatchError(mcu, t.id, t.mcu);

@@ -11,6 +11,8 @@ import { mcuForUuid, type ConfiguredMcu } from "../klippy-bridge/mcu-inventory.j
 import { isSimulatedInterface, openBus, type TraceSink } from "./buses.js";
 import { choosePrinterConfig } from "./printer-config.js";
 import { scanCanBus, type ScannedNode } from "./scan.js";
+import type { UsbBackend } from "../usb/device.js";
+import { listUsbBoards, type UsbBoardFound } from "./usb-devices.js";
 
 export interface QueryOptions {
   iface: string;
@@ -29,6 +31,8 @@ export interface QueryOptions {
   signal?: AbortSignal;
   trace?: TraceSink;
   onEvent?: (e: QueryEvent) => void;
+  /** Where USB bootloaders are listed (default: by name from the environment); null: not at all. */
+  usbBackend?: UsbBackend | null;
 }
 
 export type QueryEvent =
@@ -68,6 +72,8 @@ export interface QueryResult {
   /** Answered on a probed node id but could not be identified (no UUID). */
   unnamed: Array<{ nodeId: number; error: string }>;
   missing: MissingBoard[];
+  /** USB devices in a bootloader mode this build flashes, with the command for each. */
+  usb: UsbBoardFound[];
 }
 
 function reasonFor(
@@ -127,7 +133,13 @@ export async function queryInterface(o: QueryOptions): Promise<QueryResult> {
         iface: m.canbusInterface!,
         reason: reasonFor(m, o.iface, !!klipper?.running, probeKlippy),
       }));
+    // Sends only the descriptor requests of a listing; a backend that cannot load lists nothing.
+    const usb =
+      o.usbBackend === null
+        ? []
+        : await listUsbBoards(o.usbBackend).catch(() => [] as UsbBoardFound[]);
     return {
+      usb: usb.filter((u) => u.command !== undefined),
       iface: o.iface,
       bitrate: bus.info.bitrate,
       configPath: config?.path,

@@ -12,6 +12,7 @@ import type { LineSequence } from "../transport/line-sequence.js";
 import type { SerialMode } from "../transport/serial-mode.js";
 import { CanflashError } from "../util/errors.js";
 import { expandPath, readFirmware, type FirmwareFile } from "./firmware.js";
+import { isUsbDeviceSpec, usbRequestLink, usbRowsFor, type UsbRequestLink } from "./usb-devices.js";
 
 export { isUuid, parseUuid, type Uuid };
 export { parseSerialMode, type SerialMode } from "../transport/serial-mode.js";
@@ -22,6 +23,7 @@ declare module "../util/errors.js" {
     NO_BOARDS: true;
     BOARD_LISTED_TWICE: true;
     TARGET_AMBIGUOUS: true;
+    USB_TARGET_NEEDED: true;
   }
 }
 
@@ -30,6 +32,10 @@ export interface BoardSpec {
   /** Label: printer.cfg section, or the UUID/tty. */
   label: string;
   uuid?: string;
+  /**
+   * A tty, or a USB device in its bootloader: "usb:0483:df11",
+   * "usb:<serial>", "usb:1-1.4" (bus-port path), "usb:" (the row's USB ids).
+   */
   device?: string;
   /** Named by printer.cfg section ("EBBCan"): resolved with resolveMcuNames first. */
   mcu?: string;
@@ -63,9 +69,11 @@ export interface SerialRequestLink {
   lines?: LineSequence;
 }
 
+export type { UsbRequestLink };
+
 export interface FlashRequest {
   id: string;
-  link: CanRequestLink | SerialRequestLink;
+  link: CanRequestLink | SerialRequestLink | UsbRequestLink;
   firmware: FirmwareFile;
   target: Target;
   /** The target was given (not chosen by canflash). */
@@ -99,6 +107,23 @@ export class AmbiguousTargetError extends CanflashError {
   }
 }
 
+/** A USB device named without its USB id (a serial, a port path) and no row given. */
+export class UsbTargetNeededError extends CanflashError {
+  constructor(
+    readonly device: string,
+    readonly file: string,
+    /** Rows flashed over USB by this build. */
+    readonly candidates: readonly string[],
+  ) {
+    super(
+      "USB_TARGET_NEEDED",
+      candidates.length === 0
+        ? `${device}: no bootloader row of this build has that USB id`
+        : `${device} names no USB id: which bootloader runs there cannot be told from it`,
+    );
+  }
+}
+
 /** The row for boards flashed through Katapult when no target is given. */
 export const KATAPULT_TARGET_ID = "katapult";
 
@@ -112,8 +137,28 @@ export async function chooseTarget(
   link: FlashRequest["link"],
   firmware: FirmwareFile,
 ): Promise<Target> {
-  const katapult = findTarget(KATAPULT_TARGET_ID);
   const mcu = firmware.dictionary?.mcu;
+  if (link.kind === "usb") {
+    // By the USB id: the rows that enumerate with it, narrowed by the image's MCU.
+    const rows = await usbRowsFor(link.selector);
+    const fit = mcu ? rows.filter((t) => t.mcu.includes(mcu) || t.mcu.includes("*")) : rows;
+    const pick = fit.length > 0 ? fit : rows;
+    if (link.selector.vendorId === undefined || pick.length === 0)
+      throw new UsbTargetNeededError(
+        link.spec,
+        firmware.path,
+        (await usbRowsFor({})).map((t) => t.id),
+      );
+    if (pick.length > 1)
+      throw new AmbiguousTargetError(
+        firmware.path,
+        mcu ?? "an unknown MCU",
+        link.spec,
+        pick.map((t) => t.id),
+      );
+    return pick[0]!;
+  }
+  const katapult = findTarget(KATAPULT_TARGET_ID);
   if (link.kind === "can" || !mcu) return katapult;
   const rows: Target[] = [];
   for (const t of targets())
@@ -172,14 +217,21 @@ async function prepareOne(
   const link: FlashRequest["link"] =
     e.uuid !== undefined
       ? { kind: "can", iface: e.iface, uuid: parseUuid(e.uuid) }
-      : {
-          kind: "serial",
-          device: expandPath(e.device!, o.cwd, o.home),
-          ...(e.baud !== undefined ? { baud: e.baud } : {}),
-          ...(e.serialMode ? { mode: e.serialMode } : {}),
-          ...(e.lineSequence ? { lines: e.lineSequence } : {}),
-        };
-  const key = link.kind === "can" ? `${link.iface}/${link.uuid}` : link.device;
+      : isUsbDeviceSpec(e.device!)
+        ? usbRequestLink(e.device!)
+        : {
+            kind: "serial",
+            device: expandPath(e.device!, o.cwd, o.home),
+            ...(e.baud !== undefined ? { baud: e.baud } : {}),
+            ...(e.serialMode ? { mode: e.serialMode } : {}),
+            ...(e.lineSequence ? { lines: e.lineSequence } : {}),
+          };
+  const key =
+    link.kind === "can"
+      ? `${link.iface}/${link.uuid}`
+      : link.kind === "usb"
+        ? link.spec
+        : link.device;
   if (seen.has(key)) throw new BoardListedTwiceError(e.label);
   seen.add(key);
   if (!files.has(e.file)) files.set(e.file, readFirmware(e.file, o.cwd, o.home));

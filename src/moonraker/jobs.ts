@@ -132,7 +132,9 @@ export function resultOf(oc: BoardOutcome): BoardResult {
     board: oc.id,
     ...(r.link.kind === "can"
       ? { uuid: r.link.uuid, interface: r.link.iface }
-      : { device: r.link.device }),
+      : r.link.kind === "usb"
+        ? { device: r.link.spec }
+        : { device: r.link.device }),
     status: oc.status,
     ms: Math.round(oc.ms),
   };

@@ -16,11 +16,12 @@ export interface CliResult {
 /** Spawns dist/cli/main.js (built by `npm test`'s pretest). */
 export function canflash(
   args: string[],
-  options: { cwd?: string; timeoutMs?: number } = {},
+  options: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: options.cwd,
+      ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

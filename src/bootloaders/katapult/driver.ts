@@ -14,7 +14,7 @@ import {
   type RequestReport,
   type StatusReport,
 } from "../../flash-api/driver.js";
-import { NoEntryError } from "../../flash-api/errors.js";
+import { LinkNotSupportedError, NoEntryError } from "../../flash-api/errors.js";
 import type { Target } from "../../targets/index.js";
 import { nodeCanIds } from "../../klippy-bridge/admin.js";
 import { CanNodeStream } from "../../transport/can-node-stream.js";
@@ -25,7 +25,15 @@ import { katapultBridgeAdapter } from "./bridge.js";
 import { katapultCanAdapter } from "./can.js";
 import { DEFAULT_KATAPULT_BAUD, katapultSerialAdapter, reachKatapultSerial } from "./serial.js";
 
-function adapterFor(t: Target, link: Link, env: DriverEnv): KatapultAdapter {
+/** Katapult is a CAN node or a tty, never a bare USB device. */
+function notUsb<L extends Link>(t: Target, link: L): Exclude<L, { kind: "usb" }> {
+  if (link.kind === "usb")
+    throw new LinkNotSupportedError(t.id, t.protocol, link.kind, ["can", "serial"]);
+  return link as Exclude<L, { kind: "usb" }>;
+}
+
+function adapterFor(t: Target, anyLink: Link, env: DriverEnv): KatapultAdapter {
+  const link = notUsb(t, anyLink);
   const flashEnd = t.appEnd !== undefined ? { flashEnd: t.appEnd } : {};
   if (link.kind === "can") {
     if (link.bridge)
@@ -109,7 +117,8 @@ export const driver: BootloaderDriver = {
     }
   },
 
-  async request(t, link, env): Promise<RequestReport> {
+  async request(t, anyLink, env): Promise<RequestReport> {
+    const link = notUsb(t, anyLink);
     if (link.kind === "can") {
       if (!link.gate.arrival)
         throw new RangeError("a CAN request needs a gate that reports arrivals");

@@ -14,6 +14,12 @@ import {
   type SerialMode,
 } from "../../flasher/requests.js";
 import type { Target } from "../../flasher/targets.js";
+import {
+  isUsbDeviceSpec,
+  isUsbTarget,
+  linkLabel,
+  usbRequestLink,
+} from "../../flasher/usb-devices.js";
 import type { FlashEvent } from "../../flash-api/progress.js";
 import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
 import { UsageError } from "../usage-error.js";
@@ -33,6 +39,10 @@ export interface BoardCommandOptions {
 }
 
 function linkOf(o: BoardCommandOptions, what: string, ctx: CommandContext): FlashRequest["link"] {
+  if (o.device && isUsbDeviceSpec(o.device)) return usbRequestLink(o.device);
+  // A USB bootloader row alone: its device is found by the row's USB ids.
+  if (!o.device && o.uuids.length === 0 && o.target && isUsbTarget(o.target))
+    return usbRequestLink("usb:");
   if (o.device)
     return {
       kind: "serial",
@@ -78,7 +88,7 @@ export async function statusCommand(
   ctx: CommandContext,
 ): Promise<ExitCodeValue> {
   const link = linkOf(o, "status", ctx);
-  const board = link.kind === "can" ? link.uuid : (o.device ?? link.device);
+  const board = link.kind === "serial" ? (o.device ?? link.device) : linkLabel(link);
   const report = await bootloaderStatus(
     { link, ...(o.target ? { target: o.target } : {}) },
     options(o, board, ctx),
@@ -96,7 +106,7 @@ export async function requestCommand(
   ctx: CommandContext,
 ): Promise<ExitCodeValue> {
   const link = linkOf(o, "a bootloader request", ctx);
-  const board = link.kind === "can" ? link.uuid : (o.device ?? link.device);
+  const board = link.kind === "serial" ? (o.device ?? link.device) : linkLabel(link);
   if (link.kind === "can") ctx.out.info("Sending bootloader jump command...");
   const r = await enterBootloader(
     { link, ...(o.target ? { target: o.target } : {}) },

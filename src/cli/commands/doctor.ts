@@ -145,6 +145,21 @@ export async function doctorCommand(o: DoctorOptions, ctx: CommandContext): Prom
     });
   }
 
+  for (const u of host.usb)
+    if (u.command)
+      findings.push({
+        level: "ok",
+        topic: "usb",
+        message: `USB ${u.usbId}${u.device.portPath ? ` at ${u.device.portPath}` : ""}${u.device.serialNumber ? ` (serial ${u.device.serialNumber})` : ""}: ${u.description}; flash it: ${u.command}`,
+      });
+  if (host.usbError)
+    findings.push({
+      level: "warn",
+      topic: "usb",
+      message: `USB devices could not be listed: ${host.usbError}`,
+      fix: "npm install usb (canflash's optional dependency for USB bootloaders)",
+    });
+
   for (const f of findings) {
     const mark = f.level === "ok" ? "ok  " : f.level === "warn" ? "WARN" : "FAIL";
     ctx.out.finding(f, `${mark} ${f.message}${f.fix ? `\n     fix: ${f.fix}` : ""}`);

@@ -9,6 +9,7 @@ import { flashBoards, type BatchEvent, type BoardOutcome } from "../../flasher/f
 import { defaultLockDir } from "../../flasher/locks.js";
 import { resolveMcuNames } from "../../flasher/printer-config.js";
 import { prepareRequests, type BoardSpec, type FlashRequest } from "../../flasher/requests.js";
+import { linkLabel } from "../../flasher/usb-devices.js";
 import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
 import { errorCode, explain } from "../hints/index.js";
 import type { BoardRow } from "../output.js";
@@ -51,11 +52,12 @@ export function worstExitCode(codes: readonly ExitCodeValue[]): ExitCodeValue {
   );
 }
 
-const where = (r: FlashRequest): string => (r.link.kind === "can" ? r.link.uuid : r.link.device);
+const where = (r: FlashRequest): string => linkLabel(r.link);
 
 /** The command line that retries one board. */
 function retryOf(r: FlashRequest, file: string): string {
   if (r.link.kind === "can") return `canflash -i ${r.link.iface} -u ${r.link.uuid} ${file}`;
+  if (r.link.kind === "usb") return `canflash --target ${r.target.id} -d ${r.link.spec} ${file}`;
   const m = r.link.mode;
   const mode = m ? ` --serial-mode ${m.dataBits}${m.parity[0]}${m.stopBits}` : "";
   const lines = r.link.lines ? ` --reset-sequence '${r.link.lines.text}'` : "";
@@ -213,7 +215,7 @@ function rowOf(
     board: oc.id,
     ...(r.link.kind === "can"
       ? { uuid: r.link.uuid, interface: r.link.iface }
-      : { device: r.link.device }),
+      : { device: linkLabel(r.link) }),
     result: oc.status,
     ms: Math.round(oc.ms),
   };

@@ -54,6 +54,10 @@ export async function queryCommand(
     ctx.out.info(
       `A Klipper node holds node id ${u.nodeId} but could not be identified: ${u.error}`,
     );
+  for (const u of q.usb)
+    ctx.out.info(
+      `USB ${u.usbId}${u.device.portPath ? ` at ${u.device.portPath}` : ""}: ${u.description}; flash it: ${u.command}`,
+    );
   if (q.missing.length > 0) ctx.out.info("Configured in printer.cfg but not found:");
   for (const m of q.missing) {
     const why = missingText(m.reason, m.uuid, o.iface, q.bitrate);

@@ -155,6 +155,20 @@ export const flasherHints = {
       ],
     };
   },
+  USB_TARGET_NEEDED: (e) => {
+    const c = list(e, "candidates");
+    return {
+      exitCode: ExitCode.USAGE,
+      causes: ["a serial number or port path does not say which bootloader the device runs"],
+      next:
+        c.length > 0
+          ? [
+              `name the row: ${c.map((t) => `--target ${t}`).join(", ")} (e.g. canflash --target ${c[0]} -d ${str(e, "device")} ${str(e, "file")})`,
+              "canflash doctor   (lists the USB bootloaders it sees, with the command for each)",
+            ]
+          : ["canflash targets   (the rows and their USB ids)"],
+    };
+  },
   UNKNOWN_TARGET: () => ({ exitCode: ExitCode.USAGE, next: ["list them: canflash targets"] }),
   TARGET_TABLE: () => ({
     exitCode: ExitCode.FAILURE,

@@ -16,6 +16,8 @@ import { klipperHints } from "./klipper.js";
 import { moonrakerHints } from "./moonraker.js";
 import { serialHints } from "./serial.js";
 import { stm32Hints } from "./stm32.js";
+import { usbHints } from "./usb.js";
+import { dfuHints } from "./dfu.js";
 import type { ErrorFacts, Explained, HintContext, HintFn } from "./types.js";
 
 export type { Explained, HintContext } from "./types.js";
@@ -28,6 +30,8 @@ const HINTS: Readonly<Record<ErrorCode, HintFn>> = {
   ...klipperHints,
   ...serialHints,
   ...stm32Hints,
+  ...usbHints,
+  ...dfuHints,
   ...imageHints,
   ...flasherHints,
   ...moonrakerHints,
