@@ -1,6 +1,6 @@
 // Opening CAN buses by interface name for the orchestration: the backend
-// table (can/backends.ts) plus the demo bus "sim" and slcan adapters
-// ("slcan:<port>"), registered here and imported only when opened;
+// table (can/backends.ts) plus the demo bus "sim", slcan adapters
+// ("slcan:<port>") and gs_usb adapters ("gs_usb:…"), registered here and imported only when opened;
 // --trace-file wraps the bus.
 
 import {
@@ -32,6 +32,15 @@ registerCanBackend({
   simulated: false,
   open: async (iface, options) =>
     (await import("../transport/slcan/backend.js")).slcanBackend.open(iface, options),
+});
+
+// gs_usb adapters (candleLight, Klipper's USB-to-CAN bridge) on the USB seam (gs-usb/).
+registerCanBackend({
+  name: "gs_usb",
+  matches: (iface) => iface.startsWith("gs_usb:"),
+  simulated: false,
+  open: async (iface, options) =>
+    (await import("../gs-usb/backend.js")).gsUsbBackend.open(iface, options),
 });
 
 // Through this module, so the demo backend is registered before any name is judged.

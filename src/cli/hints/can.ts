@@ -147,4 +147,41 @@ export const canHints = {
       ...retryLine(ctx),
     ],
   }),
+  GS_USB_BAD_INTERFACE: () => ({
+    exitCode: ExitCode.USAGE,
+    causes: ["nothing was sent"],
+    next: [
+      "name the adapter: -i gs_usb: (the first one), -i gs_usb:1d50:606f, or -i gs_usb:<USB serial>; add ,bitrate=500000 for another bus speed",
+    ],
+  }),
+  GS_USB_NOT_FOUND: (e) => ({
+    exitCode: ExitCode.INTERFACE,
+    causes: [
+      "the candleLight adapter or Klipper USB-to-CAN bridge is unplugged, or not flashed yet",
+      `it is not on the ${str(e, "backend") ?? "chosen"} USB backend (CANFLASH_USB_BACKEND, CANFLASH_USB_SOCKETS)`,
+    ],
+    next: ["list the USB devices: lsusb", "canflash doctor"],
+  }),
+  GS_USB_NOT_GS_USB: () => ({
+    exitCode: ExitCode.INTERFACE,
+    causes: [
+      "the device with these ids is not a gs_usb adapter (another firmware, a board in its bootloader)",
+      "on Linux the kernel's gs_usb driver may hold it: then use its SocketCAN interface (-i can0)",
+    ],
+    next: ["ip -details link show type can", "canflash doctor"],
+  }),
+  GS_USB_BITRATE: (e) => ({
+    exitCode: ExitCode.USAGE,
+    causes: [
+      `the adapter's CAN clock (${num(e, "fclkCan") ?? "?"} Hz) divides into no exact bit timing for ${num(e, "bitrate") ?? "this"} bit/s`,
+    ],
+    next: ["use a standard rate: -i gs_usb:,bitrate=1000000 (or 500000, 250000)"],
+  }),
+  GS_USB_RX_OVERFLOW: (_e, ctx) => ({
+    exitCode: ExitCode.FAILURE,
+    causes: [
+      "the adapter received more frames than it could hand to the host (a busy bus, a slow USB host)",
+    ],
+    next: ["stop other traffic on the bus (Klipper)", ...retryLine(ctx)],
+  }),
 } satisfies HintTable;
