@@ -183,6 +183,11 @@ export class SimGsUsbAdapter extends UsbModelBase {
 
   private readonly lastSent: CanFrame[] = [];
 
+  /** The controller reports an error (an error frame to the host, as the firmware sends bus-off or passive). */
+  reportError(frame: CanFrame): void {
+    this.queueToHost({ echoId: GS_RX_ECHO_ID, frame }, false);
+  }
+
   /** Stops the model's endpoints (test cleanup). */
   async close(): Promise<void> {
     for (const u of this.unsubscribe.splice(0)) u();
