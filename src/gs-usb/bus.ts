@@ -62,6 +62,14 @@ export const GS_USB_TX_WINDOW = 10;
 export const GS_USB_ECHO_TIMEOUT_MS = 2000;
 /** Each bulk IN waits this long; the read loop then asks again (and notices a close). */
 export const GS_USB_READ_POLL_MS = 50;
+/**
+ * The read poll on a USB backend that carries one request at a time per
+ * device (the socket backend): a waiting bulk IN would hold every frame
+ * out behind it, so it waits only this long.
+ */
+export const GS_USB_SERIAL_READ_POLL_MS = 1;
+/** USB backends whose transfers on one device run one after another. */
+const SERIALIZING_BACKENDS = new Set(["socket"]);
 /** Deadline of the vendor control requests and of a bulk OUT. */
 export const GS_USB_CONTROL_TIMEOUT_MS = 1000;
 /** Manufacturer string of Klipper's USB firmware (its USB-to-CAN bridge among it). */
@@ -222,7 +230,11 @@ export class GsUsbBus extends BaseBus {
     this.filters = options.filters ?? [];
     this.window = Math.max(1, options.window ?? GS_USB_TX_WINDOW);
     this.echoTimeoutMs = options.echoTimeoutMs ?? GS_USB_ECHO_TIMEOUT_MS;
-    this.pollMs = options.readPollMs ?? GS_USB_READ_POLL_MS;
+    this.pollMs =
+      options.readPollMs ??
+      (SERIALIZING_BACKENDS.has(device.info.backend)
+        ? GS_USB_SERIAL_READ_POLL_MS
+        : GS_USB_READ_POLL_MS);
     this.receiveOwn = options.receiveOwn ?? false;
   }
 
