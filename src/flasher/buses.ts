@@ -10,6 +10,8 @@ import {
   registerCanBackend,
 } from "../can/backends.js";
 import type { CanBus } from "../can/bus.js";
+import { NoSuchInterfaceError } from "../can/errors.js";
+import { formatUsbId } from "../usb/device.js";
 import { closeAllBuses } from "../can/registry.js";
 import { TracedBus, type TraceSink } from "../can/trace.js";
 
@@ -46,10 +48,42 @@ registerCanBackend({
 // Through this module, so the demo backend is registered before any name is judged.
 export { isIsolatedInterface, isSimulatedInterface, openCanBus };
 
-/** Opens `iface`; with `trace`, every frame sent and received is also written there. */
+/**
+ * Opens `iface`; with `trace`, every frame sent and received is also
+ * written there. A SocketCAN interface that does not exist is reported with
+ * the gs_usb adapters no kernel driver holds, which `-i gs_usb:…` opens.
+ */
 export async function openBus(iface: string, trace?: TraceSink): Promise<CanBus> {
-  const bus = await openCanBus(iface);
+  let bus: CanBus;
+  try {
+    bus = await openCanBus(iface);
+  } catch (e) {
+    if (e instanceof NoSuchInterfaceError && e.userspace.length === 0) {
+      const userspace = await userspaceGsUsb();
+      if (userspace.length) throw new NoSuchInterfaceError(e.iface, e.available, userspace);
+    }
+    throw e;
+  }
   return trace ? new TracedBus(bus, trace) : bus;
+}
+
+/** gs_usb adapters on the USB backend that no kernel network interface stands for, by name. */
+async function userspaceGsUsb(): Promise<string[]> {
+  try {
+    const [{ listGsUsbDevices }, { UsbTree }] = await Promise.all([
+      import("../gs-usb/backend.js"),
+      import("../transport/usb-tree.js"),
+    ]);
+    const [devices, netdevs] = await Promise.all([
+      listGsUsbDevices(),
+      new UsbTree("/sys", "/dev").usbNetdevs().catch(() => []),
+    ]);
+    return devices
+      .filter((d) => !netdevs.some((n) => d.serialNumber && n.usb.serial === d.serialNumber))
+      .map((d) => `gs_usb:${d.serialNumber ?? formatUsbId(d.vendorId, d.productId)}`);
+  } catch {
+    return []; // no USB listing (the addon missing): the plain error stands
+  }
 }
 
 /** Closes every bus still open (shutdown paths). */

@@ -74,3 +74,17 @@ describe("canflash doctor: gs_usb adapters", () => {
     );
   });
 });
+
+describe("canflash -q on a missing SocketCAN interface", () => {
+  it("names the gs_usb adapters no kernel driver holds, with the command that uses one", async () => {
+    const { gsUsbRig } = await import("../fakes/gs-usb.js");
+    const { runInProcess } = await import("./helpers.js");
+    const rig = gsUsbRig();
+    cleanups.push(() => rig.close());
+    rig.add(VirtualCanChannel.anonymous({ label: "wire" }), { serialNumber: "FREE02" });
+    const r = await runInProcess(["-i", "canflash-no-such0", "-q"]);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/gs_usb adapters without a kernel driver: gs_usb:FREE02/);
+    expect(r.stderr).toMatch(/use the adapter from userspace: canflash -i gs_usb:FREE02 -q/);
+  });
+});

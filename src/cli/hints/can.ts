@@ -1,7 +1,7 @@
 // Hints for the CAN layer: interfaces, sockets, the bus itself.
 
 import { ExitCode } from "../exit-codes.js";
-import { num, retryLine, str, type HintTable } from "./types.js";
+import { list, num, retryLine, str, type HintTable } from "./types.js";
 
 const ifaceOf = (e: Record<string, unknown>, fallback: string) =>
   typeof e.iface === "string" ? e.iface : fallback;
@@ -18,14 +18,25 @@ export const canHints = {
       ],
     };
   },
-  CAN_NO_SUCH_INTERFACE: () => ({
-    exitCode: ExitCode.INTERFACE,
-    causes: [
-      "the USB-CAN adapter (or USB-to-CAN bridge board) is unplugged or not flashed yet",
-      "a typo in -i",
-    ],
-    next: ["see what exists: canflash doctor", "try the demo bus: canflash -i sim -q"],
-  }),
+  CAN_NO_SUCH_INTERFACE: (e) => {
+    const userspace = list(e, "userspace");
+    return {
+      exitCode: ExitCode.INTERFACE,
+      causes: userspace.length
+        ? [
+            "no kernel driver made a CAN interface of the adapter (macOS, Windows, an OS image without gs_usb); canflash can drive it from userspace",
+          ]
+        : [
+            "the USB-CAN adapter (or USB-to-CAN bridge board) is unplugged or not flashed yet",
+            "a typo in -i",
+          ],
+      next: [
+        ...userspace.map((u) => `use the adapter from userspace: canflash -i ${u} -q`),
+        "see what exists: canflash doctor",
+        "try the demo bus: canflash -i sim -q",
+      ],
+    };
+  },
   CAN_NOT_CAN_INTERFACE: () => ({
     exitCode: ExitCode.INTERFACE,
     next: ["list CAN interfaces: canflash doctor"],
