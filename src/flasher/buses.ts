@@ -70,17 +70,12 @@ export async function openBus(iface: string, trace?: TraceSink): Promise<CanBus>
 /** gs_usb adapters on the USB backend that no kernel network interface stands for, by name. */
 async function userspaceGsUsb(): Promise<string[]> {
   try {
-    const [{ listGsUsbDevices }, { UsbTree }] = await Promise.all([
-      import("../gs-usb/backend.js"),
-      import("../transport/usb-tree.js"),
-    ]);
-    const [devices, netdevs] = await Promise.all([
-      listGsUsbDevices(),
-      new UsbTree("/sys", "/dev").usbNetdevs().catch(() => []),
-    ]);
-    return devices
-      .filter((d) => !netdevs.some((n) => d.serialNumber && n.usb.serial === d.serialNumber))
-      .map((d) => `gs_usb:${d.serialNumber ?? formatUsbId(d.vendorId, d.productId)}`);
+    const { listGsUsbDevices, kernelNetdevOf } = await import("../gs-usb/backend.js");
+    const out: string[] = [];
+    for (const d of await listGsUsbDevices())
+      if (!(await kernelNetdevOf(d)))
+        out.push(`gs_usb:${d.serialNumber ?? formatUsbId(d.vendorId, d.productId)}`);
+    return out;
   } catch {
     return []; // no USB listing (the addon missing): the plain error stands
   }

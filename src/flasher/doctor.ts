@@ -30,6 +30,7 @@ import { usbBackend } from "../usb/backends.js";
 import type { UsbBackend, UsbDeviceInfo } from "../usb/device.js";
 import { formatUsbId } from "../usb/device.js";
 import { isGsUsbId } from "../gs-usb/name.js";
+import { kernelNetdevOf } from "../gs-usb/backend.js";
 import { listUsbBoards, type UsbBoardFound } from "./usb-devices.js";
 
 export type { CanInterfaceInfo, KlipperStatus, PortHolder, UsbInfo, UsbBoardFound };
@@ -137,20 +138,15 @@ export async function examineHost(o: DoctorOptions = {}): Promise<DoctorReport> 
       open: (d) => backend.open(d),
     };
     usb = await listUsbBoards(listed);
-    const netdevs = await tree.usbNetdevs();
     for (const d of devices) {
       if (!isGsUsbId(d.vendorId, d.productId)) continue;
       const id = formatUsbId(d.vendorId, d.productId);
-      const held = netdevs.find(
-        (n) =>
-          `${n.usb.vid}:${n.usb.pid}` === id &&
-          (d.serialNumber ? n.usb.serial === d.serialNumber : n.usb.usbPath === d.portPath),
-      );
+      const held = await kernelNetdevOf(d, o.sysfsRoot ?? "/sys");
       gsUsb.push({
         device: d,
         usbId: id,
         klipperBridge: d.manufacturer === "Klipper",
-        ...(held ? { kernelNetdev: held.iface } : {}),
+        ...(held ? { kernelNetdev: held } : {}),
         iface: `gs_usb:${d.serialNumber ?? id}`,
       });
     }

@@ -7,12 +7,32 @@ import type { CanBackend } from "../can/backends.js";
 import { usbBackend } from "../usb/backends.js";
 import { matchesSelector, type UsbBackend, type UsbDeviceInfo } from "../usb/device.js";
 import { startGsUsbBus, type GsUsbBus, type GsUsbBusOptions } from "./bus.js";
-import { GsUsbNotFoundError } from "./errors.js";
+import { GsUsbKernelHeldError, GsUsbNotFoundError } from "./errors.js";
+import { UsbTree } from "../transport/usb-tree.js";
+import { formatUsbId } from "../usb/device.js";
 import { isGsUsbId, isGsUsbInterface, parseGsUsbInterface } from "./name.js";
 
 export interface OpenGsUsbOptions extends GsUsbBusOptions {
   /** The USB backend to list devices on (default: the one the environment picks). */
   usb?: UsbBackend;
+  /** Where Linux sysfs lives (tests); the kernel's network interfaces are looked up there. */
+  sysfsRoot?: string;
+}
+
+/** The SocketCAN interface the kernel's gs_usb driver made of `d`, if any (Linux sysfs). */
+export async function kernelNetdevOf(
+  d: UsbDeviceInfo,
+  sysfsRoot = "/sys",
+): Promise<string | undefined> {
+  const id = formatUsbId(d.vendorId, d.productId);
+  const netdevs = await new UsbTree(sysfsRoot, "/dev").usbNetdevs().catch(() => []);
+  return netdevs.find(
+    (n) =>
+      `${n.usb.vid}:${n.usb.pid}` === id &&
+      (d.serialNumber && n.usb.serial
+        ? n.usb.serial === d.serialNumber
+        : n.usb.usbPath === d.portPath),
+  )?.iface;
 }
 
 /** The gs_usb adapters a backend lists (by USB id). */
@@ -40,6 +60,9 @@ export async function openGsUsb(iface: string, options: OpenGsUsbOptions = {}): 
         isGsUsbId(d.vendorId, d.productId)),
   );
   if (!found) throw new GsUsbNotFoundError(iface, name.wanted, usb.name);
+  // Claiming would detach the kernel's driver (libusb does) and pull its can0 from under Klipper.
+  const netdev = await kernelNetdevOf(found, options.sysfsRoot);
+  if (netdev) throw new GsUsbKernelHeldError(iface, netdev);
   const device = await usb.open(found);
   try {
     return await startGsUsbBus(iface, name, device, options);

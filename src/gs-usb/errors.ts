@@ -10,6 +10,7 @@ declare module "../util/errors.js" {
     GS_USB_NOT_GS_USB: true;
     GS_USB_BITRATE: true;
     GS_USB_RX_OVERFLOW: true;
+    GS_USB_KERNEL_HELD: true;
   }
 }
 
@@ -70,6 +71,24 @@ export class GsUsbRxOverflowError extends CanflashError {
     super(
       "GS_USB_RX_OVERFLOW",
       `the gs_usb adapter on ${iface} lost received frames (its queue to the host overflowed)`,
+    );
+  }
+}
+
+/**
+ * The kernel's gs_usb driver holds the adapter as a SocketCAN interface:
+ * opening it from userspace would detach the driver and take that
+ * interface (and Klipper's bus on it) away, so canflash refuses.
+ */
+export class GsUsbKernelHeldError extends CanflashError {
+  constructor(
+    readonly iface: string,
+    /** The kernel's interface for it: "can0". */
+    readonly netdev: string,
+  ) {
+    super(
+      "GS_USB_KERNEL_HELD",
+      `${iface}: the kernel's gs_usb driver holds this adapter as ${netdev}; use -i ${netdev}`,
     );
   }
 }

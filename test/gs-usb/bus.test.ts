@@ -14,6 +14,7 @@ import { GsRequest } from "../../src/gs-usb/codec.js";
 import {
   GsUsbBitrateError,
   GsUsbInterfaceError,
+  GsUsbKernelHeldError,
   GsUsbNotFoundError,
   GsUsbRxOverflowError,
 } from "../../src/gs-usb/errors.js";
@@ -21,6 +22,7 @@ import { parseGsUsbInterface } from "../../src/gs-usb/name.js";
 import { SimGsUsbAdapter, type SimGsUsbOptions } from "../../src/sim/usb/gs-usb.js";
 import { InProcessUsbBackend } from "../../src/usb/in-process.js";
 import type { UsbRequest } from "../../src/usb/wire.js";
+import { FakeUsbSysfs } from "../fakes/usb-sysfs.js";
 
 const open: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
@@ -117,6 +119,25 @@ describe("gs_usb bus: setup", () => {
     await expect(bus(a, "gs_usb:,bitrate=33333")).rejects.toBeInstanceOf(GsUsbBitrateError);
     expect(vendorRequests(a.log)).not.toContain(GsRequest.MODE);
     expect(a.log.at(-1)).toEqual({ op: "release", iface: 0 });
+  });
+
+  it("an adapter the kernel's gs_usb driver holds (can0) is refused, not detached from under Klipper", async () => {
+    const sysfs = new FakeUsbSysfs();
+    open.push({ close: async () => sysfs.cleanup() });
+    sysfs.plug({
+      usbPath: "1-1.4",
+      vid: "1d50",
+      pid: "606f",
+      manufacturer: "Klipper",
+      product: "stm32g0b1xx",
+      serial: "HELD01",
+      net: "can0",
+    });
+    const a = rig().adapter({ variant: "klipper-bridge", serialNumber: "HELD01" });
+    const e = await bus(a, "gs_usb:", { sysfsRoot: sysfs.sys }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(GsUsbKernelHeldError);
+    expect((e as GsUsbKernelHeldError).netdev).toBe("can0");
+    expect(a.log.some((r) => r.op === "claim")).toBe(false);
   });
 
   it("names: vid:pid, serial, the first; bad names and absent devices are typed errors", async () => {

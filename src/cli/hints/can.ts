@@ -188,6 +188,13 @@ export const canHints = {
     ],
     next: ["use a standard rate: -i gs_usb:,bitrate=1000000 (or 500000, 250000)"],
   }),
+  GS_USB_KERNEL_HELD: (e) => ({
+    exitCode: ExitCode.INTERFACE,
+    causes: [
+      "the kernel already drives this adapter; taking it to userspace would remove its interface (and Klipper's bus)",
+    ],
+    next: [`use the kernel's interface: canflash -i ${str(e, "netdev") ?? "can0"} -q`],
+  }),
   GS_USB_RX_OVERFLOW: (_e, ctx) => ({
     exitCode: ExitCode.FAILURE,
     causes: [
