@@ -60,6 +60,8 @@ const log = moduleLogger("gs-usb");
 export const GS_USB_TX_WINDOW = 10;
 /** How long a sent frame may wait for its echo before send() fails. */
 export const GS_USB_ECHO_TIMEOUT_MS = 2000;
+/** Bulk IN transfers kept waiting at once (on backends that run transfers concurrently). */
+export const GS_USB_RX_TRANSFERS = 8;
 /** Each bulk IN waits this long; the read loop then asks again (and notices a close). */
 export const GS_USB_READ_POLL_MS = 50;
 /**
@@ -212,6 +214,8 @@ export class GsUsbBus extends BaseBus {
   private readonly pollMs: number;
   private readonly receiveOwn: boolean;
   private stopping = false;
+  /** The USB backend carries one request at a time: one read waits, and each write is awaited. */
+  private readonly serializing: boolean;
 
   /** @internal use startGsUsbBus / openGsUsb. */
   constructor(
@@ -230,11 +234,9 @@ export class GsUsbBus extends BaseBus {
     this.filters = options.filters ?? [];
     this.window = Math.max(1, options.window ?? GS_USB_TX_WINDOW);
     this.echoTimeoutMs = options.echoTimeoutMs ?? GS_USB_ECHO_TIMEOUT_MS;
+    this.serializing = SERIALIZING_BACKENDS.has(device.info.backend);
     this.pollMs =
-      options.readPollMs ??
-      (SERIALIZING_BACKENDS.has(device.info.backend)
-        ? GS_USB_SERIAL_READ_POLL_MS
-        : GS_USB_READ_POLL_MS);
+      options.readPollMs ?? (this.serializing ? GS_USB_SERIAL_READ_POLL_MS : GS_USB_READ_POLL_MS);
     this.receiveOwn = options.receiveOwn ?? false;
   }
 
@@ -328,30 +330,37 @@ export class GsUsbBus extends BaseBus {
           );
           void this.pump();
         });
-        try {
-          await this.device.transferOut(
+        // Submitted without waiting for the one before (in order on one endpoint), so several
+        // frames cross the USB at once; the echo, not this completion, resolves the send.
+        const done = this.device
+          .transferOut(
             this.adapter.endpointOut,
             encodeHostFrame({ echoId, frame: entry.frame, channel: 0, flags: 0 }),
             GS_USB_CONTROL_TIMEOUT_MS,
+          )
+          .then(
+            () => undefined,
+            (e: unknown) => {
+              if (this.inflight.get(echoId) === entry) this.inflight.delete(echoId);
+              if (isTimeout(e)) {
+                // The adapter did not take the frame (its queue stayed full): this one fails, loudly.
+                settle(
+                  entry,
+                  new CanSendTimeoutError(
+                    this.channel,
+                    GS_USB_CONTROL_TIMEOUT_MS,
+                    formatFrame(entry.frame),
+                    this.state,
+                  ),
+                );
+                void this.pump();
+              } else {
+                settle(entry, e as Error);
+                this.failWith(new CanBusStoppedError(this.channel, e));
+              }
+            },
           );
-        } catch (e) {
-          if (this.inflight.get(echoId) === entry) this.inflight.delete(echoId);
-          if (isTimeout(e)) {
-            // The adapter did not take the frame (its queue stayed full): this one fails, loudly.
-            settle(
-              entry,
-              new CanSendTimeoutError(
-                this.channel,
-                GS_USB_CONTROL_TIMEOUT_MS,
-                formatFrame(entry.frame),
-                this.state,
-              ),
-            );
-          } else {
-            settle(entry, e as Error);
-            this.failWith(new CanBusStoppedError(this.channel, e));
-          }
-        }
+        if (this.serializing) await done;
       }
     } finally {
       this.pumping = false;
@@ -362,24 +371,38 @@ export class GsUsbBus extends BaseBus {
 
   private async readLoop(): Promise<void> {
     const length = Math.max(this.inPacketSize, GS_FRAME_SIZE);
-    while (!this.stopping && !this.failed) {
-      let data: Uint8Array;
-      try {
-        data = await this.device.transferIn(this.adapter.endpointIn, length, this.pollMs);
-      } catch (e) {
-        if (isTimeout(e)) continue;
-        if (!this.stopping) this.failWith(new CanBusStoppedError(this.channel, e));
-        return;
+    // Several transfers wait at once (the Linux driver keeps 30 RX URBs), so the USB's latency
+    // overlaps instead of capping the frame rate; they complete, and are handled, in order.
+    const depth = this.serializing ? 1 : GS_USB_RX_TRANSFERS;
+    const pending: Array<Promise<Uint8Array | Error>> = [];
+    const submit = () =>
+      pending.push(
+        this.device.transferIn(this.adapter.endpointIn, length, this.pollMs).then(
+          (d) => d,
+          (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+        ),
+      );
+    try {
+      while (!this.stopping && !this.failed) {
+        while (pending.length < depth) submit();
+        const r = await pending.shift()!;
+        if (r instanceof Error) {
+          if (isTimeout(r)) continue;
+          if (!this.stopping) this.failWith(new CanBusStoppedError(this.channel, r));
+          return;
+        }
+        if (r.length < GS_FRAME_SIZE) continue; // a zero-length packet
+        let f: GsHostFrame;
+        try {
+          f = decodeHostFrame(r);
+        } catch (e) {
+          log.warn({ iface: this.channel, err: (e as Error).message }, "undecodable gs_usb frame");
+          continue;
+        }
+        this.onFrame(f);
       }
-      if (data.length < GS_FRAME_SIZE) continue; // a zero-length packet
-      let f: GsHostFrame;
-      try {
-        f = decodeHostFrame(data);
-      } catch (e) {
-        log.warn({ iface: this.channel, err: (e as Error).message }, "undecodable gs_usb frame");
-        continue;
-      }
-      this.onFrame(f);
+    } finally {
+      await Promise.all(pending); // each ends within the poll time
     }
   }
 

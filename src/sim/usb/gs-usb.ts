@@ -292,12 +292,27 @@ export class SimGsUsbAdapter extends UsbModelBase {
     length: number,
     timeoutMs: number,
   ): Promise<UsbReply> {
-    if (this.latencyMs > 0) await delay(this.clock, this.latencyMs);
     if (!this.claimed.has(0)) return STALL;
-    if (endpoint === GS_EP_IN) return this.bulkIn(length, timeoutMs);
-    if (endpoint === (GS_EP_OUT & 0x7f)) return this.bulkOut(data ?? new Uint8Array(0), timeoutMs);
+    if (endpoint === GS_EP_IN) {
+      // Latency after the frame was there: transfers waiting at once overlap theirs.
+      const reply = await this.bulkIn(length, timeoutMs);
+      if (this.latencyMs > 0 && reply.status > 0) await delay(this.clock, this.latencyMs);
+      return reply;
+    }
+    if (endpoint === (GS_EP_OUT & 0x7f)) {
+      if (this.latencyMs > 0) await delay(this.clock, this.latencyMs);
+      // The OUT endpoint takes one packet at a time, in order.
+      const turn = this.outChain.then(() => this.bulkOut(data ?? new Uint8Array(0), timeoutMs));
+      this.outChain = turn.then(
+        () => undefined,
+        () => undefined,
+      );
+      return turn;
+    }
     return STALL;
   }
+
+  private outChain: Promise<void> = Promise.resolve();
 
   private async bulkIn(length: number, timeoutMs: number): Promise<UsbReply> {
     if (
