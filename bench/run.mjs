@@ -5,6 +5,7 @@ import { benchBatchCan } from "./batch-can.mjs";
 import { benchCpu } from "./cpu.mjs";
 import { benchHalfKay } from "./halfkay.mjs";
 import { benchDfu } from "./dfu.mjs";
+import { benchGsUsb } from "./gs-usb.mjs";
 import { benchBusModel, benchKatapultCan } from "./katapult-can.mjs";
 import { benchKatapultFaults } from "./katapult-faults.mjs";
 import { benchSamBa } from "./sam-ba.mjs";
@@ -18,6 +19,7 @@ await benchBusModel();
 ok = (await benchKatapultCan()) && ok;
 await benchCpu();
 ok = (await benchKatapultFaults()) && ok;
+await benchGsUsb(); // printed, no target (see bench/gs-usb.mjs)
 const batch = await benchBatchCan();
 // The batch is judged against the floor the one bus imposes (within 25%). The issue's
 // batch/one <= 1.6 is printed too: it is below the floor itself on this workload.

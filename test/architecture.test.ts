@@ -21,6 +21,7 @@ const LAYER: Record<string, number> = {
   targets: 1.5,
   transport: 2,
   usb: 2.1,
+  "gs-usb": 2.2,
   "klippy-bridge": 2.5,
   "flash-api": 2.7,
   entry: 2.8,

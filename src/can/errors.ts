@@ -38,13 +38,18 @@ export class NoSuchInterfaceError extends CanflashError {
     readonly iface: string,
     /** CAN interfaces that do exist, for the message and the hint. */
     readonly available: readonly string[],
+    /** Userspace CAN adapters no kernel driver holds ("gs_usb:<serial>"), where the caller looked. */
+    readonly userspace: readonly string[] = [],
   ) {
     super(
       "CAN_NO_SUCH_INTERFACE",
       `no network interface named ${iface}` +
         (available.length
           ? ` (CAN interfaces here: ${available.join(", ")})`
-          : " (no CAN interfaces found)"),
+          : " (no CAN interfaces found)") +
+        (userspace.length
+          ? `; gs_usb adapters without a kernel driver: ${userspace.join(", ")}`
+          : ""),
     );
   }
 }

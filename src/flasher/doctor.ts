@@ -27,7 +27,10 @@ import {
 } from "../transport/usb-tree.js";
 
 import { usbBackend } from "../usb/backends.js";
-import type { UsbBackend } from "../usb/device.js";
+import type { UsbBackend, UsbDeviceInfo } from "../usb/device.js";
+import { formatUsbId } from "../usb/device.js";
+import { isGsUsbId } from "../gs-usb/name.js";
+import { kernelNetdevOf } from "../gs-usb/backend.js";
 import { listUsbBoards, type UsbBoardFound } from "./usb-devices.js";
 
 export type { CanInterfaceInfo, KlipperStatus, PortHolder, UsbInfo, UsbBoardFound };
@@ -69,8 +72,23 @@ export interface DoctorReport {
   bridges: BridgeFact[];
   /** USB devices in a bootloader mode this build flashes (with the command), or running Klipper. */
   usb: UsbBoardFound[];
+  /** gs_usb adapters (candleLight, Klipper's USB-to-CAN bridge) and how to name each. */
+  gsUsb: GsUsbAdapterFact[];
   /** Why USB devices could not be listed (the native addon missing …). */
   usbError?: string;
+}
+
+/** A gs_usb adapter on the USB backend. */
+export interface GsUsbAdapterFact {
+  device: UsbDeviceInfo;
+  /** "1d50:606f". */
+  usbId: string;
+  /** Its manufacturer string says Klipper: a USB-to-CAN bridge running at its build's rate. */
+  klipperBridge: boolean;
+  /** The SocketCAN interface the kernel's gs_usb driver made of it (Linux), if any: use that one. */
+  kernelNetdev?: string;
+  /** The userspace name: "gs_usb:<serial>", or "gs_usb:<vid>:<pid>" without a serial. */
+  iface: string;
 }
 
 /** The first row whose bootloader enumerates with this USB id. */
@@ -110,8 +128,28 @@ export async function examineHost(o: DoctorOptions = {}): Promise<DoctorReport> 
     (await kernelHasCanRaw(o.procRoot ?? "/proc", o.modulesRoot ?? "/lib/modules"));
   let usb: UsbBoardFound[] = [];
   let usbError: string | undefined;
+  const gsUsb: GsUsbAdapterFact[] = [];
   try {
-    usb = await listUsbBoards(o.usbBackend ?? usbBackend());
+    const backend = o.usbBackend ?? usbBackend();
+    const devices = await backend.list();
+    const listed: UsbBackend = {
+      name: backend.name,
+      list: async () => devices,
+      open: (d) => backend.open(d),
+    };
+    usb = await listUsbBoards(listed);
+    for (const d of devices) {
+      if (!isGsUsbId(d.vendorId, d.productId)) continue;
+      const id = formatUsbId(d.vendorId, d.productId);
+      const held = await kernelNetdevOf(d, o.sysfsRoot ?? "/sys");
+      gsUsb.push({
+        device: d,
+        usbId: id,
+        klipperBridge: d.manufacturer === "Klipper",
+        ...(held ? { kernelNetdev: held } : {}),
+        iface: `gs_usb:${d.serialNumber ?? id}`,
+      });
+    }
   } catch (e) {
     usbError = (e as Error).message;
   }
@@ -122,6 +160,7 @@ export async function examineHost(o: DoctorOptions = {}): Promise<DoctorReport> 
     serial,
     bridges,
     usb,
+    gsUsb,
     ...(usbError ? { usbError } : {}),
   };
 }

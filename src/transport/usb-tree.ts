@@ -104,6 +104,11 @@ export class UsbTree {
 
   /** CAN netdevs that belong to a Klipper USB-to-CAN bridge. */
   async bridges(): Promise<BridgeNetdev[]> {
+    return (await this.usbNetdevs()).filter((n) => isKlipperBridge(n.usb));
+  }
+
+  /** Every network interface on a USB device (gs_usb adapters held by the kernel's driver among them). */
+  async usbNetdevs(): Promise<BridgeNetdev[]> {
     const out: BridgeNetdev[] = [];
     const nets = await readdir(join(this.sysfsRoot, "class", "net")).catch(() => [] as string[]);
     for (const iface of nets.sort()) {
@@ -112,7 +117,7 @@ export class UsbTree {
       );
       if (!dev) continue;
       const usb = await this.readUsbDir(dirname(dev));
-      if (usb && isKlipperBridge(usb)) out.push({ iface, usb });
+      if (usb) out.push({ iface, usb });
     }
     return out;
   }

@@ -152,6 +152,26 @@ export async function doctorCommand(o: DoctorOptions, ctx: CommandContext): Prom
         topic: "usb",
         message: `USB ${u.usbId}${u.device.portPath ? ` at ${u.device.portPath}` : ""}${u.device.serialNumber ? ` (serial ${u.device.serialNumber})` : ""}: ${u.description}; flash it: ${u.command}`,
       });
+  for (const g of host.gsUsb) {
+    const what =
+      `${g.klipperBridge ? "Klipper USB-to-CAN bridge" : "gs_usb CAN adapter"} ${g.device.product ?? ""} (USB ${g.usbId}${g.device.serialNumber ? `, serial ${g.device.serialNumber}` : ""})`.replace(
+        "  ",
+        " ",
+      );
+    if (g.kernelNetdev) {
+      if (host.bridges.some((b) => b.iface === g.kernelNetdev)) continue; // reported above
+      findings.push({
+        level: "ok",
+        topic: g.kernelNetdev,
+        message: `${what}: the kernel's gs_usb driver holds it as ${g.kernelNetdev}; use -i ${g.kernelNetdev}`,
+      });
+    } else
+      findings.push({
+        level: "ok",
+        topic: "gs_usb",
+        message: `${what}: no kernel driver holds it; use it from userspace: -i ${g.iface}${g.klipperBridge ? " (a bridge runs at its build's rate; 1 Mbit/s is assumed, add ,bitrate=<bit/s> for another)" : ""}`,
+      });
+  }
   if (host.usbError)
     findings.push({
       level: "warn",

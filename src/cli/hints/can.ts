@@ -1,7 +1,7 @@
 // Hints for the CAN layer: interfaces, sockets, the bus itself.
 
 import { ExitCode } from "../exit-codes.js";
-import { num, retryLine, str, type HintTable } from "./types.js";
+import { list, num, retryLine, str, type HintTable } from "./types.js";
 
 const ifaceOf = (e: Record<string, unknown>, fallback: string) =>
   typeof e.iface === "string" ? e.iface : fallback;
@@ -18,14 +18,25 @@ export const canHints = {
       ],
     };
   },
-  CAN_NO_SUCH_INTERFACE: () => ({
-    exitCode: ExitCode.INTERFACE,
-    causes: [
-      "the USB-CAN adapter (or USB-to-CAN bridge board) is unplugged or not flashed yet",
-      "a typo in -i",
-    ],
-    next: ["see what exists: canflash doctor", "try the demo bus: canflash -i sim -q"],
-  }),
+  CAN_NO_SUCH_INTERFACE: (e) => {
+    const userspace = list(e, "userspace");
+    return {
+      exitCode: ExitCode.INTERFACE,
+      causes: userspace.length
+        ? [
+            "no kernel driver made a CAN interface of the adapter (macOS, Windows, an OS image without gs_usb); canflash can drive it from userspace",
+          ]
+        : [
+            "the USB-CAN adapter (or USB-to-CAN bridge board) is unplugged or not flashed yet",
+            "a typo in -i",
+          ],
+      next: [
+        ...userspace.map((u) => `use the adapter from userspace: canflash -i ${u} -q`),
+        "see what exists: canflash doctor",
+        "try the demo bus: canflash -i sim -q",
+      ],
+    };
+  },
   CAN_NOT_CAN_INTERFACE: () => ({
     exitCode: ExitCode.INTERFACE,
     next: ["list CAN interfaces: canflash doctor"],
@@ -146,5 +157,49 @@ export const canHints = {
       "stop other traffic on the bus (Klipper), or raise the adapter's tty baud (slcan:<port>@921600)",
       ...retryLine(ctx),
     ],
+  }),
+  GS_USB_BAD_INTERFACE: () => ({
+    exitCode: ExitCode.USAGE,
+    causes: ["nothing was sent"],
+    next: [
+      "name the adapter: -i gs_usb: (the first one), -i gs_usb:1d50:606f, or -i gs_usb:<USB serial>; add ,bitrate=500000 for another bus speed",
+    ],
+  }),
+  GS_USB_NOT_FOUND: (e) => ({
+    exitCode: ExitCode.INTERFACE,
+    causes: [
+      "the candleLight adapter or Klipper USB-to-CAN bridge is unplugged, or not flashed yet",
+      `it is not on the ${str(e, "backend") ?? "chosen"} USB backend (CANFLASH_USB_BACKEND, CANFLASH_USB_SOCKETS)`,
+    ],
+    next: ["list the USB devices: lsusb", "canflash doctor"],
+  }),
+  GS_USB_NOT_GS_USB: () => ({
+    exitCode: ExitCode.INTERFACE,
+    causes: [
+      "the device with these ids is not a gs_usb adapter (another firmware, a board in its bootloader)",
+      "on Linux the kernel's gs_usb driver may hold it: then use its SocketCAN interface (-i can0)",
+    ],
+    next: ["ip -details link show type can", "canflash doctor"],
+  }),
+  GS_USB_BITRATE: (e) => ({
+    exitCode: ExitCode.USAGE,
+    causes: [
+      `the adapter's CAN clock (${num(e, "fclkCan") ?? "?"} Hz) divides into no exact bit timing for ${num(e, "bitrate") ?? "this"} bit/s`,
+    ],
+    next: ["use a standard rate: -i gs_usb:,bitrate=1000000 (or 500000, 250000)"],
+  }),
+  GS_USB_KERNEL_HELD: (e) => ({
+    exitCode: ExitCode.INTERFACE,
+    causes: [
+      "the kernel already drives this adapter; taking it to userspace would remove its interface (and Klipper's bus)",
+    ],
+    next: [`use the kernel's interface: canflash -i ${str(e, "netdev") ?? "can0"} -q`],
+  }),
+  GS_USB_RX_OVERFLOW: (_e, ctx) => ({
+    exitCode: ExitCode.FAILURE,
+    causes: [
+      "the adapter received more frames than it could hand to the host (a busy bus, a slow USB host)",
+    ],
+    next: ["stop other traffic on the bus (Klipper)", ...retryLine(ctx)],
   }),
 } satisfies HintTable;
