@@ -83,6 +83,32 @@ const alive = (pid: number): boolean => {
   }
 };
 
+/**
+ * A process's start time in clock ticks since boot (/proc/<pid>/stat field
+ * 22): with the PID it names one process for good, so a lock left by a killed
+ * canflash is not taken for held when the kernel gives its PID to another
+ * process. Undefined where /proc cannot tell (not Linux).
+ */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) is in parentheses and may hold spaces: count after its ')'.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Is the lock's holder (its "pid starttime" line) still the process that wrote it? */
+function heldBy(text: string): number | undefined {
+  const [pidText, start] = text.trim().split(/\s+/);
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return undefined;
+  const now = startTimeOf(pid);
+  if (start !== undefined && now !== undefined && now !== start) return undefined; // PID reused
+  return pid;
+}
+
 const fileOf = (dir: string, key: string) =>
   join(dir, `canflash-${key.replace(/[^A-Za-z0-9._-]/g, "_")}.lock`);
 
@@ -95,7 +121,7 @@ export function lockBoards(keys: readonly LockKey[], dir = defaultLockDir()): ()
   const release = () => {
     for (const f of taken.splice(0)) {
       try {
-        if (Number(readFileSync(f, "utf8")) === process.pid) unlinkSync(f);
+        if (Number(readFileSync(f, "utf8").trim().split(/\s+/)[0]) === process.pid) unlinkSync(f);
       } catch {
         // already gone
       }
@@ -107,16 +133,16 @@ export function lockBoards(keys: readonly LockKey[], dir = defaultLockDir()): ()
       for (let attempt = 0; ; attempt++) {
         try {
           const fd = openSync(file, "wx", 0o644);
-          writeSync(fd, String(process.pid));
+          const start = startTimeOf(process.pid);
+          writeSync(fd, start === undefined ? String(process.pid) : `${process.pid} ${start}`);
           closeSync(fd);
           taken.push(file);
           break;
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== "EEXIST" || attempt > 0) throw e;
-          const pid = Number(readFileSync(file, "utf8").trim());
-          if (Number.isInteger(pid) && pid > 0 && alive(pid))
-            throw new BoardLockedError(k.board, pid, file);
-          unlinkSync(file); // stale: its process is gone
+          const pid = heldBy(readFileSync(file, "utf8"));
+          if (pid !== undefined) throw new BoardLockedError(k.board, pid, file);
+          unlinkSync(file); // stale: its process is gone (or its PID now names another)
         }
       }
     }

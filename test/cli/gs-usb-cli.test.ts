@@ -64,7 +64,8 @@ async function rig(
   adapter = new SimGsUsbAdapter(channel, options);
   served = serveUsbModel(adapter, join(dir, `gs${n++}.sock`));
   await served.ready();
-  return { CANFLASH_USB_SOCKETS: served.path };
+  // Locks of its own: another file's canflash on the same "gs_usb:" name and UUID is not this one's.
+  return { CANFLASH_USB_SOCKETS: served.path, CANFLASH_LOCK_DIR: mkdtempSync(join(dir, "locks-")) };
 }
 
 describe("canflash -i gs_usb:… (spawned binary, adapter model on the socket USB backend, simulated nodes)", () => {

@@ -2,7 +2,7 @@
 // device; a second process gets the holder's PID and exit 8, nothing sent;
 // a lock left by a killed run is taken over.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -43,6 +43,20 @@ describe("board locks", () => {
     const stale = join(dir, "canflash-can_can0_000000000003.lock");
     writeFileSync(stale, "4194303"); // no such process
     lockBoards([{ board: "c", key: "can:can0:000000000003" }], dir)();
+  });
+
+  it("a lock whose PID now names another process (killed canflash, PID reused) is stale; the live writer's is held", () => {
+    const key = { board: "d", key: "can:can0:000000000004" };
+    const file = join(dir, "canflash-can_can0_000000000004.lock");
+    // This process's PID with a start time it never had: the PID was reused.
+    writeFileSync(file, `${process.pid} 1`);
+    const release = lockBoards([key], dir);
+    // Taken over, and written as "pid starttime" for the next taker to check.
+    const [pid, start] = readFileSync(file, "utf8").split(" ");
+    expect(Number(pid)).toBe(process.pid);
+    expect(Number(start)).toBeGreaterThan(1);
+    expect(() => lockBoards([key], dir)).toThrow(BoardLockedError);
+    release();
   });
 
   it("a second canflash on the same tty: exit 8 naming the PID, nothing opened", async () => {
