@@ -7,7 +7,15 @@
 // Katapult instead: that is said, not flashed (UsbOtherBootloaderError).
 
 import type { FlashContext } from "../flash-api/adapter.js";
+import {
+  driverContext,
+  type DriverEnv,
+  type Link,
+  type RequestReport,
+} from "../flash-api/driver.js";
+import { usbBackend } from "../usb/backends.js";
 import type { UsbBackend, UsbDeviceInfo, UsbSelector } from "../usb/device.js";
+import { label } from "../usb/request-host.js";
 import { KATAPULT_INSTEAD, waitForDevicePrompting } from "../usb/presence.js";
 import { describeSelector } from "../usb/wait.js";
 
@@ -64,4 +72,61 @@ export async function reachUsbBootloader(
     },
   });
   return { device: found[0]!, requested };
+}
+
+/** What a driver's -r and release need from a USB bootloader adapter (HID bootloader, PICOBOOT). */
+export interface UsbBootloaderAdapter {
+  enter(ctx: FlashContext): Promise<void>;
+  connect(ctx: FlashContext): Promise<unknown>;
+  /** REBOOT: the application that was there starts; true once the device left the bus. */
+  rebootToApplication(ctx: FlashContext): Promise<boolean>;
+  close(): Promise<void>;
+  readonly device: UsbDeviceInfo | undefined;
+  /** This run's touch took the board out of its application. */
+  readonly touched: boolean;
+}
+
+/** -r: into the bootloader and left there (a running Klipper gets the touch; a board already in it stays). */
+export async function requestUsbBootloader(
+  adapter: UsbBootloaderAdapter,
+  bootloader: string,
+  link: Link,
+  env: DriverEnv,
+): Promise<RequestReport> {
+  try {
+    await adapter.enter(driverContext(env));
+    return {
+      bootloader,
+      at: adapter.device ? `usb:${label(adapter.device)}` : link.kind,
+      already: !adapter.touched,
+      confirmed: true,
+    };
+  } finally {
+    await adapter.close();
+  }
+}
+
+/**
+ * A board this run asked in but never flashed: REBOOT starts the application
+ * it had. A tty link's board is looked for on the USB backend, where the
+ * touch sent it.
+ */
+export async function releaseUsbBootloader(
+  adapterFor: (link: Link) => UsbBootloaderAdapter,
+  link: Link,
+  env: DriverEnv,
+): Promise<boolean> {
+  const usbLink: Link =
+    link.kind === "usb"
+      ? link
+      : { kind: "usb", selector: {}, backend: env.usbBackend ?? usbBackend(), label: "usb:" };
+  const adapter = adapterFor(usbLink);
+  const ctx = driverContext(env);
+  try {
+    await adapter.enter(ctx);
+    await adapter.connect(ctx);
+    return await adapter.rebootToApplication(ctx);
+  } finally {
+    await adapter.close();
+  }
 }

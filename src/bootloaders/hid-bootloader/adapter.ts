@@ -145,16 +145,7 @@ export class HidBootloaderAdapter implements FlashAdapter {
    */
   async abandon(ctx: FlashContext): Promise<boolean> {
     if (!this.requested || !this.session || this.started) return false;
-    await this.session.reboot();
-    return waitForDeparture(
-      this.options.backend,
-      { ...this.selector, id: this.dev!.info.id },
-      {
-        clock: ctx.clock,
-        signal: ctx.signal,
-        timeoutMs: this.options.leaveTimeoutMs ?? HID_LEAVE_TIMEOUT_MS,
-      },
-    );
+    return this.rebootToApplication(ctx);
   }
 
   /** The device found by enter(), for reports. */

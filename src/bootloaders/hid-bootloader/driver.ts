@@ -9,11 +9,11 @@ import {
   type DriverEnv,
   type Link,
   type ProbeResult,
-  type RequestReport,
   type StatusReport,
 } from "../../flash-api/driver.js";
 import { LinkNotSupportedError } from "../../flash-api/errors.js";
 import { touch1200 } from "../../entry/touch.js";
+import { releaseUsbBootloader, requestUsbBootloader } from "../../entry/usb-bootloader.js";
 import { mcuFlash, type Target } from "../../targets/index.js";
 import { usbBackend } from "../../usb/backends.js";
 import { matchesSelector } from "../../usb/device.js";
@@ -75,42 +75,11 @@ export const driver: BootloaderDriver = {
   },
 
   /** Into the bootloader and left there: a running Klipper gets the 1200-baud touch; a board already in it stays. */
-  async request(t, link, env): Promise<RequestReport> {
-    const adapter = hidAdapter(t, link, env);
-    try {
-      await adapter.enter(driverContext(env));
-      return {
-        bootloader: "STM32 HID bootloader",
-        at: adapter.device ? `usb:${label(adapter.device)}` : link.kind,
-        already: !adapter.touched,
-        confirmed: true,
-      };
-    } finally {
-      await adapter.close();
-    }
-  },
+  request: (t, link, env) =>
+    requestUsbBootloader(hidAdapter(t, link, env), "STM32 HID bootloader", link, env),
 
   /** A board this run asked in but never flashed: REBOOT starts the application it had. */
-  async release(t, link, env): Promise<boolean> {
-    const usbLink =
-      link.kind === "usb"
-        ? link
-        : {
-            kind: "usb" as const,
-            selector: {},
-            backend: env.usbBackend ?? usbBackend(),
-            label: "usb:",
-          };
-    const adapter = hidAdapter(t, usbLink, env);
-    const ctx = driverContext(env);
-    try {
-      await adapter.enter(ctx);
-      await adapter.connect(ctx);
-      return await adapter.rebootToApplication(ctx);
-    } finally {
-      await adapter.close();
-    }
-  },
+  release: (t, link, env) => releaseUsbBootloader((l) => hidAdapter(t, l, env), link, env),
 
   async probe(t, link): Promise<ProbeResult> {
     if (link.kind !== "usb") return { present: false };

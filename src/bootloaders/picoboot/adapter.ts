@@ -223,17 +223,7 @@ export class PicobootAdapter implements FlashAdapter {
    */
   async abandon(ctx: FlashContext): Promise<boolean> {
     if (!this.requested || !this.session || this.session.changed) return false;
-    await this.session.reboot();
-    this.rebooted = true;
-    return waitForDeparture(
-      this.options.backend,
-      { ...this.selector, id: this.dev!.info.id },
-      {
-        clock: ctx.clock,
-        signal: ctx.signal,
-        timeoutMs: this.options.leaveTimeoutMs ?? PICOBOOT_LEAVE_TIMEOUT_MS,
-      },
-    );
+    return this.rebootToApplication(ctx);
   }
 
   /** The device found by enter(), for reports. */
