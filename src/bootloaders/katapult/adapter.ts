@@ -38,6 +38,8 @@ export interface KatapultAdapterOptions {
    * CLEAR may have taken it away).
    */
   reassert?: () => Promise<void>;
+  /** The device's receive buffer where overflowing it loses bytes (known once the link is open: a UART). */
+  rxBufferBytes?: () => number | undefined;
 }
 
 export class KatapultAdapter implements FlashAdapter {
@@ -67,10 +69,12 @@ export class KatapultAdapter implements FlashAdapter {
     const link = await this.options.open(ctx);
     this.transport = this.options.wrapTransport ? this.options.wrapTransport(link) : link;
     const reassert = this.options.reassert;
+    const rxBufferBytes = this.options.rxBufferBytes?.();
     this.session = new KatapultSession(this.transport, {
       timeouts: this.options.timeouts,
       signal: ctx.signal,
       ...(reassert ? { beforeResend: () => reassert() } : {}),
+      ...(rxBufferBytes !== undefined ? { rxBufferBytes } : {}),
     });
   }
 

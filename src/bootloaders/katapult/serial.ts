@@ -18,7 +18,7 @@ import { openSerial, type SerialTransport } from "../../transport/serial.js";
 import { hasUsbId, isKlipperUsb, UsbTree, type UsbInfo } from "../../transport/usb-tree.js";
 import { moduleLogger } from "../../util/log.js";
 import { KatapultAdapter } from "./adapter.js";
-import type { SessionTimeouts } from "./session.js";
+import { DEVICE_RX_BUFFER_BYTES, type SessionTimeouts } from "./session.js";
 
 const log = moduleLogger("katapult.serial");
 
@@ -103,6 +103,8 @@ export function katapultSerialAdapter(o: KatapultSerialOptions): KatapultAdapter
     ...(o.timeouts ? { timeouts: o.timeouts } : {}),
     ...(o.flashEnd !== undefined ? { flashEnd: o.flashEnd } : {}),
     prime: () => usb,
+    // A UART drops what overflows the device's buffer; USB CDC NAKs until there is room.
+    rxBufferBytes: () => (usb ? undefined : DEVICE_RX_BUFFER_BYTES),
     ...(o.wrapTransport ? { wrapTransport: o.wrapTransport } : {}),
     async open(ctx: FlashContext): Promise<ByteTransport> {
       const reached = await reachKatapultSerial(o.device, o.target, {

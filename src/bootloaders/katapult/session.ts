@@ -67,10 +67,8 @@ export const RESEND_GRANULARITY_MS = 1;
  * The device's receive buffer on a UART (katapult.md §7): bytes past it are
  * dropped and the parser wedges. Copies of a command the device has not
  * answered yet may all be sitting in it (a loaded host or adapter, an erase
- * longer than foreseen), so on a byte stream a quick resend is made only
- * while every unanswered copy fits; beyond that the next copy waits the
- * command's long timeout. On CAN the node stream's copies are paced by the
- * bus and an erase is foreseen per block (busyMs): quick resends stay.
+ * longer than foreseen), so on a UART a quick resend is made only while every
+ * unanswered copy fits (SessionOptions.rxBufferBytes).
  */
 export const DEVICE_RX_BUFFER_BYTES = 192;
 /** A command is never sent more often than this, whatever the deadlines. */
@@ -96,6 +94,13 @@ export interface SessionOptions {
    * assignment, in case a late CLEAR took it away).
    */
   beforeResend?: (command: number, attempt: number) => Promise<void>;
+  /**
+   * The device's receive buffer where bytes past it are lost (a UART:
+   * DEVICE_RX_BUFFER_BYTES): quick resends stop once every unanswered copy
+   * would no longer fit. Absent where the link itself holds back what the
+   * device cannot take (USB CDC NAKs) or the bus paces the copies (CAN).
+   */
+  rxBufferBytes?: number;
 }
 
 /**
@@ -159,6 +164,7 @@ export class KatapultSession {
   private readonly parser = new FrameParser();
   private readonly signal: AbortSignal | undefined;
   private readonly beforeResend: SessionOptions["beforeResend"];
+  private readonly rxBufferBytes: number | undefined;
   /** Error replies still expected from an earlier prime write, to be skipped. */
   private staleErrors = 0;
   /** Replies earlier copies may still bring (a resent command answered twice). */
@@ -176,6 +182,7 @@ export class KatapultSession {
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.signal = options.signal;
     this.beforeResend = options.beforeResend;
+    this.rxBufferBytes = options.rxBufferBytes;
   }
 
   /**
@@ -316,8 +323,7 @@ export class KatapultSession {
       unread++;
       x.attempts = attempt;
       const roomForCopy =
-        this.transport instanceof CanNodeStream ||
-        (unread + 1) * x.frame.length <= DEVICE_RX_BUFFER_BYTES;
+        this.rxBufferBytes === undefined || (unread + 1) * x.frame.length <= this.rxBufferBytes;
       let deadline = Math.min(
         giveUpAt,
         sentAt + (roomForCopy ? this.resendAfter(x, attempt) : x.timeoutMs),

@@ -144,7 +144,10 @@ describe("KatapultSession", () => {
       const reply = encodeAck(Cmd.SEND_BLOCK, w.subarray(4, 8));
       return { reply, delayMs: stalled ? 3000 : 2 };
     });
-    const s = new KatapultSession(t, { timeouts: { sendBlockMs: 5000 } });
+    const s = new KatapultSession(t, {
+      timeouts: { sendBlockMs: 5000 },
+      rxBufferBytes: DEVICE_RX_BUFFER_BYTES,
+    });
     const block = (n: number) => s.sendBlock(0x08002000 + 64 * n, new Uint8Array(64).fill(n), 0);
     let inStall = 0;
     await clock.run(
