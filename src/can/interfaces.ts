@@ -5,7 +5,7 @@
 
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { z } from "zod";
+import * as z from "zod";
 import type { BusState } from "./errorframe.js";
 import { listSysfsCanInterfaces } from "./sysfs.js";
 

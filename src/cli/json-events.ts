@@ -4,7 +4,7 @@
 // schema below is the documentation and the test oracle; the README
 // describes it for users.
 
-import { z } from "zod";
+import * as z from "zod";
 
 const board = z.string().describe("the board's label: printer.cfg section, UUID or tty");
 

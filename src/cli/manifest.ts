@@ -20,7 +20,7 @@
 import { readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { LineCounter, parseDocument, isMap, isSeq, type Node } from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 import { expandPath } from "../flasher/firmware.js";
 import { isUuid, parseUuid, type BoardSpec } from "../flasher/requests.js";
 import { resolveTarget } from "./commands/targets.js";

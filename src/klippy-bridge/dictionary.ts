@@ -4,7 +4,7 @@
 // summarised: app, version, MCU, and the transport the build talks over.
 
 import { inflateSync } from "node:zlib";
-import { z } from "zod";
+import * as z from "zod";
 import { CanflashError } from "../util/errors.js";
 
 declare module "../util/errors.js" {

@@ -13,7 +13,7 @@
 import { readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { parse } from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 import { DEFAULT_FIRMWARE, expandPath } from "../flasher/inputs.js";
 import { AgentConfigError } from "./errors.js";
 

@@ -3,7 +3,7 @@
 // their USB id. Plain zod, no I/O; src/targets/index.ts loads and
 // cross-checks the data.
 
-import { z } from "zod";
+import * as z from "zod";
 
 /** Bootloader protocol families of the seed document; the driver table says which this build flashes. */
 export const Protocol = z.enum([
