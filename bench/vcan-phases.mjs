@@ -314,6 +314,53 @@ function printCase(title, r, outsideTarget) {
   return okOutside && okTurn && okCpu;
 }
 
+/**
+ * What the frames alone cost here: can-utils' cangen sending as many frames
+ * as the flash traced (both directions) to a listening candump, CPU of the
+ * two — the kernel's and the process switches' share of the CLI's CPU,
+ * which no user-space change removes.
+ */
+async function frameFloor(frames) {
+  const listener = spawnLines("/usr/bin/time", ["-f", "CPU %U %S", "candump", IFACE]);
+  await new Promise((r) => setTimeout(r, 300)); // candump has no ready line; its socket opens within this
+  const sender = await spawnLines("/usr/bin/time", [
+    "-f",
+    "CPU %U %S",
+    "cangen",
+    IFACE,
+    "-n",
+    String(frames),
+    "-g",
+    "0",
+    "-L",
+    "8",
+    "-I",
+    "7FF",
+    "-D",
+    "i",
+  ]).done;
+  listener.child.kill("SIGINT");
+  const heard = await listener.done;
+  const cpu = (t) => {
+    const m = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(t);
+    return m ? Number(m[1]) + Number(m[2]) : NaN;
+  };
+  if (sender.code !== 0)
+    return `  floor for the frames: cangen failed (exit ${sender.code}): ${sender.stderr.trim()}`;
+  const s = cpu(sender.stderr);
+  const l = cpu(heard.stderr);
+  return `  floor for the frames: ${frames} frames sent by cangen to a listening candump cost ${(s + l).toFixed(2)} s CPU here (cangen ${s.toFixed(2)}, candump ${l.toFixed(2)})`;
+}
+
+/** The cost of one clock read in this process: UML's vDSO has no fast path, so each is a system call. */
+function clockFloor() {
+  const n = 20000;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) performance.now();
+  const us = ((performance.now() - t0) * 1000) / n;
+  return `  a clock read (performance.now) costs ${us.toFixed(2)} µs here (on a Linux host with a vDSO clock it is ~0.1 µs)`;
+}
+
 async function inside() {
   const dir = mkdtempSync(join(tmpdir(), "canflash-vcan-phases-"));
   try {
@@ -343,6 +390,7 @@ async function inside() {
       `  floor: node -e 0 here takes ${f1(floor.ms)} ms wall and ${floor.cpuS.toFixed(2)} s CPU (median of 3)`,
     );
     let ok = true;
+    let framesFloor;
     for (const [title, uuid, target] of [
       ["Node already in Katapult", KATAPULT, TARGETS.outsideKatapultMs],
       ["Klipper node asked into Katapult first", KLIPPER, TARGETS.outsideKlipperMs],
@@ -355,7 +403,10 @@ async function inside() {
       console.log(
         `  all runs: wall ${runs.map((x) => f1(x.wall)).join(", ")} ms; wall - session ${runs.map((x) => f1(x.outside)).join(", ")} ms; CPU ${runs.map((x) => x.cpuS.toFixed(2)).join(", ")} s`,
       );
+      if (IFACE !== "sim" && !framesFloor) framesFloor = await frameFloor(r.frames);
     }
+    if (framesFloor) console.log(framesFloor);
+    console.log(clockFloor());
     console.log(`${RESULT_TAG} ${JSON.stringify({ ok })}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
