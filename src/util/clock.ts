@@ -39,6 +39,8 @@ class RealClock implements Clock {
   private readonly queue: RealTimer[] = [];
   private seq = 0;
   private timeout: NodeJS.Timeout | undefined;
+  /** When the pending `timeout` fires (events-only clock): a timer due later needs no new one. */
+  private timeoutAt = 0;
   private immediate: NodeJS.Immediate | undefined;
 
   /** `windowMs`: how close to a deadline it polls instead of sleeping (0: never polls). */
@@ -49,8 +51,9 @@ class RealClock implements Clock {
   }
 
   schedule(ms: number, fn: () => void): () => void {
+    const now = performance.now();
     const timer: RealTimer = {
-      due: performance.now() + Math.max(0, ms),
+      due: now + Math.max(0, ms),
       seq: this.seq++,
       fn,
       cancelled: false,
@@ -62,13 +65,25 @@ class RealClock implements Clock {
       i--;
     }
     this.queue.splice(i, 0, timer);
-    if (i === 0) this.arm();
+    if (i === 0) this.arm(now);
     return () => {
       timer.cancelled = true;
       const at = this.queue.indexOf(timer);
       if (at >= 0) this.queue.splice(at, 1);
-      if (this.queue.length === 0) this.disarm();
+      if (this.queue.length === 0) this.idle();
     };
+  }
+
+  /**
+   * Nothing is queued. The events-only clock keeps its pending setTimeout,
+   * unreferenced (it holds no process open), for the next timer: a reply
+   * that cancels its timeout and the next request that schedules one cost
+   * no clearTimeout/setTimeout pair each (on UML every one reads the clock
+   * through a system call). The precise clock stops polling at once.
+   */
+  private idle(): void {
+    if (this.windowMs === 0 && this.timeout) this.timeout.unref();
+    else this.disarm();
   }
 
   private disarm(): void {
@@ -78,18 +93,33 @@ class RealClock implements Clock {
     this.immediate = undefined;
   }
 
-  /** (Re)plans the driver for the earliest timer. */
-  private arm(): void {
-    this.disarm();
+  /** (Re)plans the driver for the earliest timer; `now` when the caller has just read it. */
+  private arm(now = performance.now()): void {
     const first = this.queue[0];
-    if (!first) return;
-    const left = first.due - performance.now();
+    if (!first) return this.disarm();
+    const left = first.due - now;
     if (this.windowMs === 0) {
       // Timers and events only: a due timer fires on the next turn, a later one on setTimeout.
-      if (left <= 0) this.immediate = setImmediate(() => this.tick());
-      else this.timeout = setTimeout(() => this.tick(), Math.ceil(left));
-    } else if (left > this.windowMs)
-      this.timeout = setTimeout(() => this.tick(), left - this.windowMs);
+      if (left <= 0) {
+        if (this.timeout) clearTimeout(this.timeout);
+        this.timeout = undefined;
+        this.immediate ??= setImmediate(() => this.tick());
+        return;
+      }
+      if (this.immediate) return; // a turn is coming: it re-plans
+      // A pending setTimeout that fires no later than this timer is due will do: its tick re-plans.
+      if (this.timeout && this.timeoutAt <= first.due) {
+        this.timeout.ref();
+        return;
+      }
+      if (this.timeout) clearTimeout(this.timeout);
+      const wait = Math.ceil(left);
+      this.timeoutAt = now + wait;
+      this.timeout = setTimeout(() => this.tick(), wait);
+      return;
+    }
+    this.disarm();
+    if (left > this.windowMs) this.timeout = setTimeout(() => this.tick(), left - this.windowMs);
     else this.immediate = setImmediate(() => this.tick());
   }
 

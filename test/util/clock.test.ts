@@ -91,3 +91,37 @@ describe("realClock ordering", () => {
     expect(fired).toEqual([...dues].sort((a, b) => a - b));
   });
 });
+
+describe("realClock keeps its setTimeout across an empty queue", () => {
+  it("a timer scheduled after a cancelled one fires on time, earlier or later than the kept timeout", async () => {
+    // later than the kept timeout: the early tick re-plans, the timer waits its full time
+    let cancel = realClock.schedule(5, () => expect.unreachable("cancelled"));
+    cancel();
+    let t0 = realClock.now();
+    await new Promise<void>((r) => realClock.schedule(30, r));
+    expect(realClock.now() - t0).toBeGreaterThanOrEqual(29);
+    // earlier than the kept timeout: a new setTimeout, not the late one
+    cancel = realClock.schedule(10_000, () => expect.unreachable("cancelled"));
+    cancel();
+    t0 = realClock.now();
+    const fired = await Promise.race([
+      new Promise<string>((r) => realClock.schedule(20, () => r("fired"))),
+      new Promise<string>((r) => setTimeout(() => r("lost"), 5_000)),
+    ]);
+    expect(fired).toBe("fired");
+    expect(realClock.now() - t0).toBeGreaterThanOrEqual(19);
+  });
+
+  it("a cancelled timer does not hold the process open", async () => {
+    const { execFileSync } = await import("node:child_process");
+    // the built module (npm test builds first): node 20 runs no TypeScript
+    const url = new URL("../../dist/util/clock.js", import.meta.url).href;
+    // a 60 s timer cancelled at once: node exits without waiting for its kept setTimeout
+    const script = `const { realClock } = await import(${JSON.stringify(url)}); const c = realClock.schedule(60000, () => { console.log("fired"); }); c(); console.log("done");`;
+    const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(out.trim()).toBe("done");
+  });
+});
