@@ -1,0 +1,118 @@
+// The real openocd 0.12 against canflash's SWD target model: a CMSIS-DAP v2
+// probe model (src/sim/usb/cmsis-dap.ts) with a SAM D21/C21 behind it,
+// served on a Unix socket; openocd runs with the stand-in libusb preloaded
+// (test/peers/usb/libusb-stand-in.c) and CANFLASH_USB_SOCKETS naming the
+// socket, and finds the probe as it finds a real one (usb_bulk backend).
+// startSwdTarget() is the helper other tests use (canflash's own OpenOCD
+// end-to-end test); openocdConfig() writes the target part of a config.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { serveUsbModel } from "../../../src/sim/usb/serve.js";
+import { CmsisDapModel, type CmsisDapModelOptions } from "../../../src/sim/usb/cmsis-dap.js";
+import type { SamdPartName } from "../../../src/sim/swd/samd-chips.js";
+import type { SamdTarget, SamdTargetOptions } from "../../../src/sim/swd/samd-target.js";
+import { buildStandIn } from "../usb/harness.js";
+
+export interface SwdTargetHandle {
+  socketPath: string;
+  /** LD_PRELOAD (the stand-in libusb) and CANFLASH_USB_SOCKETS for openocd. */
+  env: Record<string, string>;
+  model: CmsisDapModel;
+  target: SamdTarget;
+  flashDump(length?: number): Uint8Array;
+  userRow(): Uint8Array;
+  close(): Promise<void>;
+}
+
+export interface StartSwdTargetOptions extends Omit<SamdTargetOptions, "part" | "clock" | "flash"> {
+  chip?: SamdPartName;
+  /** The flash's contents at the start. */
+  flash?: Uint8Array;
+  packetSize?: CmsisDapModelOptions["packetSize"];
+}
+
+/** Serves a CMSIS-DAP probe model with a SAM D/C target on a fresh socket. */
+export async function startSwdTarget(o: StartSwdTargetOptions = {}): Promise<SwdTargetHandle> {
+  const { chip, packetSize, ...samd } = o;
+  const model = new CmsisDapModel({
+    samd: { part: chip ?? "samc21g18a", ...samd },
+    ...(packetSize ? { packetSize } : {}),
+  });
+  const dir = mkdtempSync(join(tmpdir(), "canflash-swd-"));
+  const socketPath = join(dir, "cmsis-dap.sock");
+  const served = serveUsbModel(model, socketPath);
+  await served.ready();
+  const lib = await buildStandIn();
+  const target = model.samd!;
+  return {
+    socketPath,
+    env: { LD_PRELOAD: lib, CANFLASH_USB_SOCKETS: socketPath },
+    model,
+    target,
+    flashDump: (length) => target.flashDump(length),
+    userRow: () => target.userRow(),
+    close: async () => {
+      await served.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface OpenocdConfigOptions {
+  /** openocd's CHIPNAME: at91samc21, at91samd21 … */
+  chipName?: string;
+  /** kHz; the target config's default is 400. */
+  speedKhz?: number;
+}
+
+/**
+ * The config for a CMSIS-DAP v2 probe on USB bulk, SWD, a SAM D/C target
+ * with no work area (openocd writes through the NVM page buffer and
+ * verifies by reading back: nothing runs on the core).
+ */
+export function openocdConfig(o: OpenocdConfigOptions = {}): string {
+  return [
+    "adapter driver cmsis-dap",
+    "cmsis_dap_backend usb_bulk",
+    "transport select swd",
+    `set CHIPNAME ${o.chipName ?? "at91samc21"}`,
+    "set WORKAREASIZE 0",
+    "source [find target/at91samdXX.cfg]",
+    ...(o.speedKhz ? [`adapter speed ${o.speedKhz}`] : []),
+  ].join("\n");
+}
+
+export interface OpenocdResult {
+  code: number | null;
+  /** stdout and stderr together, in order (openocd logs to stderr). */
+  output: string;
+}
+
+/** A whole openocd run. */
+export const OPENOCD_TIMEOUT_MS = 120_000;
+
+/** Runs /usr/bin/openocd with a config file's text and commands (-c each). */
+export function runOpenocd(
+  config: string,
+  commands: readonly string[],
+  env: Record<string, string>,
+  extraArgs: readonly string[] = [],
+): Promise<OpenocdResult> {
+  const args = [...extraArgs, "-c", config.split("\n").join("; "), ...commands.flatMap((c) => ["-c", c])];
+  return new Promise((resolve) => {
+    const child = spawn("openocd", args, {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), OPENOCD_TIMEOUT_MS);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
