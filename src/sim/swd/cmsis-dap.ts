@@ -226,7 +226,11 @@ export class CmsisDap {
     };
     for (; done < count; done++) {
       const rq = cmd[p++] ?? 0;
-      const req: SwdRequest = { ap: (rq & TR_APNDP) !== 0, read: (rq & TR_RNW) !== 0, addr: rq & 0x0c };
+      const req: SwdRequest = {
+        ap: (rq & TR_APNDP) !== 0,
+        read: (rq & TR_RNW) !== 0,
+        addr: rq & 0x0c,
+      };
       if (req.read) {
         if (rq & TR_MATCH_VALUE) {
           const match = word();
@@ -279,7 +283,7 @@ export class CmsisDap {
       const r = this.swd(req); // an AP read returns the previous one's value
       setAck(r.ack);
       if (r.ack !== ACK_OK) return false;
-      if (((r.data & this.matchMask) >>> 0) === ((match & this.matchMask) >>> 0)) return true;
+      if ((r.data & this.matchMask) >>> 0 === (match & this.matchMask) >>> 0) return true;
       if (n >= this.matchRetry) {
         setAck(r.ack | TR_MISMATCH);
         return false;
@@ -291,7 +295,11 @@ export class CmsisDap {
     const v = new DataView(cmd.buffer, cmd.byteOffset, cmd.byteLength);
     const count = cmd.length >= 4 ? v.getUint16(2, true) : 0;
     const rq = cmd[4] ?? 0;
-    const req: SwdRequest = { ap: (rq & TR_APNDP) !== 0, read: (rq & TR_RNW) !== 0, addr: rq & 0x0c };
+    const req: SwdRequest = {
+      ap: (rq & TR_APNDP) !== 0,
+      read: (rq & TR_RNW) !== 0,
+      addr: rq & 0x0c,
+    };
     const out: number[] = [];
     let done = 0;
     let ack = ACK_OK;
@@ -340,7 +348,8 @@ export class CmsisDap {
       const info = cmd[p++] ?? 0;
       const bits = info & 0x3f || 64;
       const bytes = Math.ceil(bits / 8);
-      if (info & 0x80) out.push(...new Array<number>(bytes).fill(0xff)); // nobody drives: pulled up
+      if (info & 0x80)
+        out.push(...new Array<number>(bytes).fill(0xff)); // nobody drives: pulled up
       else {
         this.wire.sequence(cmd.subarray(p, p + bytes), bits);
         p += bytes;
@@ -350,4 +359,3 @@ export class CmsisDap {
     return Uint8Array.from(out);
   }
 }
-

@@ -39,7 +39,11 @@ export function idRegisters(id: ComponentId): Map<number, Register> {
 }
 
 /** A ROM table at `base` listing components at absolute addresses. */
-export function romTable(base: number, components: readonly number[], id: ComponentId): RegisterBlock {
+export function romTable(
+  base: number,
+  components: readonly number[],
+  id: ComponentId,
+): RegisterBlock {
   const regs = idRegisters(id);
   components.forEach((addr, i) => {
     const entry = (((addr - base) & ~0xfff) | 0x3) >>> 0;

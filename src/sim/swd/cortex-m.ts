@@ -7,7 +7,13 @@
 // means instructions retire (S_RETIRE_ST) but nothing executes. Pure.
 
 import { RegisterBlock, storedRegister, type Register } from "./bus.js";
-import { ARM_JEP106, CID_CLASS_GENERIC_IP, CID_CLASS_ROM_TABLE, idRegisters, romTable } from "./coresight.js";
+import {
+  ARM_JEP106,
+  CID_CLASS_GENERIC_IP,
+  CID_CLASS_ROM_TABLE,
+  idRegisters,
+  romTable,
+} from "./coresight.js";
 
 export const SCS_BASE = 0xe000e000;
 export const DWT_BASE = 0xe0001000;
@@ -174,7 +180,10 @@ export class CortexM0Plus {
     r.set(0xd20, storedRegister(0, 0xc0c00000)); // SHPR3
     r.set(0xd24, storedRegister(0, 0x8000)); // SHCSR
     r.set(0xd30, { read: () => this.dfsr, write: (v) => (this.dfsr &= ~v) });
-    r.set(0xdf0, { read: () => this.dhcsr(), write: (v, m) => m === 0xffffffff && this.writeDhcsr(v) });
+    r.set(0xdf0, {
+      read: () => this.dhcsr(),
+      write: (v, m) => m === 0xffffffff && this.writeDhcsr(v),
+    });
     r.set(0xdf4, { write: (v) => this.writeDcrsr(v) });
     r.set(0xdf8, { read: () => this.dcrdr, write: (v) => (this.dcrdr = v >>> 0) });
     r.set(0xdfc, {

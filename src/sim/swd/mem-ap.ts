@@ -80,7 +80,10 @@ export class MemAp implements AccessPort {
           result = { fault: !this.bus.write(address, size, v >>> 0), value: 0 };
         } else {
           const v = this.bus.read(address, size);
-          result = v === undefined ? { fault: true, value: 0 } : { fault: false, value: size === 4 ? v : (v << lane) >>> 0 };
+          result =
+            v === undefined
+              ? { fault: true, value: 0 }
+              : { fault: false, value: size === 4 ? v : (v << lane) >>> 0 };
         }
         if (!banked && !result.fault) this.increment();
         return result;
@@ -101,7 +104,8 @@ export class MemAp implements AccessPort {
       case AP_IDR:
         return immediate(this.idr);
       default:
-        if (reg === AP_DRW || (reg >= AP_BD0 && reg < AP_BD0 + 16)) return this.memory(reg, false, 0);
+        if (reg === AP_DRW || (reg >= AP_BD0 && reg < AP_BD0 + 16))
+          return this.memory(reg, false, 0);
         return immediate(0);
     }
   }
@@ -119,7 +123,8 @@ export class MemAp implements AccessPort {
         this.tar = value >>> 0;
         return immediate(0);
       default:
-        if (reg === AP_DRW || (reg >= AP_BD0 && reg < AP_BD0 + 16)) return this.memory(reg, true, value);
+        if (reg === AP_DRW || (reg >= AP_BD0 && reg < AP_BD0 + 16))
+          return this.memory(reg, true, value);
         return immediate(0);
     }
   }

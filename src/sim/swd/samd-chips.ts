@@ -18,13 +18,37 @@ const did = (family: number, devsel: number, revision: number) =>
 
 export const SAMD_PARTS = {
   /** SAM D21G18A (Arduino Zero, many toolhead boards). */
-  samd21g18a: { name: "SAMD21G18A", did: did(0, 0x05, 3), flashSize: 0x40000, ramSize: 0x8000, manualWrite: false },
+  samd21g18a: {
+    name: "SAMD21G18A",
+    did: did(0, 0x05, 3),
+    flashSize: 0x40000,
+    ramSize: 0x8000,
+    manualWrite: false,
+  },
   /** SAM D21E18A. */
-  samd21e18a: { name: "SAMD21E18A", did: did(0, 0x0a, 3), flashSize: 0x40000, ramSize: 0x8000, manualWrite: false },
+  samd21e18a: {
+    name: "SAMD21E18A",
+    did: did(0, 0x0a, 3),
+    flashSize: 0x40000,
+    ramSize: 0x8000,
+    manualWrite: false,
+  },
   /** SAM C21G18A (Duet 3 1LC toolboard). */
-  samc21g18a: { name: "SAMC21G18A", did: did(2, 0x05, 0), flashSize: 0x40000, ramSize: 0x8000, manualWrite: true },
+  samc21g18a: {
+    name: "SAMC21G18A",
+    did: did(2, 0x05, 0),
+    flashSize: 0x40000,
+    ramSize: 0x8000,
+    manualWrite: true,
+  },
   /** SAM C21E18A. */
-  samc21e18a: { name: "SAMC21E18A", did: did(2, 0x0a, 0), flashSize: 0x40000, ramSize: 0x8000, manualWrite: true },
+  samc21e18a: {
+    name: "SAMC21E18A",
+    did: did(2, 0x0a, 0),
+    flashSize: 0x40000,
+    ramSize: 0x8000,
+    manualWrite: true,
+  },
 } as const satisfies Record<string, SamdPart>;
 
 export type SamdPartName = keyof typeof SAMD_PARTS;

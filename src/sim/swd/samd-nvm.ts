@@ -8,7 +8,14 @@
 // to zeros only (flash AND page buffer). BOOTPROT and the region lock bits
 // come from the user row at reset, as the fuses do. Pure.
 
-import { readLe, RegisterBlock, writeLe, type AccessSize, type BusDevice, type Register } from "./bus.js";
+import {
+  readLe,
+  RegisterBlock,
+  writeLe,
+  type AccessSize,
+  type BusDevice,
+  type Register,
+} from "./bus.js";
 import type { SwdClock } from "./clock.js";
 
 export const NVMCTRL_BASE = 0x41004000;
@@ -26,7 +33,19 @@ export const ROW_ERASE_US = 6000;
 export const CHIP_ERASE_US = 6000;
 
 export const CMDEX_KEY = 0xa5;
-export const NVM_CMD = { ER: 0x02, WP: 0x04, EAR: 0x05, WAP: 0x06, LR: 0x40, UR: 0x41, SPRM: 0x42, CPRM: 0x43, PBC: 0x44, SSB: 0x45, INVALL: 0x46 } as const;
+export const NVM_CMD = {
+  ER: 0x02,
+  WP: 0x04,
+  EAR: 0x05,
+  WAP: 0x06,
+  LR: 0x40,
+  UR: 0x41,
+  SPRM: 0x42,
+  CPRM: 0x43,
+  PBC: 0x44,
+  SSB: 0x45,
+  INVALL: 0x46,
+} as const;
 
 export const STATUS_LOAD = 1 << 1;
 export const STATUS_PROGE = 1 << 2;
@@ -173,7 +192,10 @@ export class SamdNvm {
   registers(): RegisterBlock {
     const r = new Map<number, Register>();
     r.set(0x00, { read: () => 0, write: (v, m) => m & 0xff00 && this.execute(v & 0xffff) }); // CTRLA
-    r.set(0x04, { read: () => this.ctrlb, write: (v, m) => (this.ctrlb = (this.ctrlb & ~m) | (v & m & 0x000f039e)) });
+    r.set(0x04, {
+      read: () => this.ctrlb,
+      write: (v, m) => (this.ctrlb = (this.ctrlb & ~m) | (v & m & 0x000f039e)),
+    });
     r.set(0x08, { read: () => (3 << 16) | (this.o.flashSize / PAGE_SIZE) }); // PARAM: PSZ 64 B, NVMP
     r.set(0x0c, storedRegister8()); // INTENCLR/INTENSET
     r.set(0x14, {
@@ -182,9 +204,13 @@ export class SamdNvm {
     });
     r.set(0x18, {
       read: () => this.status,
-      write: (v, m) => m & 0xffff && (this.status &= ~(v & (STATUS_PROGE | STATUS_LOCKE | STATUS_NVME))),
+      write: (v, m) =>
+        m & 0xffff && (this.status &= ~(v & (STATUS_PROGE | STATUS_LOCKE | STATUS_NVME))),
     });
-    r.set(0x1c, { read: () => this.addr, write: (v, m) => (this.addr = ((this.addr & ~m) | (v & m)) & 0xffffff) });
+    r.set(0x1c, {
+      read: () => this.addr,
+      write: (v, m) => (this.addr = ((this.addr & ~m) | (v & m)) & 0xffffff),
+    });
     r.set(0x20, { read: () => this.lock });
     return new RegisterBlock(r, false);
   }
@@ -203,7 +229,7 @@ export class SamdNvm {
         writeLe(this.pageBuffer, (base + offset) % PAGE_SIZE, s, value);
         this.addr = ((base + offset) >>> 1) & 0xffffff;
         this.status |= STATUS_LOAD;
-        if (!(this.ctrlb & CTRLB_MANW) && ((base + offset + s) % PAGE_SIZE === 0))
+        if (!(this.ctrlb & CTRLB_MANW) && (base + offset + s) % PAGE_SIZE === 0)
           this.writePage(base === 0 ? NVM_CMD.WP : NVM_CMD.WAP, base + offset);
         return true;
       },

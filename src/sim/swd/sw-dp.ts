@@ -192,7 +192,10 @@ export class SwDp {
     const v = (r.data ?? 0) >>> 0;
     if (r.addr === 4) {
       if ((this.select & 0xf) === 0)
-        this.ctrl = ((this.ctrl & STICKY) | (v & ~STICKY & ~(CTRL_CDBGPWRUPACK | CTRL_CSYSPWRUPACK | CTRL_CDBGRSTACK))) >>> 0;
+        this.ctrl =
+          ((this.ctrl & STICKY) |
+            (v & ~STICKY & ~(CTRL_CDBGPWRUPACK | CTRL_CSYSPWRUPACK | CTRL_CDBGRSTACK))) >>>
+          0;
     } else if (r.addr === 8) this.select = v;
     return { ack: ACK_OK, data: 0 };
   }

@@ -80,7 +80,9 @@ export class CmsisDapModel extends UsbModelBase {
     );
     this.packetSize = packetSize;
     this.clock = o.clock ?? new SwdClock();
-    this.samd = o.target ? undefined : new SamdTarget({ part: "samc21g18a", ...o.samd, clock: this.clock });
+    this.samd = o.target
+      ? undefined
+      : new SamdTarget({ part: "samc21g18a", ...o.samd, clock: this.clock });
     this.dap = new CmsisDap((o.target ?? this.samd)!, this.clock, {
       vendor: "canflash",
       product: "CMSIS-DAP model",

@@ -100,7 +100,12 @@ export function runOpenocd(
   env: Record<string, string>,
   extraArgs: readonly string[] = [],
 ): Promise<OpenocdResult> {
-  const args = [...extraArgs, "-c", config.split("\n").join("; "), ...commands.flatMap((c) => ["-c", c])];
+  const args = [
+    ...extraArgs,
+    "-c",
+    config.split("\n").join("; "),
+    ...commands.flatMap((c) => ["-c", c]),
+  ];
   return new Promise((resolve) => {
     const child = spawn("openocd", args, {
       env: { ...process.env, ...env },

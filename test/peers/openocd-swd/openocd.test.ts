@@ -1,0 +1,195 @@
+// The real openocd 0.12 (Debian) flashes canflash's SAM C21/D21 model
+// through a CMSIS-DAP v2 probe model and the stand-in libusb, with the
+// seed's sequence for a Duet 3 1LC / SAM D21 board: init, reset halt,
+// at91samd chip-erase, at91samd bootloader 0, program … verify, reset run.
+// The model's flash must then hold the image byte for byte (and nothing
+// else), its user row BOOTPROT 7 with the other fuses untouched, and the
+// core run from the image's reset vector. The negative cases show that
+// verify reads the model (a bad cell fails it and openocd stops before
+// reset run) and what a user sees for a wrong part, a protected boot
+// section, an unpowered target and a wrong DPIDR.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  openocdConfig,
+  runOpenocd,
+  startSwdTarget,
+  type StartSwdTargetOptions,
+} from "./harness.js";
+
+const dir = mkdtempSync(join(tmpdir(), "canflash-openocd-swd-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const SP = 0x20008000;
+const RESET_VECTOR = 0x000004c1;
+
+/** A 32,100-byte image: a vector table (SP, reset handler), then seeded noise (odd length: a partial last page). */
+function image(seed: number, length = 32_100): Uint8Array {
+  const b = new Uint8Array(length);
+  let x = seed >>> 0;
+  for (let i = 0; i < b.length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+  const v = new DataView(b.buffer);
+  v.setUint32(0, SP, true);
+  v.setUint32(4, RESET_VECTOR, true);
+  return b;
+}
+
+/** A user row with an 8 KiB boot section protected (BOOTPROT 2), as on a board that shipped with a bootloader. */
+const BOOTPROT_8K = Uint8Array.of(0xfa, 0xc7, 0xe0, 0xd8, 0x5d, 0xfc, 0xff, 0xff);
+
+const SEQUENCE = (fw: string) => [
+  "init",
+  "reset halt",
+  "at91samd chip-erase",
+  "at91samd bootloader 0",
+  `program ${fw} verify 0x0`,
+  "reset run",
+  "shutdown",
+];
+
+const same = (x: Uint8Array, y: Uint8Array) => Buffer.from(x).equals(Buffer.from(y));
+
+async function flashWith(
+  o: StartSwdTargetOptions,
+  chipName: string,
+  commands: (fw: string) => string[],
+  img: Uint8Array,
+) {
+  const fw = join(dir, `fw-${Math.random().toString(36).slice(2)}.bin`);
+  writeFileSync(fw, img);
+  const t = await startSwdTarget(o);
+  try {
+    const r = await runOpenocd(openocdConfig({ chipName }), commands(fw), t.env);
+    return { r, t };
+  } finally {
+    await t.close();
+  }
+}
+
+describe("openocd 0.12 programs the SAM C21/D21 model over CMSIS-DAP v2", () => {
+  it("SAM C21G18A (Duet 3 1LC): chip-erase, bootloader 0, program … verify, reset run leave exactly the image, BOOTPROT 7, the core running it", async () => {
+    const img = image(7);
+    const old = new Uint8Array(0x40000).fill(0x5a); // an old bootloader and firmware
+    const { r, t } = await flashWith(
+      { chip: "samc21g18a", userRow: BOOTPROT_8K, flash: old },
+      "at91samc21",
+      SEQUENCE,
+      img,
+    );
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toMatch(/SWD DPIDR 0x0bc11477/);
+    expect(r.output).toMatch(/SAMD MCU: SAMC21G18A \(256KB Flash, 32KB RAM\)/);
+    expect(r.output).toMatch(/chip erase started/);
+    expect(r.output).toMatch(/\*\* Verified OK \*\*/);
+    const dump = t.flashDump();
+    expect(same(dump.subarray(0, img.length), img)).toBe(true);
+    expect(dump.subarray(img.length).every((b) => b === 0xff)).toBe(true);
+    expect(t.target.dsu.chipErases).toBe(1);
+    // BOOTPROT (bits 2:0) now 7, every other user-row bit as it was
+    const row = t.userRow();
+    expect(row[0]! & 7).toBe(7);
+    expect(row[0]! & ~7).toBe(BOOTPROT_8K[0]! & ~7);
+    expect(row.subarray(1, 8)).toEqual(BOOTPROT_8K.subarray(1));
+    // reset run: out of reset from the new vector table, not halted
+    expect(t.target.core.halted).toBe(false);
+    expect(t.target.core.pc).toBe(RESET_VECTOR & ~1);
+  });
+
+  it("SAM D21G18A (automatic page writes, 512-byte packets): the same sequence leaves the same image", async () => {
+    const img = image(11, 24_576);
+    const { r, t } = await flashWith(
+      { chip: "samd21g18a", packetSize: 512 },
+      "at91samd21",
+      SEQUENCE,
+      img,
+    );
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toMatch(/SAMD MCU: SAMD21G18A/);
+    expect(r.output).toMatch(/\*\* Verified OK \*\*/);
+    expect(same(t.flashDump(img.length), img)).toBe(true);
+    // no WP commands: each page went to flash when its last word was loaded
+    expect(t.target.nvm.commands.filter((c) => c.cmd === 0x04)).toEqual([]);
+  });
+
+  it("a flash cell that reads back wrong fails openocd's verify: exit 1, ** Verify Failed **, no reset run (the core stays halted)", async () => {
+    const img = image(3);
+    const { r, t } = await flashWith(
+      { chip: "samc21g18a", corruptByteAt: 0x4321 },
+      "at91samc21",
+      SEQUENCE,
+      img,
+    );
+    expect(r.code).toBe(1);
+    expect(r.output).toMatch(/checksum mismatch - attempting binary compare/);
+    expect(r.output).toMatch(/\*\* Verify Failed \*\*/);
+    expect(r.output).not.toMatch(/Verified OK/);
+    // the write itself went through: only the read-back differs
+    expect(same(t.flashDump(img.length), img)).toBe(true);
+    expect(t.target.core.halted).toBe(true);
+  });
+
+  it("without at91samd bootloader 0 the 8 KiB boot section stays protected: openocd reports the NVM lock error and writes nothing there", async () => {
+    const img = image(5);
+    const { r, t } = await flashWith(
+      { chip: "samc21g18a", userRow: BOOTPROT_8K },
+      "at91samc21",
+      (fw) => SEQUENCE(fw).filter((c) => !c.startsWith("at91samd bootloader")),
+      img,
+    );
+    expect(r.code).toBe(1);
+    expect(r.output).toMatch(/SAMD: NVM lock error/);
+    expect(r.output).toMatch(/\*\* Programming Failed \*\*/);
+    expect(t.flashDump(0x2000).every((b) => b === 0xff)).toBe(true);
+    expect(t.target.bootprotFuse).toBe(2);
+  });
+
+  it("a DSU DID of no known part: openocd names the DID and programming fails", async () => {
+    const { r } = await flashWith(
+      { chip: "samc21g18a", did: 0x110100ff },
+      "at91samc21",
+      SEQUENCE,
+      image(1, 4096),
+    );
+    expect(r.code).toBe(1);
+    expect(r.output).toMatch(/Couldn't find part corresponding to DID 110100ff/);
+    expect(r.output).toMatch(/\*\* Programming Failed \*\*/);
+  });
+
+  it("an unpowered or unwired target (nothing drives SWDIO): openocd cannot read the DP's IDR", async () => {
+    const { r } = await flashWith(
+      { chip: "samc21g18a", powered: false },
+      "at91samc21",
+      SEQUENCE,
+      image(1, 4096),
+    );
+    expect(r.code).toBe(1);
+    expect(r.output).toMatch(/CMSIS-DAP: Interface ready/);
+    expect(r.output).toMatch(/Error connecting DP: cannot read IDR/);
+  });
+
+  it("a DPIDR that is not the SAM D21's: openocd 0.12 only logs it (SWD has no expected-id check) and carries on", async () => {
+    const img = image(9, 8192);
+    const { r, t } = await flashWith(
+      { chip: "samc21g18a", dpidr: 0x2ba01477 },
+      "at91samc21",
+      SEQUENCE,
+      img,
+    );
+    expect(r.output).toMatch(/SWD DPIDR 0x2ba01477/);
+    expect(r.code, r.output).toBe(0);
+    expect(same(t.flashDump(img.length), img)).toBe(true);
+  });
+
+  it("no probe on the bus: openocd finds no CMSIS-DAP device", async () => {
+    const t = await startSwdTarget({});
+    await t.close();
+    const r = await runOpenocd(openocdConfig(), ["init", "shutdown"], t.env);
+    expect(r.code).toBe(1);
+    expect(r.output).toMatch(/unable to find a matching CMSIS-DAP device/);
+  });
+});
