@@ -65,6 +65,12 @@ export interface OpenocdConfigOptions {
   chipName?: string;
   /** kHz; the target config's default is 400. */
   speedKhz?: number;
+  /**
+   * Keep openocd's gdb (3333), telnet (4444) and TCL RPC (6666) servers.
+   * Default: all disabled, so that runs on one machine do not fight over
+   * the ports; a driver that talks TCL RPC sets this (and its own tcl_port).
+   */
+  servers?: boolean;
 }
 
 /**
@@ -74,6 +80,7 @@ export interface OpenocdConfigOptions {
  */
 export function openocdConfig(o: OpenocdConfigOptions = {}): string {
   return [
+    ...(o.servers ? [] : ["gdb_port disabled", "telnet_port disabled", "tcl_port disabled"]),
     "adapter driver cmsis-dap",
     "cmsis_dap_backend usb_bulk",
     "transport select swd",
