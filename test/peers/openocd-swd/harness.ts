@@ -128,3 +128,66 @@ export function runOpenocd(
     });
   });
 }
+
+/** A free TCP port on 127.0.0.1 (for openocd's tcl_port). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
+    });
+  });
+}
+
+/** Until openocd's TCL server accepts, ms. */
+export const RPC_CONNECT_TIMEOUT_MS = 10_000;
+/** Between connection attempts while openocd starts, ms. */
+export const RPC_CONNECT_RETRY_MS = 50;
+
+/**
+ * A bare TCL RPC client for the tests (commands and replies end in 0x1A):
+ * enough to drive a long-running openocd against the model the way a
+ * driver does. canflash's own client lives in its OpenOCD driver.
+ */
+export async function openocdRpc(
+  port: number,
+): Promise<{ send(cmd: string): Promise<string>; close(): void }> {
+  const { connect } = await import("node:net");
+  const deadline = Date.now() + RPC_CONNECT_TIMEOUT_MS;
+  const sock = await new Promise<import("node:net").Socket>((resolve, reject) => {
+    const attempt = () => {
+      const s = connect(port, "127.0.0.1");
+      s.once("connect", () => resolve(s));
+      s.once("error", (e) => {
+        s.destroy();
+        if (Date.now() > deadline) reject(e);
+        else setTimeout(attempt, RPC_CONNECT_RETRY_MS);
+      });
+    };
+    attempt();
+  });
+  let buf = "";
+  let waiter: ((reply: string) => void) | undefined;
+  sock.on("data", (d: Buffer) => {
+    buf += d.toString("latin1");
+    const end = buf.indexOf("\x1a");
+    if (end >= 0 && waiter) {
+      const reply = buf.slice(0, end);
+      buf = buf.slice(end + 1);
+      const w = waiter;
+      waiter = undefined;
+      w(reply);
+    }
+  });
+  return {
+    send: (cmd) =>
+      new Promise((resolve) => {
+        waiter = resolve;
+        sock.write(`${cmd}\x1a`);
+      }),
+    close: () => sock.destroy(),
+  };
+}

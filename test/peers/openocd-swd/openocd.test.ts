@@ -13,7 +13,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
+  freePort,
   openocdConfig,
+  openocdRpc,
   runOpenocd,
   startSwdTarget,
   type StartSwdTargetOptions,
@@ -54,14 +56,46 @@ const SEQUENCE = (fw: string) => [
 
 const same = (x: Uint8Array, y: Uint8Array) => Buffer.from(x).equals(Buffer.from(y));
 
+/** A minimal ELF32 (little-endian, ARM, executable) with one PT_LOAD segment of `data` at `address`. */
+function elf(data: Uint8Array, address: number): Uint8Array {
+  const EHDR = 52;
+  const PHDR = 32;
+  const b = new Uint8Array(EHDR + PHDR + data.length);
+  const v = new DataView(b.buffer);
+  b.set([0x7f, 0x45, 0x4c, 0x46, 1, 1, 1]); // ELF, 32-bit, little-endian, version 1
+  v.setUint16(16, 2, true); // ET_EXEC
+  v.setUint16(18, 40, true); // EM_ARM
+  v.setUint32(20, 1, true);
+  v.setUint32(24, address | 1, true); // entry
+  v.setUint32(28, EHDR, true); // phoff
+  v.setUint32(36, 0x05000200, true); // EABI5, soft float
+  v.setUint16(40, EHDR, true);
+  v.setUint16(42, PHDR, true);
+  v.setUint16(44, 1, true);
+  v.setUint16(46, 40, true);
+  const p = EHDR;
+  v.setUint32(p, 1, true); // PT_LOAD
+  v.setUint32(p + 4, EHDR + PHDR, true);
+  v.setUint32(p + 8, address, true);
+  v.setUint32(p + 12, address, true);
+  v.setUint32(p + 16, data.length, true);
+  v.setUint32(p + 20, data.length, true);
+  v.setUint32(p + 24, 5, true); // R+X
+  v.setUint32(p + 28, 4, true);
+  b.set(data, EHDR + PHDR);
+  return b;
+}
+
 async function flashWith(
   o: StartSwdTargetOptions,
   chipName: string,
   commands: (fw: string) => string[],
   img: Uint8Array,
+  file = img,
+  ext = "bin",
 ) {
-  const fw = join(dir, `fw-${Math.random().toString(36).slice(2)}.bin`);
-  writeFileSync(fw, img);
+  const fw = join(dir, `fw-${Math.random().toString(36).slice(2)}.${ext}`);
+  writeFileSync(fw, file);
   const t = await startSwdTarget(o);
   try {
     const r = await runOpenocd(openocdConfig({ chipName }), commands(fw), t.env);
@@ -114,6 +148,63 @@ describe("openocd 0.12 programs the SAM C21/D21 model over CMSIS-DAP v2", () => 
     expect(same(t.flashDump(img.length), img)).toBe(true);
     // no WP commands: each page went to flash when its last word was loaded
     expect(t.target.nvm.commands.filter((c) => c.cmd === 0x04)).toEqual([]);
+  });
+
+  it("an ELF linked for 0x2000 (program klipper.elf verify, no address): its load segment lands there, the rows below stay erased", async () => {
+    const img = image(13, 20_480);
+    const { r, t } = await flashWith(
+      { chip: "samc21g18a" },
+      "at91samc21",
+      (fw) => SEQUENCE(fw).map((c) => c.replace(/ 0x0$/, "")),
+      img,
+      elf(img, 0x2000),
+      "elf",
+    );
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toMatch(/\*\* Verified OK \*\*/);
+    const dump = t.flashDump();
+    expect(same(dump.subarray(0x2000, 0x2000 + img.length), img)).toBe(true);
+    expect(dump.subarray(0, 0x2000).every((b) => b === 0xff)).toBe(true);
+  });
+
+  it("over the TCL RPC port of a running openocd (what a driver does): the same sequence, the core polled while it runs", async () => {
+    const img = image(17, 16_384);
+    const fw = join(dir, "rpc.bin");
+    writeFileSync(fw, img);
+    const t = await startSwdTarget({ chip: "samc21g18a" });
+    const port = await freePort();
+    const run = runOpenocd(
+      `${openocdConfig({ servers: true })}\ngdb_port disabled\ntelnet_port disabled\ntcl_port ${port}`,
+      ["init"],
+      t.env,
+    );
+    const rpc = await openocdRpc(port);
+    try {
+      expect(await rpc.send("capture {reset halt}")).toMatch(/halted due to/);
+      expect(await rpc.send("capture {at91samd chip-erase}")).toMatch(/chip erase started/);
+      expect(await rpc.send("catch {at91samd bootloader 0}")).toBe("0");
+      expect(await rpc.send(`catch {program ${fw} verify 0x0}`)).toBe("0");
+      expect(await rpc.send("catch {reset run}")).toBe("0");
+      const polls = t.model.dap.counts.get(0x05) ?? 0;
+      // openocd polls DHCSR of the running core (every 100 ms) until asked to stop
+      await expect
+        .poll(() => t.model.dap.counts.get(0x05) ?? 0, { timeout: 5000 })
+        .toBeGreaterThan(polls + 2);
+      // the core really runs: the NVM commands want it halted
+      expect(await rpc.send("capture {at91samd bootloader}")).toBe("Target not halted");
+      await rpc.send("halt");
+      expect(await rpc.send("capture {at91samd bootloader}")).toMatch(/Bootloader size is 0 bytes/);
+      expect(await rpc.send("catch {resume}")).toBe("0");
+      await rpc.send("shutdown");
+    } finally {
+      rpc.close();
+    }
+    const r = await run;
+    await t.close();
+    expect(r.code, r.output).toBe(0);
+    expect(same(t.flashDump(img.length), img)).toBe(true);
+    expect(t.target.core.halted).toBe(false);
+    expect(t.target.bootprotFuse).toBe(7);
   });
 
   it("a flash cell that reads back wrong fails openocd's verify: exit 1, ** Verify Failed **, no reset run (the core stays halted)", async () => {
