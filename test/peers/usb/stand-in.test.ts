@@ -50,7 +50,6 @@ describe("the stand-in libusb under the real dfu-util", () => {
       expect(gone.stdout).not.toMatch(/Found DFU/);
     } finally {
       await s.close();
-      rmSync(exe, { force: true });
     }
   });
 });
