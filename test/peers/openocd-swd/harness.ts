@@ -6,7 +6,7 @@
 // startSwdTarget() is the helper other tests use (canflash's own OpenOCD
 // end-to-end test); openocdConfig() writes the target part of a config.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serveUsbModel } from "../../../src/sim/usb/serve.js";
@@ -19,6 +19,14 @@ export interface SwdTargetHandle {
   socketPath: string;
   /** LD_PRELOAD (the stand-in libusb) and CANFLASH_USB_SOCKETS for openocd. */
   env: Record<string, string>;
+  /**
+   * An `openocd` wrapper script that preloads the stand-in and names the
+   * socket itself, for a program that spawns openocd (canflash's driver):
+   * put `binDir` first in its PATH, or pass `openocdPath` as the binary, and
+   * nothing else in that process gets the preload.
+   */
+  openocdPath: string;
+  binDir: string;
   model: CmsisDapModel;
   target: SamdTarget;
   flashDump(length?: number): Uint8Array;
@@ -46,9 +54,17 @@ export async function startSwdTarget(o: StartSwdTargetOptions = {}): Promise<Swd
   await served.ready();
   const lib = await buildStandIn();
   const target = model.samd!;
+  const openocdPath = join(dir, "openocd");
+  writeFileSync(
+    openocdPath,
+    `#!/bin/sh\nLD_PRELOAD='${lib}' CANFLASH_USB_SOCKETS='${socketPath}' exec /usr/bin/openocd "$@"\n`,
+  );
+  chmodSync(openocdPath, 0o755);
   return {
     socketPath,
     env: { LD_PRELOAD: lib, CANFLASH_USB_SOCKETS: socketPath },
+    openocdPath,
+    binDir: dir,
     model,
     target,
     flashDump: (length) => target.flashDump(length),
@@ -106,6 +122,7 @@ export function runOpenocd(
   commands: readonly string[],
   env: Record<string, string>,
   extraArgs: readonly string[] = [],
+  binary = "openocd",
 ): Promise<OpenocdResult> {
   const args = [
     ...extraArgs,
@@ -114,7 +131,7 @@ export function runOpenocd(
     ...commands.flatMap((c) => ["-c", c]),
   ];
   return new Promise((resolve) => {
-    const child = spawn("openocd", args, {
+    const child = spawn(binary, args, {
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });

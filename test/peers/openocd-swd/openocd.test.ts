@@ -276,6 +276,23 @@ describe("openocd 0.12 programs the SAM C21/D21 model over CMSIS-DAP v2", () => 
     expect(same(t.flashDump(img.length), img)).toBe(true);
   });
 
+  it("the wrapper script (for a program that spawns openocd itself) reaches the same model", async () => {
+    const t = await startSwdTarget({ chip: "samd21g18a" });
+    try {
+      const r = await runOpenocd(
+        openocdConfig({ chipName: "at91samd21" }),
+        ["init", "shutdown"],
+        {},
+        [],
+        t.openocdPath,
+      );
+      expect(r.code, r.output).toBe(0);
+      expect(r.output).toMatch(/SWD DPIDR 0x0bc11477/);
+    } finally {
+      await t.close();
+    }
+  });
+
   it("no probe on the bus: openocd finds no CMSIS-DAP device", async () => {
     const t = await startSwdTarget({});
     await t.close();
