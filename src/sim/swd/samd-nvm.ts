@@ -127,10 +127,10 @@ export class SamdNvm {
     this.intflagError = INTFLAG_ERROR;
   }
 
-  /** The DSU's chip erase: the whole main array, not the auxiliary rows. */
-  chipErase(): void {
+  /** The DSU's chip erase: the whole main array, not the auxiliary rows; busy for `us`. */
+  chipErase(us = CHIP_ERASE_US): void {
     this.flash.fill(0xff);
-    this.busyFor(CHIP_ERASE_US);
+    this.busyFor(us);
   }
 
   private execute(v: number): void {

@@ -32,6 +32,8 @@ export interface SamdTargetOptions {
   corruptByteAt?: number;
   /** Target power (false: nothing answers on the wire). */
   powered?: boolean;
+  /** How long the DSU's chip erase keeps the NVM busy, µs (default CHIP_ERASE_US). */
+  chipEraseUs?: number;
 }
 
 export class SamdTarget implements SwdWire {
@@ -58,9 +60,10 @@ export class SamdTarget implements SwdWire {
     this.sram = new RamDevice(this.part.ramSize);
     this.dsu = new SamdDsu(this.clock, o.did ?? this.part.did, {
       chipErase: () => {
+        const us = o.chipEraseUs ?? CHIP_ERASE_US;
         this.sram.bytes.fill(0);
-        this.nvm.chipErase();
-        return this.clock.nowUs + CHIP_ERASE_US;
+        this.nvm.chipErase(us);
+        return this.clock.nowUs + us;
       },
     });
     this.core = new CortexM0Plus({

@@ -207,6 +207,28 @@ describe("openocd 0.12 programs the SAM C21/D21 model over CMSIS-DAP v2", () => 
     expect(t.target.bootprotFuse).toBe(7);
   });
 
+  it("a chip erase as slow as openocd's own comment has it (240 ms): bootloader 0 right after cannot read the stalled user row; polling DSU STATUSA.DONE first makes the sequence work", async () => {
+    const img = image(19, 8192);
+    const slow = { chip: "samc21g18a", chipEraseUs: 240_000, userRow: BOOTPROT_8K } as const;
+    const bare = await flashWith(slow, "at91samc21", SEQUENCE, img);
+    expect(bare.r.code).toBe(1);
+    expect(bare.r.output).toMatch(/Failed to read memory at 0x0080400/);
+    expect(bare.t.target.bootprotFuse).toBe(2); // the user row was not rewritten
+    const pollDone =
+      'set n 0; while {([read_memory 0x41002101 8 1] & 1) == 0 && $n < 1000} {incr n}; echo "DONE after $n polls"';
+    const { r, t } = await flashWith(
+      slow,
+      "at91samc21",
+      (fw) => SEQUENCE(fw).flatMap((c) => (c === "at91samd chip-erase" ? [c, pollDone] : [c])),
+      img,
+    );
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toMatch(/DONE after [1-9]\d* polls/);
+    expect(r.output).toMatch(/\*\* Verified OK \*\*/);
+    expect(same(t.flashDump(img.length), img)).toBe(true);
+    expect(t.target.bootprotFuse).toBe(7);
+  });
+
   it("a flash cell that reads back wrong fails openocd's verify: exit 1, ** Verify Failed **, no reset run (the core stays halted)", async () => {
     const img = image(3);
     const { r, t } = await flashWith(
