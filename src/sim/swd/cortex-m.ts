@@ -76,6 +76,8 @@ export class CortexM0Plus {
   readonly regs = new Map<number, number>();
   /** How many system resets (SYSRESETREQ or the reset pin) the core has been through. */
   resets = 0;
+  /** Held in reset (the reset pin, then the DSU's reset extension): nothing runs, DHCSR says S_RESET_ST. */
+  heldInReset = false;
   /** What the debugger did, for tests: "halt", "run", "step", "sysresetreq". */
   readonly events: string[] = [];
 
@@ -91,8 +93,18 @@ export class CortexM0Plus {
     return this.regs.get(REG_PC) ?? 0;
   }
 
+  /** The reset pin: the core stops in reset and its debug state clears (the pin resets the debug logic too). */
+  holdInReset(): void {
+    this.heldInReset = true;
+    this.halted = false;
+    this.control = 0;
+    this.demcr = 0;
+    this.dfsr = 0;
+  }
+
   /** Out of reset: SP and PC from the vector table; halts at once if the reset vector is caught. */
   reset(): void {
+    this.heldInReset = false;
     this.regs.clear();
     for (let r = 0; r <= REG_SPECIAL; r++) this.regs.set(r, 0);
     const sp = this.host.readVector(0) ?? 0xffffffff;
@@ -104,7 +116,7 @@ export class CortexM0Plus {
     this.regs.set(REG_XPSR, 0x01000000);
     this.resetSticky = true;
     this.resets++;
-    if (this.debugEnabled && this.demcr & DEMCR_VC_CORERESET) {
+    if (this.debugEnabled && (this.demcr & DEMCR_VC_CORERESET || this.control & C_HALT)) {
       this.halted = true;
       this.dfsr |= DFSR_VCATCH;
     } else this.halted = false;
@@ -113,8 +125,8 @@ export class CortexM0Plus {
   private dhcsr(): number {
     let v = this.control & 0xf;
     if (this.halted) v |= S_HALT | S_REGRDY;
-    else this.retireSticky = true;
-    if (this.resetSticky) v |= S_RESET_ST;
+    else if (!this.heldInReset) this.retireSticky = true;
+    if (this.resetSticky || this.heldInReset) v |= S_RESET_ST;
     if (this.retireSticky) v |= S_RETIRE_ST;
     this.resetSticky = false;
     this.retireSticky = false;
@@ -130,6 +142,7 @@ export class CortexM0Plus {
       this.halted = false;
       return;
     }
+    if (this.heldInReset) return; // a halt request waits for the end of reset
     if (v & C_HALT) {
       if (!this.halted) this.events.push("halt");
       this.halted = true;

@@ -27,6 +27,8 @@ export const PAC1_DSU = 1 << 1;
 export interface DsuHost {
   /** Erase volatile memories and the flash array; resolves the µs at which it is done. */
   chipErase(): number;
+  /** CRSTEXT cleared: the CPU leaves reset. */
+  releaseCpu(): void;
 }
 
 export class SamdDsu {
@@ -82,7 +84,9 @@ export class SamdDsu {
         if (m & 0xff00) {
           // write 1 to clear (DONE, CRSTEXT, BERR, FAIL, PERR)
           const clear = (v >>> 8) & 0x1f;
+          const wasHeld = this.cpuHeld;
           this.statusA &= ~clear;
+          if (wasHeld && !this.cpuHeld) this.host.releaseCpu();
           if (clear & STATUSA_DONE) this.doneAt = undefined;
         }
       },

@@ -13,7 +13,14 @@ import { MemAp } from "./mem-ap.js";
 import { SAMD_PARTS, type SamdPart, type SamdPartName } from "./samd-chips.js";
 import { DSU_BASE, DSU_ROM_TABLE, PAC1_BASE, SamdDsu } from "./samd-dsu.js";
 import { CHIP_ERASE_US, NVMCTRL_BASE, SamdNvm, USER_ROW } from "./samd-nvm.js";
-import { DPIDR_SAMD21, SwDp, type SwdReply, type SwdRequest, type SwdWire } from "./sw-dp.js";
+import {
+  ACK_NONE,
+  DPIDR_SAMD21,
+  SwDp,
+  type SwdReply,
+  type SwdRequest,
+  type SwdWire,
+} from "./sw-dp.js";
 
 export const SRAM_BASE = 0x20000000;
 
@@ -65,6 +72,7 @@ export class SamdTarget implements SwdWire {
         this.nvm.chipErase(us);
         return this.clock.nowUs + us;
       },
+      releaseCpu: () => this.core.reset(),
     });
     this.core = new CortexM0Plus({
       systemReset: () => this.systemReset(),
@@ -102,11 +110,26 @@ export class SamdTarget implements SwdWire {
   }
 
   transfer(r: SwdRequest): SwdReply {
+    if (this.resetAsserted) return { ack: ACK_NONE, data: 0xffffffff };
     return this.dp.transfer(r);
   }
 
+  /**
+   * RESET_N. Low: everything in reset, the debug logic too (the DP answers
+   * nothing). Released: peripherals and fuses reload, and since the probe
+   * holds SWCLK low the DSU sees a cold plug and keeps the CPU in reset
+   * until a debugger clears STATUSA.CRSTEXT.
+   */
   resetPin(asserted: boolean): void {
-    if (this.resetAsserted && !asserted) this.systemReset();
+    if (asserted && !this.resetAsserted) {
+      this.core.holdInReset();
+      this.dp.reset();
+    }
+    if (this.resetAsserted && !asserted) {
+      this.nvm.reset();
+      this.dsu.reset();
+      this.dsu.holdCpuInReset();
+    }
     this.resetAsserted = asserted;
   }
 

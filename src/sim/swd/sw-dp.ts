@@ -91,6 +91,16 @@ export class SwDp {
     readonly dpidr = DPIDR_SAMD21,
   ) {}
 
+  /** The reset pin resets the debug logic: registers to their reset values, a line reset wanted. */
+  reset(): void {
+    this.ctrl = 0;
+    this.select = 0;
+    this.readBuffer = 0;
+    if (this.pending) this.pending.ap.inProgress = false;
+    this.pending = undefined;
+    this.inLineReset = true;
+  }
+
   get sticky(): number {
     return this.ctrl & STICKY;
   }

@@ -93,12 +93,13 @@ async function flashWith(
   img: Uint8Array,
   file = img,
   ext = "bin",
+  extraConfig = "",
 ) {
   const fw = join(dir, `fw-${Math.random().toString(36).slice(2)}.${ext}`);
   writeFileSync(fw, file);
   const t = await startSwdTarget(o);
   try {
-    const r = await runOpenocd(openocdConfig({ chipName }), commands(fw), t.env);
+    const r = await runOpenocd(`${openocdConfig({ chipName })}${extraConfig}`, commands(fw), t.env);
     return { r, t };
   } finally {
     await t.close();
@@ -148,6 +149,28 @@ describe("openocd 0.12 programs the SAM C21/D21 model over CMSIS-DAP v2", () => 
     expect(same(t.flashDump(img.length), img)).toBe(true);
     // no WP commands: each page went to flash when its last word was loaded
     expect(t.target.nvm.commands.filter((c) => c.cmd === 0x04)).toEqual([]);
+  });
+
+  it("with SRST wired (reset_config srst_only): resets go through the probe's nRESET pin, the DSU holds the CPU after each (cold plug) until openocd's dsu_reset_deassert, and the result is the same", async () => {
+    const img = image(23, 16_384);
+    const { r, t } = await flashWith(
+      { chip: "samc21g18a", userRow: BOOTPROT_8K },
+      "at91samc21",
+      SEQUENCE,
+      img,
+      img,
+      "bin",
+      "\nreset_config srst_only",
+    );
+    expect(r.code, r.output).toBe(0);
+    expect(r.output).toMatch(/\*\* Verified OK \*\*/);
+    expect(same(t.flashDump(img.length), img)).toBe(true);
+    expect(t.target.bootprotFuse).toBe(7);
+    expect(t.target.core.events).not.toContain("sysresetreq");
+    expect(t.target.core.resets).toBeGreaterThanOrEqual(4); // power-on + three reset-pin releases
+    expect(t.target.core.heldInReset).toBe(false);
+    expect(t.target.core.halted).toBe(false);
+    expect(t.target.core.pc).toBe(RESET_VECTOR & ~1);
   });
 
   it("an ELF linked for 0x2000 (program klipper.elf verify, no address): its load segment lands there, the rows below stay erased", async () => {

@@ -15,7 +15,9 @@ import {
 } from "../../../src/sim/swd/cortex-m.js";
 import { AP_BASE, AP_IDR } from "../../../src/sim/swd/mem-ap.js";
 import { SamdTarget } from "../../../src/sim/swd/samd-target.js";
-import { ap, DapHost } from "./dap-host.js";
+import { STATUSA_CRSTEXT } from "../../../src/sim/swd/samd-dsu.js";
+import { ACK_NONE } from "../../../src/sim/swd/sw-dp.js";
+import { ap, DapHost, dp } from "./dap-host.js";
 
 const DHCSR = 0xe000edf0;
 const DCRSR = 0xe000edf4;
@@ -62,6 +64,28 @@ describe("Cortex-M0+ debug", () => {
     expect(t.bus.read(DHCSR, 4)! & S_RETIRE_ST).toBe(S_RETIRE_ST);
     t.bus.write(AIRCR, 4, 0x00000004); // no VECTKEY: nothing
     expect(t.core.resets).toBe(3);
+  });
+});
+
+describe("the reset pin", () => {
+  it("while low nothing answers; released, the DSU keeps the CPU in reset (CRSTEXT) until a debugger clears it, and the vector catch set meanwhile halts it", () => {
+    const h = new DapHost();
+    h.connect();
+    h.cmd(0x10, 0x00, 0x80, 0, 0, 0, 0); // SWJ_Pins: nRESET low
+    expect(h.transfer([dp(true, 0)]).ack).toBe(ACK_NONE);
+    h.cmd(0x10, 0x80, 0x80, 0, 0, 0, 0); // released
+    expect(h.transfer([dp(true, 4)]).ack).toBe(ACK_NONE); // the debug logic was reset: line reset + DPIDR first
+    h.connect();
+    expect(h.read32(0x41002000).value & (STATUSA_CRSTEXT << 8)).toBe(STATUSA_CRSTEXT << 8);
+    expect(h.read32(DHCSR).value & S_RESET_ST).toBe(S_RESET_ST);
+    expect(h.target.core.heldInReset).toBe(true);
+    h.write32(DHCSR, (0xa05f << 16) | C_DEBUGEN | C_HALT);
+    h.write32(DEMCR, DEMCR_VC_CORERESET);
+    expect(h.target.core.halted).toBe(false); // not while in reset
+    h.csw(0);
+    h.transfer([ap(false, 4, 0x41002001), ap(false, 0xc, STATUSA_CRSTEXT << 8)]);
+    expect(h.target.core.heldInReset).toBe(false);
+    expect(h.target.core.halted).toBe(true);
   });
 });
 
