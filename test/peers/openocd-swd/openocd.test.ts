@@ -8,7 +8,7 @@
 // verify reads the model (a bad cell fails it and openocd stops before
 // reset run) and what a user sees for a wrong part, a protected boot
 // section, an unpowered target and a wrong DPIDR.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -171,6 +171,19 @@ describe("openocd 0.12 programs the SAM C21/D21 model over CMSIS-DAP v2", () => 
     expect(t.target.core.heldInReset).toBe(false);
     expect(t.target.core.halted).toBe(false);
     expect(t.target.core.pc).toBe(RESET_VECTOR & ~1);
+  });
+
+  it("flash read_bank (a backup before flashing) reads the model's flash as it is", async () => {
+    const old = image(29, 0x40000);
+    const backup = join(dir, "backup.bin");
+    const { r } = await flashWith(
+      { chip: "samd21g18a", flash: old },
+      "at91samd21",
+      () => ["init", "reset halt", `flash read_bank 0 ${backup} 0 0x10000`, "shutdown"],
+      new Uint8Array(0),
+    );
+    expect(r.code, r.output).toBe(0);
+    expect(same(readFileSync(backup), old.subarray(0, 0x10000))).toBe(true);
   });
 
   it("an ELF linked for 0x2000 (program klipper.elf verify, no address): its load segment lands there, the rows below stay erased", async () => {
