@@ -117,6 +117,32 @@ describe("DAP_Transfer", () => {
     expect([...r]).toEqual([0x06, 3, 0, ACK_OK, ...le32(0xa), ...le32(0xb), ...le32(0xc)]);
   });
 
+  it("a value-match read polls until (value & mask) matches, or answers a mismatch when the match retries run out", () => {
+    const h = new DapHost();
+    h.connect();
+    h.write32(0x20000000, 0x12345678);
+    h.transfer([ap(false, 4, 0x20000000)]);
+    // DAP_Transfer: match mask 0xFF (write, bit 5), then a DRW read with match value 0x78 (bit 4)
+    const ok = h.cmd(DAP.TRANSFER, 0, 2, 0x20, ...le32(0xff), 0x1f, ...le32(0x78));
+    expect([...ok]).toEqual([0x05, 2, ACK_OK]);
+    const miss = h.cmd(DAP.TRANSFER, 0, 2, 0x20, ...le32(0xff), 0x1f, ...le32(0x79));
+    expect(miss[2]! & 0x10).toBe(0x10);
+  });
+
+  it("DAP_Delay and SWJ_Sequence cost their time; SWD_Sequence clocks output bits to the target", () => {
+    const h = new DapHost();
+    const t0 = h.clock.nowUs;
+    expect([...h.cmd(DAP.DELAY, 0xe8, 0x03)]).toEqual([0x09, 0]); // 1000 µs
+    expect(h.clock.nowUs - t0).toBe(2000); // plus the command's round trip
+    // the select sequence as SWD_Sequence output blocks (56 ones, 0xE79E, 56 ones) selects SWD too
+    const ones = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+    expect([...h.cmd(DAP.SWD_SEQUENCE, 3, 56, ...ones, 16, 0x9e, 0xe7, 56, ...ones)]).toEqual([
+      0x1d, 0,
+    ]);
+    expect(h.transfer([dp(true, 4)]).ack).toBe(ACK_NONE); // after the line reset: DPIDR first
+    expect(h.transfer([dp(true, 0)]).ack).toBe(ACK_OK);
+  });
+
   it("each transfer costs its bits at the SWJ clock", () => {
     const h = new DapHost();
     h.connect();
