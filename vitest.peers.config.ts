@@ -3,10 +3,12 @@ import { defineConfig } from "vitest/config";
 // The real-host-tool lane: Debian's bossac and stm32flash drive canflash's
 // device models (the SAM-BA monitors, the STM32 ROM) on a pty, dfu-util
 // drives the USB DFU models through canflash's stand-in libusb
-// (test/peers/usb), python-can's slcan interface drives the slcan adapter
+// (test/peers/usb), openocd 0.12 programs the SAM C21/D21 SWD model behind
+// a CMSIS-DAP v2 probe model through the same library (test/peers/openocd-swd),
+// python-can's slcan interface drives the slcan adapter
 // model, and canflash flashes a fresh model with the same image; the dumps
 // must match (test/peers). Needs the Debian packages .ci/run installs
-// (bossa-cli, stm32flash, dfu-util, libusb-1.0-0-dev, python3-can,
+// (bossa-cli, stm32flash, dfu-util, openocd, libusb-1.0-0-dev, python3-can,
 // python3-serial); `npm run test:peers` builds the CLI first. One tool at a
 // time: the models answer in wall-clock time.
 export default defineConfig({

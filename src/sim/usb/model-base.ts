@@ -14,6 +14,7 @@ const GET_DESCRIPTOR = 6;
 const SET_INTERFACE = 11;
 const SET_CONFIGURATION = 9;
 const GET_STATUS = 0;
+const CLEAR_FEATURE = 1;
 
 let nextGeneration = 1;
 
@@ -105,6 +106,8 @@ export abstract class UsbModelBase implements UsbDeviceModel {
         return ok();
       }
       if (s.bRequest === SET_CONFIGURATION) return ok();
+      // CLEAR_FEATURE(ENDPOINT_HALT): no endpoint of a model stays halted
+      if (s.bRequest === CLEAR_FEATURE && s.bmRequestType === 0x02) return ok();
       if (s.bRequest === GET_STATUS && s.bmRequestType & 0x80) return ok(Uint8Array.of(0, 0));
       return STALL;
     }

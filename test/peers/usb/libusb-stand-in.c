@@ -531,3 +531,108 @@ libusb_device_handle *LIBUSB_CALL libusb_open_device_with_vid_pid(libusb_context
 	libusb_free_device_list(list, 1);
 	return h;
 }
+
+/*
+ * openocd 0.12 imports these too (its FTDI-style drivers and libusb_helper
+ * use them; the CMSIS-DAP v2 backend does not). They live here so that no
+ * libusb call of a preloaded tool reaches the real libusb with a handle of
+ * ours. Asynchronous transfers complete synchronously at submit (over the
+ * handle's one connection, as a synchronous transfer would); their
+ * callbacks run from the next event-handling call, as libusb runs them.
+ */
+int LIBUSB_CALL libusb_clear_halt(libusb_device_handle *h, unsigned char endpoint)
+{
+	/* CLEAR_FEATURE(ENDPOINT_HALT) to the endpoint */
+	int r = control(&h->fd, 0x02, LIBUSB_REQUEST_CLEAR_FEATURE, 0, endpoint, NULL, 0,
+			DESCRIPTOR_TIMEOUT_MS);
+	return r < 0 ? r : 0;
+}
+
+#define MAX_DONE 64
+static struct libusb_transfer *done_transfers[MAX_DONE];
+static int done_count;
+
+struct libusb_transfer *LIBUSB_CALL libusb_alloc_transfer(int iso_packets)
+{
+	size_t n = sizeof(struct libusb_transfer) +
+		   sizeof(struct libusb_iso_packet_descriptor) * (size_t)(iso_packets > 0 ? iso_packets : 0);
+	return calloc(1, n);
+}
+
+void LIBUSB_CALL libusb_free_transfer(struct libusb_transfer *t)
+{
+	if (!t)
+		return;
+	if ((t->flags & LIBUSB_TRANSFER_FREE_BUFFER) && t->buffer)
+		free(t->buffer);
+	free(t);
+}
+
+int LIBUSB_CALL libusb_submit_transfer(struct libusb_transfer *t)
+{
+	int r, n = 0;
+	if (done_count >= MAX_DONE)
+		return LIBUSB_ERROR_BUSY;
+	switch (t->type) {
+	case LIBUSB_TRANSFER_TYPE_CONTROL: {
+		unsigned char *s = t->buffer;
+		uint16_t len = (uint16_t)(s[6] | s[7] << 8);
+		r = control(&t->dev_handle->fd, s[0], s[1], (uint16_t)(s[2] | s[3] << 8),
+			    (uint16_t)(s[4] | s[5] << 8), s + 8, len, t->timeout);
+		n = r > 0 ? r : 0;
+		break;
+	}
+	case LIBUSB_TRANSFER_TYPE_BULK:
+	case LIBUSB_TRANSFER_TYPE_INTERRUPT:
+		r = endpoint_transfer(t->dev_handle, t->endpoint, t->buffer, t->length, &n, t->timeout);
+		break;
+	default:
+		return LIBUSB_ERROR_NOT_SUPPORTED;
+	}
+	t->actual_length = n;
+	t->status = r >= 0                    ? LIBUSB_TRANSFER_COMPLETED
+		    : r == LIBUSB_ERROR_TIMEOUT   ? LIBUSB_TRANSFER_TIMED_OUT
+		    : r == LIBUSB_ERROR_PIPE      ? LIBUSB_TRANSFER_STALL
+		    : r == LIBUSB_ERROR_NO_DEVICE ? LIBUSB_TRANSFER_NO_DEVICE
+						  : LIBUSB_TRANSFER_ERROR;
+	done_transfers[done_count++] = t;
+	return 0;
+}
+
+int LIBUSB_CALL libusb_cancel_transfer(struct libusb_transfer *t)
+{
+	/* already complete: libusb says so for a transfer no longer in flight */
+	(void)t;
+	return LIBUSB_ERROR_NOT_FOUND;
+}
+
+/* Runs the callbacks of the transfers completed so far. */
+static void run_done(void)
+{
+	while (done_count > 0) {
+		struct libusb_transfer *t = done_transfers[0];
+		memmove(done_transfers, done_transfers + 1, (size_t)(--done_count) * sizeof(*done_transfers));
+		if (t->callback)
+			t->callback(t);
+	}
+}
+
+int LIBUSB_CALL libusb_handle_events_timeout_completed(libusb_context *ctx, struct timeval *tv,
+							int *completed)
+{
+	(void)ctx;
+	(void)tv;
+	(void)completed;
+	run_done();
+	return 0;
+}
+
+int LIBUSB_CALL libusb_handle_events_completed(libusb_context *ctx, int *completed)
+{
+	return libusb_handle_events_timeout_completed(ctx, NULL, completed);
+}
+
+int LIBUSB_CALL libusb_handle_events(libusb_context *ctx)
+{
+	return libusb_handle_events_timeout_completed(ctx, NULL, NULL);
+}

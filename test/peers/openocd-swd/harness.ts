@@ -1,0 +1,210 @@
+// The real openocd 0.12 against canflash's SWD target model: a CMSIS-DAP v2
+// probe model (src/sim/usb/cmsis-dap.ts) with a SAM D21/C21 behind it,
+// served on a Unix socket; openocd runs with the stand-in libusb preloaded
+// (test/peers/usb/libusb-stand-in.c) and CANFLASH_USB_SOCKETS naming the
+// socket, and finds the probe as it finds a real one (usb_bulk backend).
+// startSwdTarget() is the helper other tests use (canflash's own OpenOCD
+// end-to-end test); openocdConfig() writes the target part of a config.
+import { spawn } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { serveUsbModel } from "../../../src/sim/usb/serve.js";
+import { CmsisDapModel, type CmsisDapModelOptions } from "../../../src/sim/usb/cmsis-dap.js";
+import type { SamdPartName } from "../../../src/sim/swd/samd-chips.js";
+import type { SamdTarget, SamdTargetOptions } from "../../../src/sim/swd/samd-target.js";
+import { buildStandIn } from "../usb/harness.js";
+
+export interface SwdTargetHandle {
+  socketPath: string;
+  /** LD_PRELOAD (the stand-in libusb) and CANFLASH_USB_SOCKETS for openocd. */
+  env: Record<string, string>;
+  /**
+   * An `openocd` wrapper script that preloads the stand-in and names the
+   * socket itself, for a program that spawns openocd (canflash's driver):
+   * put `binDir` first in its PATH, or pass `openocdPath` as the binary, and
+   * nothing else in that process gets the preload.
+   */
+  openocdPath: string;
+  binDir: string;
+  model: CmsisDapModel;
+  target: SamdTarget;
+  flashDump(length?: number): Uint8Array;
+  userRow(): Uint8Array;
+  close(): Promise<void>;
+}
+
+export interface StartSwdTargetOptions extends Omit<SamdTargetOptions, "part" | "clock" | "flash"> {
+  chip?: SamdPartName;
+  /** The flash's contents at the start. */
+  flash?: Uint8Array;
+  packetSize?: CmsisDapModelOptions["packetSize"];
+}
+
+/** Serves a CMSIS-DAP probe model with a SAM D/C target on a fresh socket. */
+export async function startSwdTarget(o: StartSwdTargetOptions = {}): Promise<SwdTargetHandle> {
+  const { chip, packetSize, ...samd } = o;
+  const model = new CmsisDapModel({
+    samd: { part: chip ?? "samc21g18a", ...samd },
+    ...(packetSize ? { packetSize } : {}),
+  });
+  const dir = mkdtempSync(join(tmpdir(), "canflash-swd-"));
+  const socketPath = join(dir, "cmsis-dap.sock");
+  const served = serveUsbModel(model, socketPath);
+  await served.ready();
+  const lib = await buildStandIn();
+  const target = model.samd!;
+  const openocdPath = join(dir, "openocd");
+  writeFileSync(
+    openocdPath,
+    `#!/bin/sh\nLD_PRELOAD='${lib}' CANFLASH_USB_SOCKETS='${socketPath}' exec /usr/bin/openocd "$@"\n`,
+  );
+  chmodSync(openocdPath, 0o755);
+  return {
+    socketPath,
+    env: { LD_PRELOAD: lib, CANFLASH_USB_SOCKETS: socketPath },
+    openocdPath,
+    binDir: dir,
+    model,
+    target,
+    flashDump: (length) => target.flashDump(length),
+    userRow: () => target.userRow(),
+    close: async () => {
+      await served.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface OpenocdConfigOptions {
+  /** openocd's CHIPNAME: at91samc21, at91samd21 … */
+  chipName?: string;
+  /** kHz; the target config's default is 400. */
+  speedKhz?: number;
+  /**
+   * Keep openocd's gdb (3333), telnet (4444) and TCL RPC (6666) servers.
+   * Default: all disabled, so that runs on one machine do not fight over
+   * the ports; a driver that talks TCL RPC sets this (and its own tcl_port).
+   */
+  servers?: boolean;
+}
+
+/**
+ * The config for a CMSIS-DAP v2 probe on USB bulk, SWD, a SAM D/C target
+ * with no work area (openocd writes through the NVM page buffer and
+ * verifies by reading back: nothing runs on the core).
+ */
+export function openocdConfig(o: OpenocdConfigOptions = {}): string {
+  return [
+    ...(o.servers ? [] : ["gdb_port disabled", "telnet_port disabled", "tcl_port disabled"]),
+    "adapter driver cmsis-dap",
+    "cmsis_dap_backend usb_bulk",
+    "transport select swd",
+    `set CHIPNAME ${o.chipName ?? "at91samc21"}`,
+    "set WORKAREASIZE 0",
+    "source [find target/at91samdXX.cfg]",
+    ...(o.speedKhz ? [`adapter speed ${o.speedKhz}`] : []),
+  ].join("\n");
+}
+
+export interface OpenocdResult {
+  code: number | null;
+  /** stdout and stderr together, in order (openocd logs to stderr). */
+  output: string;
+}
+
+/** A whole openocd run. */
+export const OPENOCD_TIMEOUT_MS = 120_000;
+
+/** Runs /usr/bin/openocd with a config file's text and commands (-c each). */
+export function runOpenocd(
+  config: string,
+  commands: readonly string[],
+  env: Record<string, string>,
+  extraArgs: readonly string[] = [],
+  binary = "openocd",
+): Promise<OpenocdResult> {
+  const args = [
+    ...extraArgs,
+    "-c",
+    config.split("\n").join("; "),
+    ...commands.flatMap((c) => ["-c", c]),
+  ];
+  return new Promise((resolve) => {
+    const child = spawn(binary, args, {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), OPENOCD_TIMEOUT_MS);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+/** A free TCP port on 127.0.0.1 (for openocd's tcl_port). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
+    });
+  });
+}
+
+/** Until openocd's TCL server accepts, ms. */
+export const RPC_CONNECT_TIMEOUT_MS = 10_000;
+/** Between connection attempts while openocd starts, ms. */
+export const RPC_CONNECT_RETRY_MS = 50;
+
+/**
+ * A bare TCL RPC client for the tests (commands and replies end in 0x1A):
+ * enough to drive a long-running openocd against the model the way a
+ * driver does. canflash's own client lives in its OpenOCD driver.
+ */
+export async function openocdRpc(
+  port: number,
+): Promise<{ send(cmd: string): Promise<string>; close(): void }> {
+  const { connect } = await import("node:net");
+  const deadline = Date.now() + RPC_CONNECT_TIMEOUT_MS;
+  const sock = await new Promise<import("node:net").Socket>((resolve, reject) => {
+    const attempt = () => {
+      const s = connect(port, "127.0.0.1");
+      s.once("connect", () => resolve(s));
+      s.once("error", (e) => {
+        s.destroy();
+        if (Date.now() > deadline) reject(e);
+        else setTimeout(attempt, RPC_CONNECT_RETRY_MS);
+      });
+    };
+    attempt();
+  });
+  let buf = "";
+  let waiter: ((reply: string) => void) | undefined;
+  sock.on("data", (d: Buffer) => {
+    buf += d.toString("latin1");
+    const end = buf.indexOf("\x1a");
+    if (end >= 0 && waiter) {
+      const reply = buf.slice(0, end);
+      buf = buf.slice(end + 1);
+      const w = waiter;
+      waiter = undefined;
+      w(reply);
+    }
+  });
+  return {
+    send: (cmd) =>
+      new Promise((resolve) => {
+        waiter = resolve;
+        sock.write(`${cmd}\x1a`);
+      }),
+    close: () => sock.destroy(),
+  };
+}
