@@ -5,9 +5,12 @@
 // full-speed USB frame), once from an endpoint on the same bus model (what
 // SocketCAN gives: the kernel's queue, no USB in the path). Same clock,
 // same run. Ratio = gs_usb wall / direct wall, printed for 0 ms and 1 ms of
-// USB latency; no target: a send resolves on its echo, and Katapult's
-// stream awaits each frame's send, so every frame pays the USB round trip
-// (out and echo back) — the 1 ms row shows that cost.
+// USB latency. A send resolves once its frame is in the transmit window
+// (up to 10 frames in flight, as the Linux driver keeps), so a block's
+// frames cross the USB together; what stays is Katapult's one command in
+// flight: each command pays the latency out and its reply the latency back,
+// about 2 ms on a round trip the direct bus makes in about 2 ms — so the
+// 1 ms row stays near 2×, not 1×.
 
 import { katapultCanAdapter } from "../dist/bootloaders/katapult/can.js";
 import { VirtualCanChannel } from "../dist/can/virtual.js";
