@@ -107,6 +107,11 @@ export class SimGsUsbAdapter extends UsbModelBase {
   droppedToHost = 0;
   /** Frames that left on the wire, from the host. */
   sentToWire = 0;
+  /**
+   * Fault: the echoes of this many frames leaving the wire from now on never
+   * reach the host (a lost IN transfer, a firmware bug); the frames are sent.
+   */
+  withholdEchoes = 0;
   readonly bridgeNode: SimCanDevice | undefined;
   private readonly clock: Clock;
   private readonly wire: VirtualCanBus;
@@ -167,7 +172,11 @@ export class SimGsUsbAdapter extends UsbModelBase {
         const echoId = this.onWire.shift();
         if (echoId === undefined) return;
         this.sentToWire++;
-        this.queueToHost({ echoId, frame: this.lastSent.shift()! }, true);
+        const frame = this.lastSent.shift()!;
+        if (this.withholdEchoes > 0) {
+          this.withholdEchoes--;
+          this.unechoed.delete(echoId);
+        } else this.queueToHost({ echoId, frame }, true);
         for (const w of this.outWait.splice(0)) w();
       }),
     );
