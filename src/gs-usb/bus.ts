@@ -20,12 +20,18 @@
 // GsUsbFrameLostError to every reader; a bulk OUT that fails otherwise
 // stops the bus. close() first lets the frames in flight finish (their
 // echo or their deadline). Error frames set the bus state; a frame flagged
-// OVERFLOW says the adapter lost received frames (GsUsbRxOverflowError to
-// every reader), never silently.
+// OVERFLOW, or a controller error frame saying received frames were lost,
+// is a GsUsbRxOverflowError to every reader, and one saying frames to send
+// were dropped a GsUsbTxOverflowError — never silent.
 
 import { BaseBus, type SendOptions } from "../can/bus.js";
 import { CanBusClosedError, CanBusStoppedError, CanSendTimeoutError } from "../can/errors.js";
 import { matchesAny, type CanFilter } from "../can/filter.js";
+import {
+  CAN_ERR_CRTL,
+  CAN_ERR_CRTL_RX_OVERFLOW,
+  CAN_ERR_CRTL_TX_OVERFLOW,
+} from "../can/errorframe.js";
 import { formatFrame, type CanFrame } from "../can/frame.js";
 import { onAbort } from "../util/abort.js";
 import { realClock, type Clock } from "../util/clock.js";
@@ -64,6 +70,7 @@ import {
   GsUsbFrameLostError,
   GsUsbNotGsUsbError,
   GsUsbRxOverflowError,
+  GsUsbTxOverflowError,
 } from "./errors.js";
 import type { GsUsbName } from "./name.js";
 
@@ -467,7 +474,21 @@ export class GsUsbBus extends BaseBus {
       return;
     }
     if (this.closed) return;
+    if (f.frame.error) this.onErrorFrame(f.frame);
     if (f.frame.error || matchesAny(f.frame, this.filters)) this.dispatch(f.frame);
+  }
+
+  /** A controller error frame saying frames were dropped is a loss every reader hears of. */
+  private onErrorFrame(frame: CanFrame): void {
+    if (!(frame.id & CAN_ERR_CRTL)) return;
+    const status = frame.data[1] ?? 0;
+    if (status & CAN_ERR_CRTL_TX_OVERFLOW) {
+      log.warn({ iface: this.channel }, "adapter dropped frames to send");
+      this.reportLoss(new GsUsbTxOverflowError(this.channel));
+    } else if (status & CAN_ERR_CRTL_RX_OVERFLOW) {
+      log.warn({ iface: this.channel }, "controller lost received frames");
+      this.reportLoss(new GsUsbRxOverflowError(this.channel));
+    }
   }
 
   private failWith(error: Error): void {

@@ -12,6 +12,7 @@ declare module "../util/errors.js" {
     GS_USB_RX_OVERFLOW: true;
     GS_USB_KERNEL_HELD: true;
     GS_USB_FRAME_LOST: true;
+    GS_USB_TX_OVERFLOW: true;
   }
 }
 
@@ -116,6 +117,16 @@ export class GsUsbFrameLostError extends CanflashError {
       reason === "not-taken"
         ? `the gs_usb adapter on ${iface} did not take frame ${frameText} within ${waitedMs} ms (its transmit queue stayed full; bus state ${busState})`
         : `the gs_usb adapter on ${iface} did not confirm frame ${frameText} sent within ${waitedMs} ms (bus state ${busState}): it may never have reached the bus`,
+    );
+  }
+}
+
+/** The adapter's controller reported (error frame, TX overflow) that it dropped frames it was to send. */
+export class GsUsbTxOverflowError extends CanflashError {
+  constructor(readonly iface: string) {
+    super(
+      "GS_USB_TX_OVERFLOW",
+      `the gs_usb adapter on ${iface} dropped frames it was to send (its controller's transmit queue overflowed)`,
     );
   }
 }

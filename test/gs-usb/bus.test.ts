@@ -5,7 +5,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { CanBus } from "../../src/can/bus.js";
 import { CanBusStoppedError } from "../../src/can/errors.js";
-import { CAN_ERR_BUSOFF } from "../../src/can/errorframe.js";
+import {
+  CAN_ERR_BUSOFF,
+  CAN_ERR_CRTL,
+  CAN_ERR_CRTL_RX_OVERFLOW,
+  CAN_ERR_CRTL_TX_OVERFLOW,
+} from "../../src/can/errorframe.js";
 import { canFrame, type CanFrame } from "../../src/can/frame.js";
 import { VirtualCanChannel, type VirtualChannelOptions } from "../../src/can/virtual.js";
 import { openGsUsb, type OpenGsUsbOptions } from "../../src/gs-usb/backend.js";
@@ -17,6 +22,7 @@ import {
   GsUsbKernelHeldError,
   GsUsbNotFoundError,
   GsUsbRxOverflowError,
+  GsUsbTxOverflowError,
 } from "../../src/gs-usb/errors.js";
 import { parseGsUsbInterface } from "../../src/gs-usb/name.js";
 import { SimGsUsbAdapter, type SimGsUsbOptions } from "../../src/sim/usb/gs-usb.js";
@@ -178,6 +184,26 @@ describe("gs_usb bus: frames", () => {
     const f = await errors.recv(2000);
     expect(f?.error).toBe(true);
     expect(b.state).toBe("bus-off");
+  });
+
+  it("controller error frames saying frames were dropped reach every reader as a loss, not only the error readers", async () => {
+    const a = rig().adapter();
+    const b = await bus(a);
+    const stream = b.subscribe({ filters: [{ id: 0x581, mask: 0x7ff, extended: false }] });
+    const errors = b.subscribe({ errors: true });
+    a.reportError(
+      canFrame(CAN_ERR_CRTL, [0, CAN_ERR_CRTL_TX_OVERFLOW, 0, 0, 0, 0, 0, 0], { error: true }),
+    );
+    await expect(stream.recv(2000)).rejects.toBeInstanceOf(GsUsbTxOverflowError);
+    // An error reader hears of the loss first, then gets the error frame itself.
+    await expect(errors.recv(2000)).rejects.toBeInstanceOf(GsUsbTxOverflowError);
+    expect((await errors.recv(2000))?.error).toBe(true);
+    a.reportError(
+      canFrame(CAN_ERR_CRTL, [0, CAN_ERR_CRTL_RX_OVERFLOW, 0, 0, 0, 0, 0, 0], { error: true }),
+    );
+    await expect(stream.recv(2000)).rejects.toBeInstanceOf(GsUsbRxOverflowError);
+    // Once reported, the reader goes on: nothing more is owed.
+    expect(await stream.recv(50)).toBeUndefined();
   });
 
   it("Klipper's bridge answers the admin id itself and forwards it to the wire", async () => {

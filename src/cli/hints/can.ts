@@ -204,6 +204,16 @@ export const canHints = {
     ],
     next: ["check the bus: bitrate of every node, 120 Ω termination, CAN H/L", ...retryLine(ctx)],
   }),
+  GS_USB_TX_OVERFLOW: (_e, ctx) => ({
+    exitCode: ExitCode.FAILURE,
+    causes: [
+      "the adapter could not put frames on the bus as fast as they came: the bus is busy, or nothing acknowledges frames (bitrate, termination, no powered node)",
+    ],
+    next: [
+      "stop other traffic on the bus (Klipper); check the bitrate of every node and the 120 Ω termination",
+      ...retryLine(ctx),
+    ],
+  }),
   GS_USB_RX_OVERFLOW: (_e, ctx) => ({
     exitCode: ExitCode.FAILURE,
     causes: [
