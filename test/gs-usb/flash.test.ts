@@ -92,12 +92,12 @@ describe("the library over a gs_usb bus", () => {
   }, 60_000);
 
   it("a frame whose echo never comes mid-flash fails the flash with GS_USB_FRAME_LOST; the board stays in Katapult", async () => {
-    const { bus, nodes, adapter } = await rig([BOARDS[0]!], {}, { echoTimeoutMs: 1000 });
+    const { bus, nodes, adapter } = await rig([BOARDS[0]!], {}, { echoTimeoutMs: 500 });
     const uuid = parseUuid(BOARDS[0]!.uuid);
     let armed = false;
     const outcome = await runFlash(
       katapultCanAdapter({ bus, uuid }),
-      { segments: [{ address: APP, data: image(16 * 1024, 5) }] },
+      { segments: [{ address: APP, data: image(48 * 1024, 5) }] },
       {
         clock: bus.clock,
         onEvent: (e) => {
@@ -111,7 +111,9 @@ describe("the library over a gs_usb bus", () => {
     ).catch((e: unknown) => e);
     expect(armed).toBe(true);
     expect(outcome).toBeInstanceOf(FlashError);
-    expect(outcome).toMatchObject({ phase: "write" });
+    // Half a second after the echo was withheld: while writing (or, on a slow host, verifying),
+    // never after the image was started.
+    expect(["write", "verify"]).toContain((outcome as FlashError).phase);
     expect((outcome as FlashError).cause).toBeInstanceOf(GsUsbFrameLostError);
     expect((outcome as FlashError).cause).toMatchObject({ reason: "no-echo" });
     expect(nodes[0]!.state.mode).toBe("katapult");
