@@ -43,8 +43,11 @@ export interface CanBus extends FrameSource {
   readonly clock: Clock;
   /**
    * Queues a frame for transmission. Resolves once the backend has accepted
-   * it (kernel queue or virtual transmit queue); waits while that queue is
-   * full; rejects (never drops silently) when it cannot be sent.
+   * it (kernel queue, virtual transmit queue, a USB adapter's transmit
+   * window); waits while that queue is full; rejects (never drops silently)
+   * when it cannot be sent. Where a backend learns only later that an
+   * accepted frame was lost (a gs_usb adapter that never confirms it), every
+   * reader's next recv rejects with that error.
    */
   send(frame: CanFrame, options?: SendOptions): Promise<void>;
   /** A separate reader with its own queue and filters; sees frames received after it was created. */

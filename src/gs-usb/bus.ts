@@ -7,17 +7,31 @@
 // from BT_CONST for the bitrate, MODE start. Klipper's bridge runs at the
 // rate it was built with and answers BT_CONST with placeholders: no bit
 // timing is sent to it, and the bus assumes the name's bitrate (default
-// 1 Mbit/s). Flow control: each frame goes out with an echo id; the adapter
-// returns it once the frame left the controller, and only then does send()
-// resolve. At most `window` frames wait for their echo; one whose echo does
-// not come in time (nothing acknowledges it, bus-off) fails with
-// CanSendTimeoutError. Error frames set the bus state; a frame flagged
-// OVERFLOW says the adapter lost received frames (GsUsbRxOverflowError to
-// every reader), never silently.
+// 1 Mbit/s). Flow control, as the Linux driver does it: each frame goes
+// out with an echo id, and the adapter returns the id once the frame left
+// the controller. At most `window` frames are in flight (sent, not yet
+// echoed); send() resolves as soon as its frame has an echo id and its bulk
+// OUT is submitted — in order, behind the ones before it — so a stream of
+// frames is not paced by the USB's round trip. A send waits while the
+// window is full and fails with CanSendTimeoutError when no room comes in
+// time. What goes wrong after send() resolved is reported, never dropped
+// silently: a bulk OUT the adapter did not take in time, or an echo that
+// did not come in time (nothing acknowledges frames, bus-off), is a
+// GsUsbFrameLostError to every reader; a bulk OUT that fails otherwise
+// stops the bus. close() first lets the frames in flight finish (their
+// echo or their deadline). Error frames set the bus state; a frame flagged
+// OVERFLOW, or a controller error frame saying received frames were lost,
+// is a GsUsbRxOverflowError to every reader, and one saying frames to send
+// were dropped a GsUsbTxOverflowError — never silent.
 
 import { BaseBus, type SendOptions } from "../can/bus.js";
 import { CanBusClosedError, CanBusStoppedError, CanSendTimeoutError } from "../can/errors.js";
 import { matchesAny, type CanFilter } from "../can/filter.js";
+import {
+  CAN_ERR_CRTL,
+  CAN_ERR_CRTL_RX_OVERFLOW,
+  CAN_ERR_CRTL_TX_OVERFLOW,
+} from "../can/errorframe.js";
 import { formatFrame, type CanFrame } from "../can/frame.js";
 import { onAbort } from "../util/abort.js";
 import { realClock, type Clock } from "../util/clock.js";
@@ -51,17 +65,30 @@ import {
   type GsDeviceConfig,
   type GsHostFrame,
 } from "./codec.js";
-import { GsUsbBitrateError, GsUsbNotGsUsbError, GsUsbRxOverflowError } from "./errors.js";
+import {
+  GsUsbBitrateError,
+  GsUsbFrameLostError,
+  GsUsbNotGsUsbError,
+  GsUsbRxOverflowError,
+  GsUsbTxOverflowError,
+} from "./errors.js";
 import type { GsUsbName } from "./name.js";
 
 const log = moduleLogger("gs-usb");
 
-/** Frames sent and not yet echoed (the Linux driver keeps ten URBs in flight). */
+/** Frames sent and not yet echoed (the Linux driver keeps ten TX contexts, echo ids 0–9). */
 export const GS_USB_TX_WINDOW = 10;
-/** How long a sent frame may wait for its echo before send() fails. */
+/** How long a frame in flight may wait for its echo before it is reported lost (GsUsbFrameLostError). */
 export const GS_USB_ECHO_TIMEOUT_MS = 2000;
-/** Bulk IN transfers kept waiting at once (on backends that run transfers concurrently). */
-export const GS_USB_RX_TRANSFERS = 8;
+/** How long send() waits for room in a full window before it fails (CanSendTimeoutError). */
+export const GS_USB_SEND_TIMEOUT_MS = 2000;
+/**
+ * Bulk IN transfers kept waiting at once (on backends that run transfers
+ * concurrently), as the Linux driver keeps 30 RX URBs: each carries one
+ * frame, so at 1 ms of USB latency this many frames a millisecond reach the
+ * host — more than a full 1 Mbit/s bus of short frames carries.
+ */
+export const GS_USB_RX_TRANSFERS = 30;
 /** Each bulk IN waits this long; the read loop then asks again (and notices a close). */
 export const GS_USB_READ_POLL_MS = 50;
 /**
@@ -83,6 +110,7 @@ export interface GsUsbBusOptions {
   filters?: readonly CanFilter[];
   window?: number;
   echoTimeoutMs?: number;
+  sendTimeoutMs?: number;
   readPollMs?: number;
 }
 
@@ -98,12 +126,19 @@ export interface GsUsbAdapterInfo {
   interfaceNumber: number;
 }
 
+/** A send waiting for room in the window. */
 interface Outgoing {
   frame: CanFrame;
   resolve(): void;
   reject(e: Error): void;
   cancelTimer?: () => void;
   unsubscribeAbort?: () => void;
+}
+
+/** A frame in flight: submitted with its echo id, its send resolved, its echo awaited. */
+interface InFlight {
+  frame: CanFrame;
+  cancelTimer: () => void;
 }
 
 const STATE_NAMES = [
@@ -204,13 +239,16 @@ export async function startGsUsbBus(
 
 export class GsUsbBus extends BaseBus {
   private readonly queue: Outgoing[] = [];
-  private readonly inflight = new Map<number, Outgoing>();
+  private readonly inflight = new Map<number, InFlight>();
+  /** Resolves close()'s wait once nothing is in flight. */
+  private drained: (() => void) | undefined;
   private nextEcho = 0;
   private pumping = false;
   private filters: readonly CanFilter[];
   private reading: Promise<void> = Promise.resolve();
   private readonly window: number;
   private readonly echoTimeoutMs: number;
+  private readonly sendTimeoutMs: number;
   private readonly pollMs: number;
   private readonly receiveOwn: boolean;
   private stopping = false;
@@ -234,6 +272,7 @@ export class GsUsbBus extends BaseBus {
     this.filters = options.filters ?? [];
     this.window = Math.max(1, options.window ?? GS_USB_TX_WINDOW);
     this.echoTimeoutMs = options.echoTimeoutMs ?? GS_USB_ECHO_TIMEOUT_MS;
+    this.sendTimeoutMs = options.sendTimeoutMs ?? GS_USB_SEND_TIMEOUT_MS;
     this.serializing = SERIALIZING_BACKENDS.has(device.info.backend);
     this.pollMs =
       options.readPollMs ?? (this.serializing ? GS_USB_SERIAL_READ_POLL_MS : GS_USB_READ_POLL_MS);
@@ -260,26 +299,42 @@ export class GsUsbBus extends BaseBus {
       const entry: Outgoing = { frame, resolve, reject };
       if (options.signal) {
         entry.unsubscribeAbort = onAbort(options.signal, () => {
-          const i = this.queue.indexOf(entry);
-          if (i < 0) return; // already with the adapter: its echo decides
-          this.queue.splice(i, 1);
-          reject(new AbortedError("CAN send", options.signal?.reason));
+          if (!this.unqueue(entry)) return; // already in flight: sent
+          settle(entry, new AbortedError("CAN send", options.signal?.reason));
         });
       }
       this.queue.push(entry);
       void this.pump();
+      if (!this.queue.includes(entry)) return; // in flight at once (the usual case)
+      entry.cancelTimer = this.clock.schedule(this.sendTimeoutMs, () => {
+        if (!this.unqueue(entry)) return;
+        log.warn({ iface: this.channel, frame: formatFrame(frame) }, "no room in the window");
+        settle(
+          entry,
+          new CanSendTimeoutError(this.channel, this.sendTimeoutMs, formatFrame(frame), this.state),
+        );
+      });
     });
   }
 
+  private unqueue(entry: Outgoing): boolean {
+    const i = this.queue.indexOf(entry);
+    if (i < 0) return false;
+    this.queue.splice(i, 1);
+    return true;
+  }
+
   protected async release(): Promise<void> {
-    this.stopping = true;
+    // Sends still waiting for room fail; frames in flight finish first (echo or deadline), so a
+    // last command is not cut off by MODE reset.
     const closed = new CanBusClosedError(this.channel);
     for (const e of this.queue.splice(0)) settle(e, closed);
-    await this.reading;
-    for (const [id, e] of this.inflight) {
-      this.inflight.delete(id);
-      settle(e, closed);
+    if (this.inflight.size && !this.failed) {
+      await new Promise<void>((resolve) => (this.drained = resolve));
     }
+    this.stopping = true;
+    await this.reading;
+    this.clearInFlight();
     const ifn = this.adapter.interfaceNumber;
     if (!this.failed) {
       await this.device
@@ -308,30 +363,15 @@ export class GsUsbBus extends BaseBus {
         this.inflight.size < this.window
       ) {
         const entry = this.queue.shift()!;
-        entry.unsubscribeAbort?.();
         const echoId = this.nextEcho;
         this.nextEcho = (this.nextEcho + 1) & 0xffff;
-        this.inflight.set(echoId, entry);
-        entry.cancelTimer = this.clock.schedule(this.echoTimeoutMs, () => {
-          if (this.inflight.get(echoId) !== entry) return;
-          this.inflight.delete(echoId);
-          log.warn(
-            { iface: this.channel, frame: formatFrame(entry.frame), state: this.state },
-            "no echo",
-          );
-          settle(
-            entry,
-            new CanSendTimeoutError(
-              this.channel,
-              this.echoTimeoutMs,
-              formatFrame(entry.frame),
-              this.state,
-            ),
-          );
-          void this.pump();
-        });
+        const slot: InFlight = { frame: entry.frame, cancelTimer: () => undefined };
+        this.inflight.set(echoId, slot);
+        slot.cancelTimer = this.clock.schedule(this.echoTimeoutMs, () =>
+          this.lose(echoId, slot, "no-echo", this.echoTimeoutMs),
+        );
         // Submitted without waiting for the one before (in order on one endpoint), so several
-        // frames cross the USB at once; the echo, not this completion, resolves the send.
+        // frames cross the USB at once; the echo only frees the slot.
         const done = this.device
           .transferOut(
             this.adapter.endpointOut,
@@ -341,30 +381,45 @@ export class GsUsbBus extends BaseBus {
           .then(
             () => undefined,
             (e: unknown) => {
-              if (this.inflight.get(echoId) === entry) this.inflight.delete(echoId);
-              if (isTimeout(e)) {
-                // The adapter did not take the frame (its queue stayed full): this one fails, loudly.
-                settle(
-                  entry,
-                  new CanSendTimeoutError(
-                    this.channel,
-                    GS_USB_CONTROL_TIMEOUT_MS,
-                    formatFrame(entry.frame),
-                    this.state,
-                  ),
-                );
-                void this.pump();
-              } else {
-                settle(entry, e as Error);
-                this.failWith(new CanBusStoppedError(this.channel, e));
-              }
+              // The adapter did not take the frame (its queue stayed full): reported, loudly.
+              if (isTimeout(e)) this.lose(echoId, slot, "not-taken", GS_USB_CONTROL_TIMEOUT_MS);
+              else if (!this.stopping) this.failWith(new CanBusStoppedError(this.channel, e));
             },
           );
+        settle(entry);
         if (this.serializing) await done;
       }
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** A frame in flight failed after its send resolved: every reader hears of it. */
+  private lose(
+    echoId: number,
+    slot: InFlight,
+    reason: GsUsbFrameLostError["reason"],
+    waitedMs: number,
+  ): void {
+    if (this.inflight.get(echoId) !== slot) return; // echoed, or already reported
+    const frame = formatFrame(slot.frame);
+    log.warn({ iface: this.channel, frame, reason, state: this.state }, "frame lost");
+    this.reportLoss(new GsUsbFrameLostError(this.channel, frame, reason, waitedMs, this.state));
+    this.freeSlot(echoId, slot);
+  }
+
+  /** Frees a slot of the window (echoed or lost). */
+  private freeSlot(echoId: number, slot: InFlight): void {
+    slot.cancelTimer();
+    this.inflight.delete(echoId);
+    if (!this.inflight.size) this.drained?.();
+    void this.pump();
+  }
+
+  private clearInFlight(): void {
+    for (const slot of this.inflight.values()) slot.cancelTimer();
+    this.inflight.clear();
+    this.drained?.();
   }
 
   // ---- frames in ------------------------------------------------------------
@@ -412,28 +467,42 @@ export class GsUsbBus extends BaseBus {
       this.reportLoss(new GsUsbRxOverflowError(this.channel));
     }
     if (f.echoId !== GS_RX_ECHO_ID) {
-      const entry = this.inflight.get(f.echoId);
-      if (!entry) return; // the echo of a frame that already timed out
-      this.inflight.delete(f.echoId);
-      settle(entry);
+      const slot = this.inflight.get(f.echoId);
+      if (!slot) return; // the echo of a frame already reported lost
+      this.freeSlot(f.echoId, slot);
       if (this.receiveOwn && !this.closed) this.dispatch(f.frame);
-      void this.pump();
       return;
     }
     if (this.closed) return;
+    if (f.frame.error) this.onErrorFrame(f.frame);
     if (f.frame.error || matchesAny(f.frame, this.filters)) this.dispatch(f.frame);
   }
 
+  /** A controller error frame saying frames were dropped is a loss every reader hears of. */
+  private onErrorFrame(frame: CanFrame): void {
+    if (!(frame.id & CAN_ERR_CRTL)) return;
+    const status = frame.data[1] ?? 0;
+    if (status & CAN_ERR_CRTL_TX_OVERFLOW) {
+      log.warn({ iface: this.channel }, "adapter dropped frames to send");
+      this.reportLoss(new GsUsbTxOverflowError(this.channel));
+    } else if (status & CAN_ERR_CRTL_RX_OVERFLOW) {
+      log.warn({ iface: this.channel }, "controller lost received frames");
+      this.reportLoss(new GsUsbRxOverflowError(this.channel));
+    }
+  }
+
   private failWith(error: Error): void {
-    if (this.failed || this.closed) return;
+    if (this.failed) return;
+    if (this.closed) {
+      this.clearInFlight(); // closing: nothing in flight will be echoed now
+      return;
+    }
     log.warn({ iface: this.channel, err: error.message }, "gs_usb adapter failed");
     this.busState = "stopped";
     this.fail(error);
     for (const e of this.queue.splice(0)) settle(e, error);
-    for (const [id, e] of this.inflight) {
-      this.inflight.delete(id);
-      settle(e, error);
-    }
+    // Frames in flight: their sends resolved; the failure reaches every reader and later send.
+    this.clearInFlight();
   }
 }
 

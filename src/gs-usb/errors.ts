@@ -11,6 +11,8 @@ declare module "../util/errors.js" {
     GS_USB_BITRATE: true;
     GS_USB_RX_OVERFLOW: true;
     GS_USB_KERNEL_HELD: true;
+    GS_USB_FRAME_LOST: true;
+    GS_USB_TX_OVERFLOW: true;
   }
 }
 
@@ -89,6 +91,42 @@ export class GsUsbKernelHeldError extends CanflashError {
     super(
       "GS_USB_KERNEL_HELD",
       `${iface}: the kernel's gs_usb driver holds this adapter as ${netdev}; use -i ${netdev}`,
+    );
+  }
+}
+
+/**
+ * A frame send() had already handed to the adapter failed later: the
+ * adapter did not take it within the OUT transfer's deadline (its transmit
+ * queue stayed full), or its echo — the adapter's word that it left on the
+ * wire — did not come in time (nothing acknowledges frames, bus-off). It is
+ * reported to every reader of the bus (their next recv rejects with it).
+ */
+export class GsUsbFrameLostError extends CanflashError {
+  constructor(
+    readonly iface: string,
+    readonly frameText: string,
+    /** "not-taken": the bulk OUT timed out; "no-echo": taken, but never confirmed sent. */
+    readonly reason: "not-taken" | "no-echo",
+    /** How long was waited, ms. */
+    readonly waitedMs: number,
+    readonly busState: string,
+  ) {
+    super(
+      "GS_USB_FRAME_LOST",
+      reason === "not-taken"
+        ? `the gs_usb adapter on ${iface} did not take frame ${frameText} within ${waitedMs} ms (its transmit queue stayed full; bus state ${busState})`
+        : `the gs_usb adapter on ${iface} did not confirm frame ${frameText} sent within ${waitedMs} ms (bus state ${busState}): it may never have reached the bus`,
+    );
+  }
+}
+
+/** The adapter's controller reported (error frame, TX overflow) that it dropped frames it was to send. */
+export class GsUsbTxOverflowError extends CanflashError {
+  constructor(readonly iface: string) {
+    super(
+      "GS_USB_TX_OVERFLOW",
+      `the gs_usb adapter on ${iface} dropped frames it was to send (its controller's transmit queue overflowed)`,
     );
   }
 }

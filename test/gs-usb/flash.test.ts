@@ -8,8 +8,10 @@ import { VirtualCanChannel } from "../../src/can/virtual.js";
 import { queryNodes } from "../../src/entry/can-admin.js";
 import { CanBootloaderGate } from "../../src/entry/can-request.js";
 import { openGsUsb } from "../../src/gs-usb/backend.js";
-import type { GsUsbBus } from "../../src/gs-usb/bus.js";
+import type { GsUsbBus, GsUsbBusOptions } from "../../src/gs-usb/bus.js";
+import { GsUsbFrameLostError } from "../../src/gs-usb/errors.js";
 import { runBatch, type BatchJob } from "../../src/flasher/batch.js";
+import { FlashError } from "../../src/flasher/errors.js";
 import { runFlash } from "../../src/flasher/execute.js";
 import { parseUuid } from "../../src/klippy-bridge/uuid.js";
 import { SimCanDevice, type SimCanDeviceOptions } from "../../src/sim/device.js";
@@ -36,7 +38,11 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function rig(boards: SimCanDeviceOptions[], options: SimGsUsbOptions = {}) {
+async function rig(
+  boards: SimCanDeviceOptions[],
+  options: SimGsUsbOptions = {},
+  busOptions: GsUsbBusOptions = {},
+) {
   const channel = VirtualCanChannel.anonymous({ bitrate: 1_000_000, label: "bus" });
   const nodes = boards.map((b) => {
     const d = new SimCanDevice(channel.open({ label: b.uuid, txQueueLength: 3 }), b);
@@ -45,7 +51,10 @@ async function rig(boards: SimCanDeviceOptions[], options: SimGsUsbOptions = {})
   });
   const adapter = new SimGsUsbAdapter(channel, options);
   cleanups.push(() => Promise.all([adapter.close(), ...nodes.map((n) => n.close())]));
-  const bus: GsUsbBus = await openGsUsb("gs_usb:", { usb: InProcessUsbBackend.of(adapter) });
+  const bus: GsUsbBus = await openGsUsb("gs_usb:", {
+    usb: InProcessUsbBackend.of(adapter),
+    ...busOptions,
+  });
   cleanups.push(() => bus.close());
   return { nodes, adapter, bus };
 }
@@ -80,6 +89,34 @@ describe("the library over a gs_usb bus", () => {
     expect(result.verified).toBe(true);
     expect(nodes[0]!.writtenApplication()).toEqual(img);
     expect(adapter.droppedToHost).toBe(0);
+  }, 60_000);
+
+  it("a frame whose echo never comes mid-flash fails the flash with GS_USB_FRAME_LOST; the board stays in Katapult", async () => {
+    const { bus, nodes, adapter } = await rig([BOARDS[0]!], {}, { echoTimeoutMs: 500 });
+    const uuid = parseUuid(BOARDS[0]!.uuid);
+    let armed = false;
+    const outcome = await runFlash(
+      katapultCanAdapter({ bus, uuid }),
+      { segments: [{ address: APP, data: image(48 * 1024, 5) }] },
+      {
+        clock: bus.clock,
+        onEvent: (e) => {
+          // Once writing is under way, one echo is lost on its way to the host.
+          if (e.type === "progress" && e.phase === "write" && e.bytes > 0 && !armed) {
+            armed = true;
+            adapter.withholdEchoes = 1;
+          }
+        },
+      },
+    ).catch((e: unknown) => e);
+    expect(armed).toBe(true);
+    expect(outcome).toBeInstanceOf(FlashError);
+    // Half a second after the echo was withheld: while writing (or, on a slow host, verifying),
+    // never after the image was started.
+    expect(["write", "verify"]).toContain((outcome as FlashError).phase);
+    expect((outcome as FlashError).cause).toBeInstanceOf(GsUsbFrameLostError);
+    expect((outcome as FlashError).cause).toMatchObject({ reason: "no-echo" });
+    expect(nodes[0]!.state.mode).toBe("katapult");
   }, 60_000);
 
   it("a batch of four through Klipper's bridge, concurrently, one request round", async () => {

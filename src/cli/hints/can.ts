@@ -195,6 +195,25 @@ export const canHints = {
     ],
     next: [`use the kernel's interface: canflash -i ${str(e, "netdev") ?? "can0"} -q`],
   }),
+  GS_USB_FRAME_LOST: (e, ctx) => ({
+    exitCode: ExitCode.FAILURE,
+    causes: [
+      str(e, "reason") === "not-taken"
+        ? "the adapter's transmit queue stayed full: the bus is not taking frames (nothing acknowledges them, bus-off)"
+        : "the adapter never confirmed the frame left: nothing acknowledges frames (bitrate, termination, no powered node) or the bus went bus-off",
+    ],
+    next: ["check the bus: bitrate of every node, 120 Ω termination, CAN H/L", ...retryLine(ctx)],
+  }),
+  GS_USB_TX_OVERFLOW: (_e, ctx) => ({
+    exitCode: ExitCode.FAILURE,
+    causes: [
+      "the adapter could not put frames on the bus as fast as they came: the bus is busy, or nothing acknowledges frames (bitrate, termination, no powered node)",
+    ],
+    next: [
+      "stop other traffic on the bus (Klipper); check the bitrate of every node and the 120 Ω termination",
+      ...retryLine(ctx),
+    ],
+  }),
   GS_USB_RX_OVERFLOW: (_e, ctx) => ({
     exitCode: ExitCode.FAILURE,
     causes: [

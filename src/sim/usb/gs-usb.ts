@@ -8,7 +8,10 @@
 // the host waits there until it left on the wire, and only then is its
 // echo queued to the host; while the queue is full the bulk OUT is not
 // taken (NAK) until room frees or the host's timeout passes (a TIMEOUT,
-// never a silent drop). Frames for the host wait in a bounded queue; when
+// never a silent drop). Several bulk OUTs may be in flight at once: each
+// crosses the USB in its own latency (they overlap) and the endpoint takes
+// them in the order they were submitted; the model counts the frames the
+// host has submitted and not yet had echoed (outstanding, maxOutstanding). Frames for the host wait in a bounded queue; when
 // it is full a received frame is dropped and the next one delivered carries
 // the OVERFLOW flag.
 //
@@ -104,6 +107,11 @@ export class SimGsUsbAdapter extends UsbModelBase {
   droppedToHost = 0;
   /** Frames that left on the wire, from the host. */
   sentToWire = 0;
+  /**
+   * Fault: the echoes of this many frames leaving the wire from now on never
+   * reach the host (a lost IN transfer, a firmware bug); the frames are sent.
+   */
+  withholdEchoes = 0;
   readonly bridgeNode: SimCanDevice | undefined;
   private readonly clock: Clock;
   private readonly wire: VirtualCanBus;
@@ -164,7 +172,11 @@ export class SimGsUsbAdapter extends UsbModelBase {
         const echoId = this.onWire.shift();
         if (echoId === undefined) return;
         this.sentToWire++;
-        this.queueToHost({ echoId, frame: this.lastSent.shift()! }, true);
+        const frame = this.lastSent.shift()!;
+        if (this.withholdEchoes > 0) {
+          this.withholdEchoes--;
+          this.unechoed.delete(echoId);
+        } else this.queueToHost({ echoId, frame }, true);
         for (const w of this.outWait.splice(0)) w();
       }),
     );
@@ -294,15 +306,37 @@ export class SimGsUsbAdapter extends UsbModelBase {
   ): Promise<UsbReply> {
     if (!this.claimed.has(0)) return STALL;
     if (endpoint === GS_EP_IN) {
-      // Latency after the frame was there: transfers waiting at once overlap theirs.
-      const reply = await this.bulkIn(length, timeoutMs);
+      // IN transfers on one endpoint complete in the order they were submitted (as a host
+      // controller runs them): each takes a frame only after the one before it is done, its
+      // timeout running from submission. Latency after the frame was there: transfers waiting
+      // at once overlap theirs.
+      const submitted = this.clock.now();
+      const taken = this.inChain.then(() =>
+        this.bulkIn(length, timeoutMs > 0 ? remaining(timeoutMs, this.clock.now() - submitted) : 0),
+      );
+      this.inChain = taken.then(
+        () => undefined,
+        () => undefined,
+      );
+      const reply = await taken;
       if (this.latencyMs > 0 && reply.status > 0) await delay(this.clock, this.latencyMs);
       return reply;
     }
     if (endpoint === (GS_EP_OUT & 0x7f)) {
-      if (this.latencyMs > 0) await delay(this.clock, this.latencyMs);
-      // The OUT endpoint takes one packet at a time, in order.
-      const turn = this.outChain.then(() => this.bulkOut(data ?? new Uint8Array(0), timeoutMs));
+      const bytes = data ?? new Uint8Array(0);
+      const echoId = bytes.length >= GS_FRAME_SIZE ? decodeHostFrame(bytes).echoId : undefined;
+      if (echoId !== undefined) this.countOutstanding(echoId, +1);
+      // Several OUT transfers cross the USB at once: each one's latency starts when it was
+      // submitted (they overlap), and the endpoint takes them in the order they were
+      // submitted — its place in the chain is taken now, not after the latency.
+      const crossed = this.latencyMs > 0 ? delay(this.clock, this.latencyMs) : undefined;
+      const submitted = this.clock.now();
+      const turn = this.outChain.then(async () => {
+        await crossed;
+        // The host's timeout runs from submission, also while earlier packets were taken.
+        const left = timeoutMs > 0 ? remaining(timeoutMs, this.clock.now() - submitted) : 0;
+        return this.bulkOut(bytes, left);
+      });
       this.outChain = turn.then(
         () => undefined,
         () => undefined,
@@ -313,6 +347,24 @@ export class SimGsUsbAdapter extends UsbModelBase {
   }
 
   private outChain: Promise<void> = Promise.resolve();
+  private inChain: Promise<void> = Promise.resolve();
+
+  /** Frames the host submitted whose echo it has not been handed yet (or that will never echo). */
+  get outstanding(): number {
+    return this.unechoed.size;
+  }
+
+  /** The most frames ever outstanding at once: the host's transmit window as the adapter sees it. */
+  maxOutstanding = 0;
+  /** Host frames (by echo id) submitted on the OUT endpoint and not yet echoed to the host. */
+  private readonly unechoed = new Set<number>();
+
+  private countOutstanding(echoId: number, delta: 1 | -1): void {
+    if (delta > 0) {
+      this.unechoed.add(echoId);
+      this.maxOutstanding = Math.max(this.maxOutstanding, this.unechoed.size);
+    } else this.unechoed.delete(echoId);
+  }
 
   private async bulkIn(length: number, timeoutMs: number): Promise<UsbReply> {
     if (
@@ -321,6 +373,7 @@ export class SimGsUsbAdapter extends UsbModelBase {
     )
       return { status: this.generation === undefined ? UsbStatus.NO_DEVICE : UsbStatus.TIMEOUT };
     const item = this.toHost.shift()!;
+    if (item.echoId !== GS_RX_ECHO_ID) this.unechoed.delete(item.echoId);
     let flags = 0;
     if (this.overflowPending && item.echoId === GS_RX_ECHO_ID) {
       flags = GS_FRAME_FLAG_OVERFLOW;
@@ -335,7 +388,10 @@ export class SimGsUsbAdapter extends UsbModelBase {
     if (data.length < GS_FRAME_SIZE) return { status: UsbStatus.IO };
     const hf = decodeHostFrame(data);
     const klipper = this.variant === "klipper-bridge";
-    if (!klipper && !this.started) return ok(new Uint8Array(data.length)); // taken, never sent (channel off)
+    if (!klipper && !this.started) {
+      this.countOutstanding(hf.echoId, -1); // taken, never sent (channel off): no echo comes
+      return ok(new Uint8Array(data.length));
+    }
     const toLocal =
       this.local !== undefined &&
       (hf.frame.id === ADMIN_ID || this.isBridgeOwn(hf.frame)) &&
@@ -350,8 +406,10 @@ export class SimGsUsbAdapter extends UsbModelBase {
     if (
       this.onWire.length >= this.txQueue &&
       !(await this.waitFor(this.outWait, () => this.onWire.length < this.txQueue, timeoutMs))
-    )
+    ) {
+      this.countOutstanding(hf.echoId, -1); // not taken: the host gave up on it, no echo comes
       return { status: this.generation === undefined ? UsbStatus.NO_DEVICE : UsbStatus.TIMEOUT };
+    }
     this.onWire.push(hf.echoId);
     this.lastSent.push(hf.frame);
     void this.wire.send(hf.frame).catch(() => undefined);
@@ -386,3 +444,7 @@ export class SimGsUsbAdapter extends UsbModelBase {
     return true;
   }
 }
+
+/** What is left of a transfer's timeout after `elapsed` ms (never 0, which means "no limit"). */
+const remaining = (timeoutMs: number, elapsed: number): number =>
+  Math.max(1e-3, timeoutMs - elapsed);
