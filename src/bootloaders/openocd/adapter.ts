@@ -10,6 +10,7 @@
 // stays halted.
 
 import { rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DeviceInfo, FlashAdapter, FlashContext } from "../../flash-api/adapter.js";
 import type { OpenOcdLink } from "../../flash-api/driver.js";
@@ -117,7 +118,8 @@ export class OpenOcdAdapter implements FlashAdapter {
   }
 
   async check(ctx: FlashContext, plan: FlashPlan): Promise<void> {
-    const dir = this.session?.workDir ?? "<temp>";
+    // A dry run names the folder a real run would make (mkdtemp adds a suffix).
+    const dir = this.session?.workDir ?? join(tmpdir(), "canflash-openocd");
     for (const b of plan.blocks) {
       const data = trimmed(b, plan.geometry.padByte);
       if (data.length > 0)
