@@ -14,7 +14,7 @@ import { OpenOcdSetupError } from "./errors.js";
 import { launchOpenOcd, type OpenOcdProcess } from "./process.js";
 import { OpenOcdRpc } from "./rpc-client.js";
 
-/** The openocd binary when neither the link nor CANFLASH_OPENOCD names one. */
+/** The openocd binary when the link names none (the CLI takes $CANFLASH_OPENOCD and --openocd-bin). */
 export const DEFAULT_OPENOCD_BIN = "openocd";
 
 export interface SessionEnv {
@@ -107,7 +107,7 @@ export class OpenOcdSession {
         await writeFile(config, text);
         adapter = adapterOf(text);
       } else if (config) adapter = adapterOf(await readFile(config, "utf8").catch(() => ""));
-      const bin = link.bin ?? process.env.CANFLASH_OPENOCD ?? DEFAULT_OPENOCD_BIN;
+      const bin = link.bin ?? DEFAULT_OPENOCD_BIN;
       const { process: child, rpc } = await launchOpenOcd({
         bin,
         config: config!,

@@ -14,7 +14,7 @@ const POWER =
 const HOLD_RESET =
   "hold the board's reset button while OpenOCD starts, release it once the chip is found";
 const COLD_PLUG =
-  "a SAMC21 (Duet3D 1LC) whose firmware reuses the SWD pins needs the cold-plug sequence first: SWCLK low while the reset line is pulsed — canflash does it with --swd-cold-plug";
+  "a SAMC21 (Duet3D 1LC) whose firmware reuses the SWD pins needs the cold-plug sequence first: SWCLK held low while the reset line is pulsed, then start OpenOCD (the README's SWD section has the commands)";
 const SLOWER = "a slower clock over long wires: --swd-speed 40 (the seed's) or lower";
 
 export const openocdHints = {
@@ -112,6 +112,17 @@ export const openocdHints = {
     next: [
       "canflash --target samc21-swd --swd swclk=25,swdio=24,srst=18 out/klipper.elf (the seed's pins)",
       "or your own config: canflash --target openocd-swd --openocd-config my.cfg <file>",
+    ],
+  }),
+  SWD_ADDRESS_NEEDED: (e) => ({
+    exitCode: ExitCode.USAGE,
+    causes: [
+      "nothing was started or sent",
+      "a .bin carries no address: OpenOCD must be told where it goes",
+    ],
+    next: [
+      `canflash --target ${str(e, "target")} --address 0x08000000 … ${str(e, "file")} (an STM32's flash start)`,
+      "or name the chip (--swd-chip stm32f103xe), or flash the .elf, which carries its addresses",
     ],
   }),
 } satisfies HintTable;

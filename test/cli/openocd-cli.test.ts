@@ -1,0 +1,106 @@
+// canflash's SWD command line: the bad inputs (each a usage error, exit 2,
+// nothing started: the openocd named does not exist, so starting it would
+// fail otherwise) and the dry run, which prints the config and the OpenOCD
+// script a real run would send.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { appImage, runInProcess } from "./helpers.js";
+
+const dir = mkdtempSync(join(tmpdir(), "canflash-swd-cli-"));
+const NO_OPENOCD = ["--openocd-bin", "/nonexistent/openocd"];
+
+async function image(name: string): Promise<string> {
+  const p = join(dir, name);
+  writeFileSync(p, await appImage(20000, 3, 0));
+  return p;
+}
+
+describe("canflash SWD flags", () => {
+  it.each([
+    [["--target", "samc21-swd"], /needs its SWD pins or an OpenOCD config/],
+    [
+      ["--target", "samc21-swd", "--swd", "swclk=25,swdio=24", "--openocd-config", "/x.cfg"],
+      /give one/,
+    ],
+    [["--target", "samc21-swd", "--swd", "swclk=25"], /swclk and swdio are both needed/],
+    [["--target", "samc21-swd", "--swd", "swclk=25,swdio=x"], /is not pin=GPIO/],
+    [["--target", "samc21-swd", "--swd", "swclk=25,swdio=25"], /must differ/],
+    [
+      ["--target", "samc21-swd", "--swd", "swclk=25,swdio=24", "--swd-driver", "ftdi"],
+      /bcm2835gpio or linuxgpiod/,
+    ],
+    [
+      ["--target", "samc21-swd", "--openocd-config", "/x.cfg", "--swd-speed", "100"],
+      /only shapes the config canflash writes/,
+    ],
+    [["--target", "samc21-swd", "-d", "/dev/ttyACM0"], /not a tty/],
+    [["--target", "samd21-zero-bossac", "--swd", "swclk=25,swdio=24"], /are for SWD rows/],
+    [
+      [
+        "--target",
+        "openocd-swd",
+        "--swd",
+        "swclk=25,swdio=24",
+        "--swd-driver",
+        "linuxgpiod",
+        "--address",
+        "0",
+      ],
+      /knows no OpenOCD target script|canflash writes a config only for a chip/,
+    ],
+    [
+      ["--target", "openocd-swd", "--openocd-config", "/x.cfg", "--address", "nowhere"],
+      /not a number/,
+    ],
+    [["-q", "--swd", "swclk=25,swdio=24"], /-q does not take --swd/],
+  ])("%j → exit 2", async (args, message) => {
+    const file = await image("klipper.elf.bin");
+    const r = await runInProcess(
+      [...args, ...NO_OPENOCD, ...(args[0] === "-q" ? [] : [file])],
+      dir,
+    );
+    expect(r.stderr).toMatch(message);
+    expect(r.code).toBe(2);
+  });
+
+  it("a raw .bin for any chip, with no address and no chip, is refused before anything starts", async () => {
+    const file = await image("raw.bin");
+    const r = await runInProcess(
+      ["--target", "openocd-swd", "--openocd-config", "/x.cfg", ...NO_OPENOCD, file],
+      dir,
+    );
+    expect(r.stderr).toMatch(/raw binary without addresses/);
+    expect(r.stderr).toMatch(/--address 0x08000000/);
+    expect(r.code).toBe(2);
+  });
+
+  it("--dry-run prints the config canflash would write and the OpenOCD script, starting nothing", async () => {
+    const file = await image("klipper.bin");
+    const r = await runInProcess(
+      [
+        "--target",
+        "samc21-swd",
+        "--swd",
+        "swclk=25,swdio=24,srst=18",
+        "--swd-driver",
+        "linuxgpiod",
+        "--backup",
+        "before.bin",
+        "--dry-run",
+        ...NO_OPENOCD,
+        file,
+      ],
+      dir,
+    );
+    const text = r.stdout + r.stderr;
+    expect(text).toMatch(/flash read_bank 0 \S*before\.bin/);
+    expect(text).toMatch(/at91samd chip-erase/);
+    expect(text).toMatch(/adapter driver linuxgpiod\nadapter gpio swclk -chip 0 25/);
+    expect(text).toMatch(/flash write_image \S+ 0x00000000 bin/);
+    expect(text).toMatch(/verify_image/);
+    expect(text).toMatch(/reset run .*only after every verify passed/);
+    expect(r.code).toBe(0);
+  });
+});

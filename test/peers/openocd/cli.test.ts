@@ -1,0 +1,51 @@
+// canflash as a user runs it (the built binary) with the real openocd 0.12:
+// the user's config (the dummy adapter: OpenOCD runs, no chip answers) is
+// "no target" with the seed's advice and exit 3; an openocd that cannot
+// start is exit 5 with how to install it.
+import { describe, expect, it } from "vitest";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { appImage, canflash } from "../../cli/helpers.js";
+import { configFile, DUMMY_CONFIG, haveOpenOcd, OPENOCD } from "./harness.js";
+
+const dir = mkdtempSync(join(tmpdir(), "canflash-swd-peer-"));
+
+describe.skipIf(!haveOpenOcd)("canflash --target samc21-swd with openocd 0.12", () => {
+  it("no chip on the wires: exit 3, the seed's advice, no backup file made", async () => {
+    const file = join(dir, "klipper.bin");
+    writeFileSync(file, await appImage(8192, 5, 0));
+    const r = await canflash(
+      [
+        "--target",
+        "samc21-swd",
+        "--openocd-config",
+        configFile(DUMMY_CONFIG),
+        "--backup",
+        join(dir, "b.bin"),
+        file,
+      ],
+      { env: { CANFLASH_OPENOCD: OPENOCD }, cwd: dir },
+    );
+    expect(r.stderr).toMatch(/OpenOCD reaches no target/);
+    expect(r.stderr).toMatch(/GND, SWCLK, SWDIO and RST/);
+    expect(r.stderr).toMatch(/hold the board's reset button/);
+    expect(r.stderr).toMatch(/cold-plug/);
+    expect(r.stderr).toMatch(/Nothing was written/);
+    expect(r.code).toBe(3);
+  });
+
+  it("an openocd that is not there: exit 5 and how to install it", async () => {
+    const file = join(dir, "k2.bin");
+    writeFileSync(file, await appImage(4096, 6, 0));
+    const r = await canflash(
+      ["--target", "samc21-swd", "--openocd-config", configFile(DUMMY_CONFIG), "--no-backup", file],
+      {
+        env: { CANFLASH_OPENOCD: "/nonexistent/openocd" },
+        cwd: dir,
+      },
+    );
+    expect(r.stderr).toMatch(/apt-get install openocd/);
+    expect(r.code).toBe(5);
+  });
+});
