@@ -139,7 +139,8 @@ export class OpenOcdAdapter implements FlashAdapter {
     });
     if (ctx.dryRun) {
       const config = await writtenConfig(this.o.link, this.o.chip, this.o.env, this.o.target.id);
-      if (config) ctx.emit({ type: "info", message: `a real run would start openocd with:\n${config}` });
+      if (config)
+        ctx.emit({ type: "info", message: `a real run would start openocd with:\n${config}` });
       ctx.emit({
         type: "info",
         message: `a real run would send OpenOCD:\n${renderSequence(this.steps)}`,
