@@ -1,6 +1,6 @@
 // The real openocd 0.12 (Debian's package) for the peers lane: present →
-// the tests run; absent → they skip, except in CI, which installs it
-// (.ci/run) and must not pass by skipping.
+// the tests run; absent → they skip, except in CI (.ci/run installs it and
+// sets CANFLASH_PEERS_STRICT), which must not pass by skipping.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
