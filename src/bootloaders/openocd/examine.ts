@@ -1,11 +1,12 @@
 // What OpenOCD reaches, read over RPC and parsed from its tables: the
 // transport, the JTAG chain (`scan_chain`: each TAP's IDCODE against the
-// one the config expects), the targets (`targets`: a state of "unknown" is
-// a target never examined) and the flash banks. A wrong IDCODE and a chain
+// one the config expects), the targets (`targets`, and `was_examined`: a
+// target OpenOCD could not examine does not answer) and the flash banks. A wrong IDCODE and a chain
 // or target that answers nothing become typed errors.
 
 import { OpenOcdNoTargetError, OpenOcdWrongIdcodeError } from "./errors.js";
 import type { OpenOcdRpc } from "./rpc-client.js";
+import { tclWord } from "./rpc-codec.js";
 
 export interface ChainTap {
   name: string;
@@ -19,6 +20,8 @@ export interface TargetRow {
   name: string;
   type: string;
   state: string;
+  /** `<target> was_examined` (openocd 0.12); absent where the command is not there. */
+  examined?: boolean;
 }
 
 export interface FlashBank {
@@ -98,6 +101,10 @@ export async function examine(rpc: OpenOcdRpc, signal?: AbortSignal): Promise<Ex
   const taps = parseScanChain(await rpc.run("scan_chain", { signal }));
   checkChain(taps, transport);
   const targets = parseTargets(await rpc.run("targets", { signal }));
+  for (const t of targets) {
+    const r = await rpc.run(`${tclWord(t.name)} was_examined`, { signal }).catch(() => undefined);
+    if (r === "0" || r === "1") t.examined = r === "1";
+  }
   return { version, transport, taps, targets };
 }
 
@@ -105,7 +112,7 @@ export async function examine(rpc: OpenOcdRpc, signal?: AbortSignal): Promise<Ex
 export function requireTarget(e: Examined): TargetRow {
   const t = e.targets[0];
   if (!t) throw new OpenOcdNoTargetError("the OpenOCD config creates no target", e.transport);
-  if (t.state === "unknown")
+  if (t.examined === false || (t.examined === undefined && t.state === "unknown"))
     throw new OpenOcdNoTargetError(`Target not examined: ${t.name} did not answer`, e.transport);
   return t;
 }

@@ -34,3 +34,15 @@ export const DUMMY_CONFIG = [
   "jtag newtap chip cpu -irlen 4 -expected-id 0",
   "",
 ].join("\n");
+
+/** remote_bitbang into canflash's TAP model on `port`, one TAP expecting `expected`. */
+export const bitbangConfig = (port: number, expected: number): string =>
+  [
+    "adapter driver remote_bitbang",
+    "remote_bitbang host 127.0.0.1",
+    `remote_bitbang port ${port}`,
+    "transport select jtag",
+    "adapter speed 1000",
+    `jtag newtap chip cpu -irlen 4 -expected-id 0x${expected.toString(16)}`,
+    "",
+  ].join("\n");

@@ -11,7 +11,7 @@ import { launchOpenOcd } from "../../../src/bootloaders/openocd/process.js";
 import { RemoteBitbangServer } from "../../../src/sim/jtag/remote-bitbang.js";
 import { JtagTap } from "../../../src/sim/jtag/tap.js";
 import { realClock } from "../../../src/util/clock.js";
-import { configFile, haveOpenOcd, OPENOCD } from "./harness.js";
+import { bitbangConfig, configFile, haveOpenOcd, OPENOCD } from "./harness.js";
 
 const ARM_JTAG_DP = 0x4ba00477;
 const cleanup: Array<() => Promise<void>> = [];
@@ -23,17 +23,7 @@ async function openocdOn(idcode: number, expected: number) {
   const tap = new JtagTap({ idcode });
   const bitbang = await RemoteBitbangServer.listen(tap);
   cleanup.push(() => bitbang.close());
-  const config = configFile(
-    [
-      "adapter driver remote_bitbang",
-      "remote_bitbang host 127.0.0.1",
-      `remote_bitbang port ${bitbang.port}`,
-      "transport select jtag",
-      "adapter speed 1000",
-      `jtag newtap chip cpu -irlen 4 -expected-id 0x${expected.toString(16)}`,
-      "",
-    ].join("\n"),
-  );
+  const config = configFile(bitbangConfig(bitbang.port, expected));
   const { process: p, rpc } = await launchOpenOcd({
     bin: OPENOCD,
     config,
