@@ -26,16 +26,19 @@ const FLASH_ONLY = [
   "skipCurrent",
   "force",
   "mcu",
+  "address",
+  "backup",
+  "chipErase",
+  "bootloaderSize",
+] as const;
+/** How an SWD chip is reached: for flashing and -s/-r, not for -q. */
+const SWD_REACH = [
   "openocdConfig",
   "swd",
   "swdDriver",
   "swdSpeed",
   "swdChip",
-  "address",
   "openocdBin",
-  "backup",
-  "chipErase",
-  "bootloaderSize",
   "workAreaSize",
 ] as const;
 const FLAG: Record<string, string> = {
@@ -164,6 +167,7 @@ export function checkRootArgs(
           "resetSequence",
           "target",
           "stopKlipper",
+          ...SWD_REACH,
         ]
       : [...FLASH_ONLY, "queryMs", "identify", "katapultInfo"];
   const stray = notHere.filter(g);

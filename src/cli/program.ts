@@ -347,7 +347,21 @@ export async function run(
     katapultInfo: !!f.katapultInfo,
     ...(typeof f.config === "string" ? { config: f.config } : {}),
   });
-  const boardOpts = async (f: Flags): Promise<BoardCommandOptions> => ({
+  const boardOpts = async (f: Flags): Promise<BoardCommandOptions> => {
+    const target = f.target ? (await resolveTarget(f.target as string))! : undefined;
+    if (target?.protocol === "swd" || anySwdFlag(f as SwdFlags)) {
+      const row = target ?? (await resolveTarget("openocd-swd"))!;
+      if (row.protocol !== "swd")
+        throw new UsageError(
+          `the SWD options are for SWD rows, and ${row.id} is not one`,
+          "canflash --target samc21-swd …",
+        );
+      const link = swdLinkOf({ ...(f as SwdFlags), backup: false }, io.env); // -s reads, backs up nothing
+      return { iface: f.interface!, uuids: [], target: row, openocd: link };
+    }
+    return plainBoardOpts(f);
+  };
+  const plainBoardOpts = async (f: Flags): Promise<BoardCommandOptions> => ({
     iface: f.interface!,
     uuids: f.uuid,
     ...(typeof f.device === "string" ? { device: f.device } : {}),
