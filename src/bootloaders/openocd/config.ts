@@ -107,3 +107,37 @@ export function gpioConfig(o: GpioConfigOptions): string {
   lines.push(`source [find ${o.targetCfg}]`, "");
   return lines.join("\n");
 }
+
+export interface CmsisDapConfigOptions {
+  /** Only the probe with these USB ids ("c251:f001"); absent: the first CMSIS-DAP probe. */
+  usbId?: string;
+  /** Only the probe with this USB serial. */
+  serial?: string;
+  /** "usb_bulk" (CMSIS-DAP v2) or "hid" (v1); absent: OpenOCD tries both. */
+  backend?: "usb_bulk" | "hid";
+  speedKhz: number;
+  targetCfg: string;
+  workAreaSize?: number;
+  /** The probe drives the chip's reset line. */
+  srst?: boolean;
+}
+
+/**
+ * A config for a CMSIS-DAP probe (the seed's "dedicated SWD hardware
+ * dongle"), or a CMSIS-DAP device model behind a stand-in libusb: with
+ * `workAreaSize: 0` OpenOCD verifies by reading the flash back.
+ */
+export function cmsisDapConfig(o: CmsisDapConfigOptions): string {
+  const lines = ["# Written by canflash: a CMSIS-DAP probe over SWD.", "adapter driver cmsis-dap"];
+  if (o.usbId) {
+    const [vid, pid] = o.usbId.split(":");
+    lines.push(`cmsis_dap_vid_pid 0x${vid} 0x${pid}`); // openocd 0.12 names
+  }
+  if (o.backend) lines.push(`cmsis_dap_backend ${o.backend}`);
+  if (o.serial) lines.push(`adapter serial ${o.serial}`);
+  lines.push("transport select swd", `adapter speed ${o.speedKhz}`);
+  if (o.srst) lines.push("reset_config srst_only srst_nogate");
+  if (o.workAreaSize !== undefined) lines.push(`set WORKAREASIZE ${o.workAreaSize}`);
+  lines.push(`source [find ${o.targetCfg}]`, "");
+  return lines.join("\n");
+}

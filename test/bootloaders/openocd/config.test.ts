@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { swdChip } from "../../../src/bootloaders/openocd/chips.js";
-import { gpioConfig, raspberryPiOf } from "../../../src/bootloaders/openocd/config.js";
+import {
+  cmsisDapConfig,
+  gpioConfig,
+  raspberryPiOf,
+} from "../../../src/bootloaders/openocd/config.js";
 
 describe("the OpenOCD config canflash writes", () => {
   it("is the seed's Raspberry Pi template in openocd 0.12's words", () => {
@@ -74,5 +78,30 @@ describe("the OpenOCD config canflash writes", () => {
     });
     expect(swdChip("stm32f446xx")?.chipErase).toBe("stm32f2x mass_erase 0");
     expect(swdChip("atmega2560")).toBeUndefined();
+  });
+});
+
+describe("a CMSIS-DAP config", () => {
+  it("names the probe, SWD and the chip, WORKAREASIZE 0 for verify by read-back", () => {
+    expect(
+      cmsisDapConfig({
+        usbId: "c251:f001",
+        backend: "usb_bulk",
+        speedKhz: 1000,
+        targetCfg: "target/at91samdXX.cfg",
+        workAreaSize: 0,
+      })
+        .split("\n")
+        .filter((l) => !l.startsWith("#")),
+    ).toEqual([
+      "adapter driver cmsis-dap",
+      "cmsis_dap_vid_pid 0xc251 0xf001",
+      "cmsis_dap_backend usb_bulk",
+      "transport select swd",
+      "adapter speed 1000",
+      "set WORKAREASIZE 0",
+      "source [find target/at91samdXX.cfg]",
+      "",
+    ]);
   });
 });

@@ -9,6 +9,7 @@ import {
   OpenOcdNotInstalledError,
   OpenOcdUnreachableError,
 } from "../../../src/bootloaders/openocd/errors.js";
+import { cmsisDapConfig } from "../../../src/bootloaders/openocd/config.js";
 import { launchOpenOcd } from "../../../src/bootloaders/openocd/process.js";
 import { OpenOcdRpc } from "../../../src/bootloaders/openocd/rpc-client.js";
 import { realClock } from "../../../src/util/clock.js";
@@ -152,5 +153,23 @@ describe.skipIf(!haveOpenOcd)("openocd 0.12 over TCL RPC (dummy adapter)", () =>
       await rpc.close();
       await p.stop();
     }
+  });
+
+  it("a CMSIS-DAP config with no probe plugged in: the adapter-not-found error, for cmsis-dap", async () => {
+    const config = configFile(
+      cmsisDapConfig({
+        usbId: "c251:f00f",
+        speedKhz: 1000,
+        targetCfg: "target/at91samdXX.cfg",
+        workAreaSize: 0,
+      }),
+    );
+    const e = await launchOpenOcd({
+      bin: OPENOCD,
+      config,
+      clock: realClock,
+      adapter: "cmsis-dap",
+    }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: "OPENOCD_ADAPTER_NOT_FOUND", adapter: "cmsis-dap" });
   });
 });
