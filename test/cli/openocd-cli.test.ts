@@ -55,10 +55,27 @@ describe("canflash SWD flags", () => {
       /not a number/,
     ],
     [["-q", "--swd", "swclk=25,swdio=24"], /-q does not take --swd/],
+    [
+      [
+        "--target",
+        "openocd-swd",
+        "--swd-chip",
+        "stm32f103xe",
+        "--openocd-config",
+        "/x.cfg",
+        "--bootloader-size",
+        "2048",
+      ],
+      /BOOTPROT/,
+    ],
+    [
+      ["-s", "--target", "samc21-swd", "--swd", "swclk=25,swdio=24", "--backup", "x.bin"],
+      /-s does not take --backup/,
+    ],
   ])("%j → exit 2", async (args, message) => {
     const file = await image("klipper.elf.bin");
     const r = await runInProcess(
-      [...args, ...NO_OPENOCD, ...(args[0] === "-q" ? [] : [file])],
+      [...args, ...NO_OPENOCD, ...(args[0] === "-q" || args[0] === "-s" ? [] : [file])],
       dir,
     );
     expect(r.stderr).toMatch(message);

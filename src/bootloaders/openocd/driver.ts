@@ -59,6 +59,11 @@ export const driver: BootloaderDriver = {
   adapter(t, link, env) {
     const l = openocdLink(t, link);
     const { mcu, chip } = chipOf(t, l);
+    if (l.bootProtectAfter !== undefined && !chip?.bootProtect)
+      throw new OpenOcdSetupError(
+        "no-boot-protect",
+        `${mcu ?? t.id}: only the SAMD/SAMC/SAME5x chips keep a bootloader size (BOOTPROT) to set`,
+      );
     return new OpenOcdAdapter({ target: t, link: l, chip, mcu, env: sessionEnv(env) });
   },
   async status(t, link, env): Promise<StatusReport> {

@@ -167,7 +167,8 @@ export class OpenOcdSetupError extends CanflashError {
       | "bin-needs-address"
       | "pi-unknown"
       | "bad-pin"
-      | "bad-rpc",
+      | "bad-rpc"
+      | "no-boot-protect",
     readonly detail: string,
   ) {
     super("OPENOCD_SETUP", detail);

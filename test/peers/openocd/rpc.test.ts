@@ -172,4 +172,16 @@ describe.skipIf(!haveOpenOcd)("openocd 0.12 over TCL RPC (dummy adapter)", () =>
     }).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: "OPENOCD_ADAPTER_NOT_FOUND", adapter: "cmsis-dap" });
   });
+
+  it("a config that runs init itself, as the seed's ends with init/targets: canflash's ports still apply", async () => {
+    const config = configFile(`${DUMMY_CONFIG}init\ntargets\n`);
+    const { process: p, rpc } = await launchOpenOcd({ bin: OPENOCD, config, clock: realClock });
+    try {
+      expect(await rpc.run("version")).toMatch(/0\.12/);
+      expect(p.text).toMatch(/telnet server disabled/);
+    } finally {
+      await rpc.close();
+      await p.stop();
+    }
+  });
 });
