@@ -4,6 +4,7 @@
 
 import {
   createWriteStream,
+  existsSync,
   openSync,
   readFileSync,
   writeFileSync,
@@ -400,6 +401,11 @@ export async function run(
     if (f.backup === undefined || f.backup === true)
       f.backup = `${row.id}-backup-${new Date().toISOString().replace(/[:.]/g, "").slice(0, 15)}.bin`;
     const link = swdLinkOf(flags, io.env);
+    if (link.backup && existsSync(expandPath(link.backup, io.cwd, io.host?.home)))
+      throw new UsageError(
+        `the backup file ${link.backup} exists: canflash does not write over a backup`,
+        "give another name with --backup <file>, or --no-backup",
+      );
     const at = (p: string | undefined) =>
       p === undefined ? undefined : expandPath(p, io.cwd, io.host?.home);
     return {
