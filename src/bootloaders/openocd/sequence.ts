@@ -74,16 +74,17 @@ export function swdSequence(o: SwdSequenceOptions): SwdStep[] {
       file: o.backup,
     });
   const chipErase = o.chipErase && o.chip?.chipErase;
+  // The seed's order: the chip erase first (it also clears a SAMD's security bit), then BOOTPROT off.
+  if (chipErase)
+    steps.push({ kind: "erase", command: chipErase, timeoutMs: CHIP_ERASE_TIMEOUT_MS });
   if (o.chip?.bootProtect)
     steps.push({
       kind: "unprotect",
       command: o.chip.bootProtect(0),
       timeoutMs: CHIP_ERASE_TIMEOUT_MS,
     });
-  if (chipErase) {
-    steps.push({ kind: "erase", command: chipErase, timeoutMs: CHIP_ERASE_TIMEOUT_MS });
-    steps.push({ kind: "halt", command: "reset halt", timeoutMs: HALT_TIMEOUT_MS });
-  } else
+  if (chipErase) steps.push({ kind: "halt", command: "reset halt", timeoutMs: HALT_TIMEOUT_MS });
+  else
     for (const r of o.runs)
       steps.push({
         kind: "erase",

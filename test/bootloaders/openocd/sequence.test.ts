@@ -23,7 +23,7 @@ describe("the seed's OpenOCD sequences", () => {
     ]);
   });
 
-  it("SAMD51 UF2 bootloader install: BOOTPROT 0 first, 16384 once verified, reset last", () => {
+  it("SAMD51 UF2 bootloader install: erase, BOOTPROT 0, write, 16384 once verified, reset last", () => {
     const steps = swdSequence({
       chip: swdChip("samd51j19a"),
       chipErase: true,
@@ -31,7 +31,10 @@ describe("the seed's OpenOCD sequences", () => {
       bootProtectAfter: 16384,
     });
     const cmds = steps.map((s) => s.command);
-    expect(cmds.indexOf("at91samd bootloader 0")).toBeLessThan(cmds.indexOf("at91samd chip-erase"));
+    expect(cmds.indexOf("at91samd chip-erase")).toBeLessThan(cmds.indexOf("at91samd bootloader 0"));
+    expect(cmds.indexOf("at91samd bootloader 0")).toBeLessThan(
+      cmds.findIndex((c) => c.startsWith("flash write_image")),
+    );
     expect(cmds.slice(-3)).toEqual([
       "verify_image /tmp/uf2.bin 0x00000000 bin",
       "at91samd bootloader 16384",
