@@ -120,4 +120,22 @@ describe("canflash SWD flags", () => {
     expect(text).toMatch(/reset run .*only after every verify passed/);
     expect(r.code).toBe(0);
   });
+
+  it("-d openocd: with nothing listening: exit 5, how to start one", async () => {
+    const file = await image("k.elf.bin");
+    const r = await runInProcess(
+      ["--target", "samc21-swd", "-d", "openocd:127.0.0.1:1", "--no-backup", file],
+      dir,
+    );
+    expect(r.stderr).toMatch(/no OpenOCD RPC server at 127\.0\.0\.1:1/);
+    expect(r.stderr).toMatch(/let canflash start it: --openocd-config/);
+    expect(r.code).toBe(5);
+  });
+
+  it("-d openocd: defaults to localhost:6666, and an IPv6 host in brackets", async () => {
+    const { parseOpenOcdDevice } = await import("../../src/cli/swd-options.js");
+    expect(parseOpenOcdDevice("openocd:")).toEqual({ host: "localhost", port: 6666 });
+    expect(parseOpenOcdDevice("openocd:pi.local")).toEqual({ host: "pi.local", port: 6666 });
+    expect(parseOpenOcdDevice("openocd:[::1]:7777")).toEqual({ host: "::1", port: 7777 });
+  });
 });
