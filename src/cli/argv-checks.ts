@@ -40,6 +40,7 @@ const SWD_REACH = [
   "swdChip",
   "openocdBin",
   "workAreaSize",
+  "connectUnderReset",
 ] as const;
 const FLAG: Record<string, string> = {
   query: "-q",
@@ -71,6 +72,7 @@ const FLAG: Record<string, string> = {
   chipErase: "--no-chip-erase",
   bootloaderSize: "--bootloader-size",
   workAreaSize: "--work-area-size",
+  connectUnderReset: "--connect-under-reset",
   queryMs: "--query-ms",
   identify: "--no-identify",
   katapultInfo: "--katapult-info",

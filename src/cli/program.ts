@@ -135,6 +135,10 @@ function flashing(cmd: Command): Command {
     )
     .option("--swd-driver <driver>", "SWD on GPIO: bcm2835gpio (Pi 1-4, default) or linuxgpiod")
     .option("--swd-speed <kHz>", "SWD on GPIO: adapter speed (default 40, the seed's)")
+    .option(
+      "--connect-under-reset",
+      "SWD on GPIO: hold SRST while connecting (as holding the reset button)",
+    )
     .option("--swd-chip <mcu>", "SWD: the chip (a Klipper MCU name) when the row is for any chip")
     .option("--address <addr>", "SWD: where a raw .bin goes (default: the chip's flash start)")
     .option(

@@ -23,6 +23,7 @@ export interface SwdFlags {
   chipErase?: boolean | undefined;
   bootloaderSize?: string | undefined;
   workAreaSize?: string | undefined;
+  connectUnderReset?: boolean | undefined;
 }
 
 /** Did the command line say anything about SWD? */
@@ -37,6 +38,7 @@ export const anySwdFlag = (f: SwdFlags): boolean =>
     f.openocdBin,
     f.bootloaderSize,
     f.workAreaSize,
+    f.connectUnderReset,
   ].some((x) => x !== undefined) || isOpenOcdDevice(f.device);
 
 export const isOpenOcdDevice = (d: string | undefined): boolean => !!d && /^openocd:/i.test(d);
@@ -120,6 +122,15 @@ export function swdLinkOf(f: SwdFlags, env: Record<string, string | undefined>):
       "how is the chip wired? an SWD target needs its SWD pins or an OpenOCD config",
       `on a Raspberry Pi: ${SEED_PINS}; with a probe: --openocd-config my.cfg; a running OpenOCD: -d openocd:localhost:6666`,
     );
+  if (f.connectUnderReset && !/srst=/i.test(f.swd ?? ""))
+    throw new UsageError(
+      f.swd
+        ? "--connect-under-reset holds the reset wire: give srst=<GPIO> in --swd"
+        : "--connect-under-reset shapes the config canflash writes for --swd pins",
+      f.swd
+        ? `e.g. ${SEED_PINS} --connect-under-reset`
+        : "in your own config: reset_config srst_only srst_nogate connect_assert_srst",
+    );
   if (
     !f.swd &&
     (f.swdDriver !== undefined || f.swdSpeed !== undefined || f.workAreaSize !== undefined)
@@ -152,6 +163,7 @@ export function swdLinkOf(f: SwdFlags, env: Record<string, string | undefined>):
       : {}),
     ...(bin !== undefined && !rpc ? { bin } : {}),
     ...(f.swdChip ? { chip: f.swdChip } : {}),
+    ...(f.connectUnderReset ? { connectUnderReset: true } : {}),
     ...(f.address !== undefined ? { address: number("--address", f.address) } : {}),
     ...(typeof f.backup === "string" ? { backup: f.backup } : {}),
     ...(f.chipErase === false ? { noChipErase: true } : {}),
@@ -174,6 +186,7 @@ export function openocdFlags(l: OpenOcdLink): string {
     if (g.driver !== "bcm2835gpio") parts.push(`--swd-driver ${g.driver}`);
   }
   if (l.speedKhz !== undefined) parts.push(`--swd-speed ${l.speedKhz}`);
+  if (l.connectUnderReset) parts.push("--connect-under-reset");
   if (l.chip) parts.push(`--swd-chip ${l.chip}`);
   if (l.address !== undefined) parts.push(`--address 0x${l.address.toString(16)}`);
   if (l.backup === undefined) parts.push("--no-backup");

@@ -101,6 +101,8 @@ export interface OpenOcdLink {
   };
   /** SWD clock for a written config, kHz (default: the seed's 40). */
   speedKhz?: number;
+  /** A written config holds SRST while connecting (firmware that reuses the SWD pins, sleeps, or locks up). */
+  connectUnderReset?: boolean;
   /** WORKAREASIZE for a written config (0: no RAM used, verify reads the flash back). */
   workAreaSize?: number;
   /** The openocd binary (default: openocd on PATH). */

@@ -56,6 +56,10 @@ describe("canflash SWD flags", () => {
     ],
     [["-q", "--swd", "swclk=25,swdio=24"], /-q does not take --swd/],
     [
+      ["--target", "samc21-swd", "--swd", "swclk=25,swdio=24", "--connect-under-reset"],
+      /give srst=<GPIO>/,
+    ],
+    [
       [
         "--target",
         "openocd-swd",
@@ -105,6 +109,7 @@ describe("canflash SWD flags", () => {
         "linuxgpiod",
         "--backup",
         "before.bin",
+        "--connect-under-reset",
         "--dry-run",
         ...NO_OPENOCD,
         file,
@@ -114,6 +119,7 @@ describe("canflash SWD flags", () => {
     const text = r.stdout + r.stderr;
     expect(text).toMatch(/flash read_bank 0 \S*before\.bin/);
     expect(text).toMatch(/at91samd chip-erase/);
+    expect(text).toMatch(/reset_config srst_only srst_nogate connect_assert_srst/);
     expect(text).toMatch(/adapter driver linuxgpiod\nadapter gpio swclk -chip 0 25/);
     expect(text).toMatch(/flash write_image \S+ 0x00000000 bin/);
     expect(text).toMatch(/verify_image/);

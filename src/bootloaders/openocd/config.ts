@@ -30,6 +30,8 @@ export interface GpioConfigOptions {
   targetCfg: string;
   /** The RAM OpenOCD may use for flash algorithms; 0 makes verify read the flash back. Absent: the script's default. */
   workAreaSize?: number;
+  /** Hold SRST while connecting (the seed's "hold the reset button while OpenOCD starts"); needs pins.srst. */
+  connectUnderReset?: boolean;
 }
 
 /** The seed's adapter speed for GPIO bit-banging, kHz. */
@@ -96,10 +98,15 @@ export function gpioConfig(o: GpioConfigOptions): string {
   lines.push(`adapter gpio swclk${chip} ${pins.swclk}`, `adapter gpio swdio${chip} ${pins.swdio}`);
   if (pins.srst !== undefined) lines.push(`adapter gpio srst${chip} ${pins.srst}`);
   lines.push("transport select swd", `adapter speed ${o.speedKhz}`);
+  if (o.connectUnderReset && pins.srst === undefined)
+    throw new OpenOcdSetupError(
+      "pins-missing",
+      "connecting under reset needs the reset wire: give srst",
+    );
   if (pins.srst !== undefined)
     lines.push(
       "# The reset wire resets the chip; srst_nogate: SWD still clocks while it is held (connect under reset).",
-      "reset_config srst_only srst_nogate",
+      `reset_config srst_only srst_nogate${o.connectUnderReset ? " connect_assert_srst" : ""}`,
       `adapter srst delay ${SEED_SRST_MS}`,
       `adapter srst pulse_width ${SEED_SRST_MS}`,
     );

@@ -67,6 +67,7 @@ export async function writtenConfig(
     speedKhz: link.speedKhz ?? SEED_SWD_SPEED_KHZ,
     targetCfg: chip.targetCfg,
     ...(link.workAreaSize !== undefined ? { workAreaSize: link.workAreaSize } : {}),
+    ...(link.connectUnderReset ? { connectUnderReset: true } : {}),
   });
 }
 

@@ -12,7 +12,7 @@ const WIRING =
 const POWER =
   "the board has power of its own (the Pi's SWD pins do not power it) and runs at 3.3 V";
 const HOLD_RESET =
-  "hold the board's reset button while OpenOCD starts, release it once the chip is found";
+  "hold the board's reset button while OpenOCD starts, release it once the chip is found (with the reset wire: --connect-under-reset does it)";
 const COLD_PLUG =
   "a SAMC21 (Duet3D 1LC) whose firmware reuses the SWD pins needs the cold-plug sequence first: SWCLK held low while the reset line is pulsed, then start OpenOCD (the README's SWD section has the commands)";
 const SLOWER = "a slower clock over long wires: --swd-speed 40 (the seed's) or lower";

@@ -50,6 +50,21 @@ describe("the OpenOCD config canflash writes", () => {
     expect(text).toContain("source [find target/stm32f1x.cfg]");
   });
 
+  it("connects under reset when asked, which needs the reset wire", () => {
+    const base = {
+      driver: "linuxgpiod" as const,
+      speedKhz: 40,
+      targetCfg: "target/at91samdXX.cfg",
+      connectUnderReset: true,
+    };
+    expect(gpioConfig({ ...base, pins: { swclk: 25, swdio: 24, srst: 18 } })).toContain(
+      "reset_config srst_only srst_nogate connect_assert_srst\n",
+    );
+    expect(() => gpioConfig({ ...base, pins: { swclk: 25, swdio: 24 } })).toThrow(
+      /needs the reset wire/,
+    );
+  });
+
   it("refuses pins that clash, and bcm2835gpio without a Pi", () => {
     const base = { driver: "linuxgpiod" as const, speedKhz: 40, targetCfg: "target/x.cfg" };
     expect(() => gpioConfig({ ...base, pins: { swclk: 24, swdio: 24 } })).toThrow(/must differ/);
