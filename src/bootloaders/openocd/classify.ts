@@ -25,7 +25,7 @@ export interface ClassifyContext {
 const ADAPTER =
   /Cannot open LinuxGPIOD chip[^\n]*|unable to find a matching CMSIS-DAP device|No J-Link device found|open failed|Cannot open \/dev\/(?:gpio)?mem[^\n]*|Error on socket[^\n]*|Can't connect to[^\n]*|unable to open ftdi device[^\n]*|libusb_open\(\) failed[^\n]*|No CMSIS-DAP device found|Error: couldn't open[^\n]*|Cannot access GPIO[^\n]*/i;
 const NO_TARGET =
-  /Target not examined[^\n]*|Examination failed[^\n]*|Error connecting DP[^\n]*|JTAG scan chain interrogation failed[^\n]*|Could not initialize the debug port[^\n]*|timed out while waiting for target halted[^\n]*|Target not halted[^\n]*|no targets? (?:defined|configured)[^\n]*/i;
+  /Invalid ACK[^\n]*|JTAG-DP STICKY ERROR[^\n]*|DP initiali[sz]ation failed[^\n]*|Target not examined[^\n]*|Examination failed[^\n]*|Error connecting DP[^\n]*|JTAG scan chain interrogation failed[^\n]*|Could not initialize the debug port[^\n]*|timed out while waiting for target halted[^\n]*|Target not halted[^\n]*|no targets? (?:defined|configured)[^\n]*/i;
 const LOCKED =
   /Device Security Bit Set[^\n]*|NVM lock error[^\n]*|is (?:write )?protected[^\n]*|flash (?:is )?locked[^\n]*|failed to unlock[^\n]*|read ?out protection[^\n]*|Failed to erase[^\n]*lock[^\n]*/i;
 const VERIFY =

@@ -61,6 +61,8 @@ export class JtagTap {
   private shiftLength = 0;
   /** Rising edges seen, for tests. */
   edges = 0;
+  /** Every instruction Update-IR loaded, for tests (which registers a host asked for). */
+  readonly instructionsSeen = new Set<number>();
 
   constructor(private readonly o: TapOptions) {
     this.irLength = o.irLength ?? 4;
@@ -102,7 +104,10 @@ export class JtagTap {
     else if (next === "capture-dr") {
       if (this.ir === this.idcodeOp) this.load(this.o.idcode >>> 0, 32);
       else this.load(0, 1); // BYPASS (and every instruction without a register here)
-    } else if (next === "update-ir") this.ir = this.shift & ((1 << this.irLength) - 1);
+    } else if (next === "update-ir") {
+      this.ir = this.shift & ((1 << this.irLength) - 1);
+      this.instructionsSeen.add(this.ir);
+    }
   }
 
   private load(value: number, length: number): void {

@@ -29,6 +29,7 @@ describe("OpenOCD messages as typed errors", () => {
     ],
     ["Error: Error connecting DP: cannot read IDR", "OPENOCD_NO_TARGET", {}],
     ["Error: Target not examined yet", "OPENOCD_NO_TARGET", {}],
+    ["Error: Invalid ACK (7) in DAP response", "OPENOCD_NO_TARGET", {}],
     [
       "Error: at91samd.cpu -- clearing lockup after double fault\nError: Device Security Bit Set",
       "OPENOCD_FLASH_LOCKED",

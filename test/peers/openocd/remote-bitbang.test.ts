@@ -85,4 +85,22 @@ describe.skipIf(!haveOpenOcd)("openocd 0.12 through remote_bitbang into the TAP 
     }).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: "OPENOCD_ADAPTER_NOT_FOUND", adapter: "remote_bitbang" });
   });
+
+  it("a TAP that is no ARM debug port: openocd gives up at init, OPENOCD_NO_TARGET from its output", async () => {
+    const tap = new JtagTap({ idcode: ARM_JTAG_DP });
+    const bitbang = await RemoteBitbangServer.listen(tap);
+    cleanup.push(() => bitbang.close());
+    const config = configFile(
+      `${bitbangConfig(bitbang.port, ARM_JTAG_DP)}dap create chip.dap -chain-position chip.cpu\ntarget create chip.cpu.cm cortex_m -dap chip.dap\n`,
+    );
+    const e = await launchOpenOcd({ bin: OPENOCD, config, clock: realClock }).catch(
+      (x: unknown) => x,
+    );
+    expect(e).toMatchObject({
+      code: "OPENOCD_NO_TARGET",
+      detail: expect.stringMatching(/Invalid ACK/),
+    });
+    // OpenOCD asked the debug port: ARM JTAG-DP's DPACC (0xa) or APACC (0xb) was loaded into the model's IR
+    expect([...tap.instructionsSeen].some((i) => i === 0xa || i === 0xb)).toBe(true);
+  });
 });
