@@ -20,7 +20,14 @@ const SLOWER = "a slower clock over long wires: --swd-speed 40 (the seed's) or l
 export const openocdHints = {
   OPENOCD_COMMAND_FAILED: (e, ctx) => ({
     exitCode: ExitCode.FAILURE,
-    causes: [`OpenOCD refused ${str(e, "command")}: ${str(e, "output") ?? ""}`.trim()],
+    causes: [
+      `OpenOCD refused ${str(e, "command")}: ${str(e, "output") ?? ""}`.trim(),
+      ...(str(e, "command")?.startsWith("flash read_bank")
+        ? [
+            "the backup could not be read (nothing was changed): a locked chip reads nothing — --no-backup goes on without one",
+          ]
+        : []),
+    ],
     next: ["run again with -v to see every OpenOCD command and its output", ...retryLine(ctx)],
   }),
   OPENOCD_NOT_INSTALLED: (e) => ({
