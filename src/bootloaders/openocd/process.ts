@@ -57,6 +57,8 @@ export function freePort(): Promise<number> {
 
 export class OpenOcdProcess {
   private output = "";
+  /** Why the child never started, when it did not. */
+  spawnError: Error | undefined;
   private exited: { code: number | null; signal: string | null } | undefined;
   private readonly exitWaiters: Array<() => void> = [];
   private readonly killOnExit = (): void => {
@@ -81,7 +83,10 @@ export class OpenOcdProcess {
       for (const w of this.exitWaiters.splice(0)) w();
     };
     child.once("exit", ended);
-    child.once("error", () => ended(null, null)); // never started
+    child.once("error", (e) => {
+      this.spawnError = e; // never started (ENOENT, EACCES)
+      ended(null, null);
+    });
     process.once("exit", this.killOnExit);
   }
 
@@ -123,6 +128,7 @@ export class OpenOcdProcess {
 
 /** The error an openocd that ended early stands for: what its output names, else OpenOcdExitedError. */
 function exitedError(p: OpenOcdProcess, o: LaunchOptions): Error {
+  if (p.spawnError) return new OpenOcdNotInstalledError(o.bin, p.spawnError.message);
   return (
     classifyOpenOcd(p.text, { adapter: o.adapter }) ??
     new OpenOcdExitedError(p.exit?.code ?? null, p.exit?.signal ?? null, p.text, o.config)
@@ -146,15 +152,10 @@ export async function launchOpenOcd(
     ...(o.cwd ? { cwd: o.cwd } : {}),
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const spawnError = new Promise<Error>((resolve) =>
-    child.once("error", (e) => resolve(new OpenOcdNotInstalledError(o.bin, e.message))),
-  );
   const p = new OpenOcdProcess(child, port, o.clock);
   const off = onAbort(o.signal, () => void p.stop());
   try {
-    const ready = waitReady(p, o, port);
-    const r = await Promise.race([ready, spawnError.then((e) => Promise.reject(e))]);
-    return { process: p, rpc: r };
+    return { process: p, rpc: await waitReady(p, o, port) };
   } catch (e) {
     await p.stop();
     throw e;
