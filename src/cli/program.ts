@@ -28,7 +28,13 @@ import type { CliIo } from "./io.js";
 import { checkRootArgs } from "./argv-checks.js";
 import { JsonReporter, TextReporter, type Reporter } from "./output.js";
 import { UsageError } from "./usage-error.js";
-import { anySwdFlag, isOpenOcdDevice, swdLinkOf, type SwdFlags } from "./swd-options.js";
+import {
+  anySwdFlag,
+  isOpenOcdDevice,
+  openocdFlags,
+  swdLinkOf,
+  type SwdFlags,
+} from "./swd-options.js";
 import type { Target } from "../flasher/targets.js";
 
 // Each command's module (and the library behind it) is imported when the command runs:
@@ -366,6 +372,16 @@ export async function run(
     }
     return plainBoardOpts(f);
   };
+  /** -r: an SWD chip has no bootloader to ask into (it is flashed as it is). */
+  const requestOpts = async (f: Flags): Promise<BoardCommandOptions> => {
+    const o = await boardOpts(f);
+    if (o.openocd)
+      throw new UsageError(
+        `-r asks a bootloader to stay, and ${o.target!.id} has none: SWD flashes the chip as it is`,
+        `flash it: canflash --target ${o.target!.id} ${openocdFlags(o.openocd)} <file> (or read it: -s)`,
+      );
+    return o;
+  };
   const plainBoardOpts = async (f: Flags): Promise<BoardCommandOptions> => ({
     iface: f.interface!,
     uuids: f.uuid,
@@ -593,13 +609,13 @@ export async function run(
           );
           if (f.device && !isOpenOcdDevice(f.device as string)) {
             if (f.requestBootloader)
-              return (await load.board()).requestCommand(await boardOpts(f), c);
+              return (await load.board()).requestCommand(await requestOpts(f), c);
             if (f.status) return (await load.board()).statusCommand(await boardOpts(f), c);
             return flash(f, c, file);
           }
           if (f.query) return (await load.query()).queryCommand(queryOpts(f), c);
           if (f.requestBootloader)
-            return (await load.board()).requestCommand(await boardOpts(f), c);
+            return (await load.board()).requestCommand(await requestOpts(f), c);
           if (f.status) return (await load.board()).statusCommand(await boardOpts(f), c);
           if (
             f.uuid.length > 0 ||
@@ -748,7 +764,7 @@ Examples:
     .addHelpText("after", "\nExample:\n  canflash request-bootloader -u aabbccddeeff")
     .action(
       wrap("request-bootloader", async (f, c) =>
-        (await load.board()).requestCommand(await boardOpts(f), c),
+        (await load.board()).requestCommand(await requestOpts(f), c),
       ),
     );
 

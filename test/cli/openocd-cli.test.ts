@@ -76,10 +76,14 @@ describe("canflash SWD flags", () => {
       ["-s", "--target", "samc21-swd", "--swd", "swclk=25,swdio=24", "--backup", "x.bin"],
       /-s does not take --backup/,
     ],
+    [
+      ["-r", "--target", "samc21-swd", "--swd", "swclk=25,swdio=24"],
+      /has none: SWD flashes the chip as it is/,
+    ],
   ])("%j → exit 2", async (args, message) => {
     const file = await image("klipper.elf.bin");
     const r = await runInProcess(
-      [...args, ...NO_OPENOCD, ...(args[0] === "-q" || args[0] === "-s" ? [] : [file])],
+      [...args, ...NO_OPENOCD, ...(["-q", "-s", "-r"].includes(args[0]!) ? [] : [file])],
       dir,
     );
     expect(r.stderr).toMatch(message);
