@@ -27,7 +27,7 @@ const ADAPTER =
 const NO_TARGET =
   /Invalid ACK[^\n]*|JTAG-DP STICKY ERROR[^\n]*|DP initiali[sz]ation failed[^\n]*|Target not examined[^\n]*|Examination failed[^\n]*|Error connecting DP[^\n]*|JTAG scan chain interrogation failed[^\n]*|Could not initialize the debug port[^\n]*|timed out while waiting for target halted[^\n]*|Target not halted[^\n]*|no targets? (?:defined|configured)[^\n]*/i;
 const LOCKED =
-  /Device Security Bit Set[^\n]*|NVM lock error[^\n]*|is (?:write )?protected[^\n]*|flash (?:is )?locked[^\n]*|failed to unlock[^\n]*|read ?out protection[^\n]*|Failed to erase[^\n]*lock[^\n]*/i;
+  /Device Security Bit Set[^\n]*|NVM lock error[^\n]*|device protected[^\n]*|is (?:write )?protected[^\n]*|flash (?:is )?locked[^\n]*|failed to unlock[^\n]*|read ?out protection[^\n]*|Failed to erase[^\n]*lock[^\n]*/i;
 const VERIFY =
   /checksum mismatch[^\n]*|verify failed[^\n]*|contents differ[^\n]*|diff \d+ address[^\n]*/i;
 
@@ -54,8 +54,8 @@ export function classifyOpenOcd(
 ): CanflashError | undefined {
   const config = /Can't find (\S+)/.exec(text);
   if (config) return new OpenOcdConfigNotFoundError(config[1]!);
-  const adapter = ADAPTER.exec(text);
-  if (adapter) return new OpenOcdAdapterNotFoundError(ctx.adapter, adapter[0].trim());
+  // What the chip said outranks what the adapter said: OpenOCD logs a failed libusb_open for
+  // every USB device it may not open while looking for its probe, also on runs that found it.
   const idcode = wrongIdcode(text);
   if (idcode) return idcode;
   const locked = LOCKED.exec(text);
@@ -65,6 +65,8 @@ export function classifyOpenOcd(
     return new OpenOcdVerifyError(ctx.verify.file, ctx.verify.address, verify[0].trim());
   const none = NO_TARGET.exec(text);
   if (none) return new OpenOcdNoTargetError(none[0].trim(), ctx.transport);
+  const adapter = ADAPTER.exec(text);
+  if (adapter) return new OpenOcdAdapterNotFoundError(ctx.adapter, adapter[0].trim());
   return undefined;
 }
 

@@ -39,6 +39,17 @@ describe("OpenOCD messages as typed errors", () => {
     expect(classifyOpenOcd(text, { adapter: "x" })).toMatchObject({ code, ...fields });
   });
 
+  it("the chip's words outrank a probe search's: libusb_open failures are logged on good runs too", () => {
+    const text =
+      "Error: libusb_open() failed with LIBUSB_ERROR_ACCESS\nInfo : CMSIS-DAP: SWD supported\nError: Error connecting DP: cannot read IDR";
+    expect(classifyOpenOcd(text)).toMatchObject({ code: "OPENOCD_NO_TARGET" });
+    expect(
+      classifyOpenOcd("Error: stm32x device protected\nError: failed erasing sectors 0 to 23"),
+    ).toMatchObject({
+      code: "OPENOCD_FLASH_LOCKED",
+    });
+  });
+
   it("a verify failure needs the image it was about", () => {
     const text =
       "checksum mismatch - attempting binary compare\ndiff 0 address 0x00000010. Was 0xff instead of 0x00";
