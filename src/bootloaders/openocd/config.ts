@@ -80,7 +80,8 @@ export function gpioConfig(o: GpioConfigOptions): string {
   const used = [pins.swclk, pins.swdio, ...(pins.srst !== undefined ? [pins.srst] : [])];
   if (new Set(used).size !== used.length)
     throw new OpenOcdSetupError("bad-pin", `SWD pins must differ: ${used.join(", ")}`);
-  const chip = o.driver === "linuxgpiod" ? ` -chip ${o.gpiochip ?? 0}` : "";
+  // As openocd 0.12's own raspberrypi-native.cfg writes them (bcm2835gpio has one chip, 0).
+  const chip = ` -chip ${o.driver === "linuxgpiod" ? (o.gpiochip ?? 0) : 0}`;
   const lines = [
     "# Written by canflash from Klipper's Raspberry Pi template (docs/Bootloaders.md).",
     `adapter driver ${o.driver}`,
