@@ -30,6 +30,7 @@ const DRIVERS: Partial<Record<Protocol, Loader>> = {
   stk500v1: () => import("./avr/stk500v1/driver.js"),
   stk500v2: () => import("./avr/stk500v2/driver.js"),
   "stm32-usart": () => import("./stm32-usart/driver.js"),
+  swd: () => import("./openocd/driver.js"),
 };
 
 /** The row's bootloader is one this build cannot flash (yet). */

@@ -26,6 +26,21 @@ const FLASH_ONLY = [
   "skipCurrent",
   "force",
   "mcu",
+  "address",
+  "backup",
+  "chipErase",
+  "bootloaderSize",
+] as const;
+/** How an SWD chip is reached: for flashing and -s/-r, not for -q. */
+const SWD_REACH = [
+  "openocdConfig",
+  "swd",
+  "swdDriver",
+  "swdSpeed",
+  "swdChip",
+  "openocdBin",
+  "workAreaSize",
+  "connectUnderReset",
 ] as const;
 const FLAG: Record<string, string> = {
   query: "-q",
@@ -46,6 +61,18 @@ const FLAG: Record<string, string> = {
   skipCurrent: "--skip-current",
   force: "--force",
   mcu: "--mcu",
+  openocdConfig: "--openocd-config",
+  swd: "--swd",
+  swdDriver: "--swd-driver",
+  swdSpeed: "--swd-speed",
+  swdChip: "--swd-chip",
+  address: "--address",
+  openocdBin: "--openocd-bin",
+  backup: "--backup/--no-backup",
+  chipErase: "--no-chip-erase",
+  bootloaderSize: "--bootloader-size",
+  workAreaSize: "--work-area-size",
+  connectUnderReset: "--connect-under-reset",
   queryMs: "--query-ms",
   identify: "--no-identify",
   katapultInfo: "--katapult-info",
@@ -142,6 +169,7 @@ export function checkRootArgs(
           "resetSequence",
           "target",
           "stopKlipper",
+          ...SWD_REACH,
         ]
       : [...FLASH_ONLY, "queryMs", "identify", "katapultInfo"];
   const stray = notHere.filter(g);

@@ -4,6 +4,7 @@
 
 import {
   createWriteStream,
+  existsSync,
   openSync,
   readFileSync,
   writeFileSync,
@@ -27,6 +28,14 @@ import type { CliIo } from "./io.js";
 import { checkRootArgs } from "./argv-checks.js";
 import { JsonReporter, TextReporter, type Reporter } from "./output.js";
 import { UsageError } from "./usage-error.js";
+import {
+  anySwdFlag,
+  isOpenOcdDevice,
+  openocdFlags,
+  swdLinkOf,
+  type SwdFlags,
+} from "./swd-options.js";
+import type { Target } from "../flasher/targets.js";
 
 // Each command's module (and the library behind it) is imported when the command runs:
 // `canflash --help` reads a handful of files, not the whole library.
@@ -121,6 +130,39 @@ function flashing(cmd: Command): Command {
     .option(
       "--force",
       "flash even if the image's CAN bitrate or transport differs from the link (never a wrong MCU)",
+    )
+    .option(
+      "--openocd-config <file>",
+      "SWD: start openocd with this config (any adapter and target)",
+    )
+    .option(
+      "--swd <pins>",
+      "SWD on GPIO: swclk=25,swdio=24,srst=18[,chip=0] (canflash writes the config)",
+    )
+    .option("--swd-driver <driver>", "SWD on GPIO: bcm2835gpio (Pi 1-4, default) or linuxgpiod")
+    .option("--swd-speed <kHz>", "SWD on GPIO: adapter speed (default 40, the seed's)")
+    .option(
+      "--connect-under-reset",
+      "SWD on GPIO: hold SRST while connecting (as holding the reset button)",
+    )
+    .option("--swd-chip <mcu>", "SWD: the chip (a Klipper MCU name) when the row is for any chip")
+    .option("--address <addr>", "SWD: where a raw .bin goes (default: the chip's flash start)")
+    .option(
+      "--openocd-bin <path>",
+      "SWD: the openocd to run (default: $CANFLASH_OPENOCD, else openocd)",
+    )
+    .option(
+      "--backup <file>",
+      "SWD: read the whole flash to this file first (default: ./<target>-backup-<time>.bin)",
+    )
+    .option("--no-backup", "SWD: no backup before erasing")
+    .option("--no-chip-erase", "SWD: erase only the sectors written, not the whole chip")
+    .option(
+      "--bootloader-size <bytes>",
+      "SWD: protect this many bytes (BOOTPROT) after writing a SAMD bootloader",
+    )
+    .addOption(
+      new Option("--work-area-size <bytes>", "SWD: WORKAREASIZE of the written config").hideHelp(),
     );
 }
 
@@ -316,7 +358,31 @@ export async function run(
     katapultInfo: !!f.katapultInfo,
     ...(typeof f.config === "string" ? { config: f.config } : {}),
   });
-  const boardOpts = async (f: Flags): Promise<BoardCommandOptions> => ({
+  const boardOpts = async (f: Flags): Promise<BoardCommandOptions> => {
+    const target = f.target ? (await resolveTarget(f.target as string))! : undefined;
+    if (target?.protocol === "swd" || anySwdFlag(f as SwdFlags)) {
+      const row = target ?? (await resolveTarget("openocd-swd"))!;
+      if (row.protocol !== "swd")
+        throw new UsageError(
+          `the SWD options are for SWD rows, and ${row.id} is not one`,
+          "canflash --target samc21-swd …",
+        );
+      const link = swdLinkOf({ ...(f as SwdFlags), backup: false }, io.env); // -s reads, backs up nothing
+      return { iface: f.interface!, uuids: [], target: row, openocd: link };
+    }
+    return plainBoardOpts(f);
+  };
+  /** -r: an SWD chip has no bootloader to ask into (it is flashed as it is). */
+  const requestOpts = async (f: Flags): Promise<BoardCommandOptions> => {
+    const o = await boardOpts(f);
+    if (o.openocd)
+      throw new UsageError(
+        `-r asks a bootloader to stay, and ${o.target!.id} has none: SWD flashes the chip as it is`,
+        `flash it: canflash --target ${o.target!.id} ${openocdFlags(o.openocd)} <file> (or read it: -s)`,
+      );
+    return o;
+  };
+  const plainBoardOpts = async (f: Flags): Promise<BoardCommandOptions> => ({
     iface: f.interface!,
     uuids: f.uuid,
     ...(typeof f.device === "string" ? { device: f.device } : {}),
@@ -329,6 +395,52 @@ export async function run(
     ...(typeof f.config === "string" ? { config: f.config } : {}),
     stopKlipper: !!f.stopKlipper,
   });
+
+  /** An SWD row (or SWD flags): the one board, reached through OpenOCD. */
+  const swdEntry = async (
+    f: Flags,
+    target: Target | undefined,
+    file: string | undefined,
+  ): Promise<BoardSpec | undefined> => {
+    const flags = f as SwdFlags;
+    const any = anySwdFlag(flags);
+    if (target && target.protocol !== "swd") {
+      if (any)
+        throw new UsageError(
+          `the SWD options are for SWD rows, and ${target.id} is flashed over ${target.transports.join("/")}`,
+          "canflash --target samc21-swd … or --target openocd-swd …",
+        );
+      return undefined;
+    }
+    if (!target && !any) return undefined;
+    if (f.uuid.length > 0 || f.manifest || mcuNamesOf(f).length > 0)
+      throw new UsageError(
+        "an SWD target is one chip on the debug wires: give no -u, --mcu or --manifest",
+      );
+    const row = target ?? (await resolveTarget("openocd-swd"))!;
+    if (f.backup === undefined || f.backup === true)
+      f.backup = `${row.id}-backup-${new Date().toISOString().replace(/[:.]/g, "").slice(0, 15)}.bin`;
+    const link = swdLinkOf(flags, io.env);
+    if (link.backup && existsSync(expandPath(link.backup, io.cwd, io.host?.home)))
+      throw new UsageError(
+        `the backup file ${link.backup} exists: canflash does not write over a backup`,
+        "give another name with --backup <file>, or --no-backup",
+      );
+    const at = (p: string | undefined) =>
+      p === undefined ? undefined : expandPath(p, io.cwd, io.host?.home);
+    return {
+      label: row.id,
+      iface: f.interface!,
+      file: file ?? DEFAULT_FIRMWARE,
+      target: row,
+      openocd: {
+        ...link,
+        ...(link.config ? { config: at(link.config)! } : {}),
+        ...(link.backup ? { backup: at(link.backup)! } : {}),
+        ...(link.bin?.includes("/") ? { bin: at(link.bin)! } : {}),
+      },
+    };
+  };
 
   /** Flash: -u (repeatable) with one file, -d with one file, or a manifest. */
   const flash = async (
@@ -346,7 +458,9 @@ export async function run(
     let jobs = parseJobs(f.jobs as string | undefined);
     let config = typeof f.config === "string" ? f.config : undefined;
     const mcuNames = (f.mcu as string[] | undefined) ?? [];
-    if (f.manifest) {
+    const swd = await swdEntry(f, target, file);
+    if (swd) entries = [swd];
+    else if (f.manifest) {
       if (f.uuid.length > 0 || f.device || mcuNames.length > 0)
         throw new UsageError("give boards either with --manifest or with -u/-d/--mcu, not both");
       const m = await (await load.manifest()).loadManifest(f.manifest as string, io.cwd);
@@ -493,17 +607,23 @@ export async function run(
               ...(typeof f.firmware === "string" ? { firmware: f.firmware } : {}),
             },
           );
-          if (f.device) {
+          if (f.device && !isOpenOcdDevice(f.device as string)) {
             if (f.requestBootloader)
-              return (await load.board()).requestCommand(await boardOpts(f), c);
+              return (await load.board()).requestCommand(await requestOpts(f), c);
             if (f.status) return (await load.board()).statusCommand(await boardOpts(f), c);
             return flash(f, c, file);
           }
           if (f.query) return (await load.query()).queryCommand(queryOpts(f), c);
           if (f.requestBootloader)
-            return (await load.board()).requestCommand(await boardOpts(f), c);
+            return (await load.board()).requestCommand(await requestOpts(f), c);
           if (f.status) return (await load.board()).statusCommand(await boardOpts(f), c);
-          if (f.uuid.length > 0 || f.manifest || (f.mcu as string[]).length > 0 || f.target)
+          if (
+            f.uuid.length > 0 ||
+            f.manifest ||
+            (f.mcu as string[]).length > 0 ||
+            f.target ||
+            anySwdFlag(f as SwdFlags)
+          )
             return flash(f, c, file);
           if (await driveTarget(f.target)) return flash(f, c, file);
           if (file)
@@ -644,7 +764,7 @@ Examples:
     .addHelpText("after", "\nExample:\n  canflash request-bootloader -u aabbccddeeff")
     .action(
       wrap("request-bootloader", async (f, c) =>
-        (await load.board()).requestCommand(await boardOpts(f), c),
+        (await load.board()).requestCommand(await requestOpts(f), c),
       ),
     );
 

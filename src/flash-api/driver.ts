@@ -77,7 +77,51 @@ export interface UsbLink {
   label: string;
 }
 
-export type Link = CanLink | SerialLink | DriveLink | UsbLink;
+/**
+ * A chip on SWD (or JTAG) through OpenOCD: a running OpenOCD's TCL RPC
+ * server, or an openocd canflash starts with a config — the user's, or the
+ * one it writes for SWD on a Raspberry Pi's GPIO pins.
+ */
+export interface OpenOcdLink {
+  kind: "openocd";
+  /** A running OpenOCD's RPC server (port 6666 by default); absent: canflash starts openocd. The image files are passed by path: it must run on this machine. */
+  rpc?: { host: string; port: number };
+  /** The config file to start openocd with (any adapter and target: cmsis-dap, st-link, …). */
+  config?: string;
+  /** SWD on GPIO pins: canflash writes the seed's Raspberry Pi config. */
+  gpio?: {
+    driver: "bcm2835gpio" | "linuxgpiod";
+    swclk: number;
+    swdio: number;
+    srst?: number;
+    /** linuxgpiod's gpiochip (default 0). */
+    gpiochip?: number;
+    /** bcm2835gpio's peripheral base (default: from the Pi's model). */
+    peripheralBase?: number;
+  };
+  /** SWD clock for a written config, kHz (default: the seed's 40). */
+  speedKhz?: number;
+  /** A written config holds SRST while connecting (firmware that reuses the SWD pins, sleeps, or locks up). */
+  connectUnderReset?: boolean;
+  /** WORKAREASIZE for a written config (0: no RAM used, verify reads the flash back). */
+  workAreaSize?: number;
+  /** The openocd binary (default: openocd on PATH). */
+  bin?: string;
+  /** The environment openocd runs in (default: canflash's own). */
+  env?: Record<string, string | undefined>;
+  /** The chip (a Klipper MCU name): its target script and erase command; default the row's or the image's. */
+  chip?: string;
+  /** Where a raw .bin goes (default: the chip's flash start). */
+  address?: number;
+  /** Read flash bank 0 to this file before anything is erased. */
+  backup?: string;
+  /** Keep the flash: only the sectors written are erased (default: the chip erase the seed does). */
+  noChipErase?: boolean;
+  /** BOOTPROT size to set after a verified write (a SAMD51 UF2 bootloader: 16384). */
+  bootProtectAfter?: number;
+}
+
+export type Link = CanLink | SerialLink | DriveLink | UsbLink | OpenOcdLink;
 export type LinkKind = Link["kind"];
 
 /** What the orchestration lends a driver: time, cancellation, tracing and the system roots (tests). */

@@ -130,6 +130,7 @@ async function withLocked<T>(
       { kind: "drive", ...(r.link.device !== undefined ? { device: r.link.device } : {}) },
       env(),
     );
+  if (r.link.kind === "openocd") return body(r.link, env()); // a chip on SWD: no Klipper holds it
   if (r.link.kind === "usb")
     return body(
       {

@@ -163,7 +163,7 @@ async function flashLocked(
   // A board in a USB bootloader of its own is no Klipper MCU: the guard looks at the others.
   const { restart: restartKlipper, klipperRunning } = await checkKlipper(
     requests.flatMap((r) =>
-      r.link.kind === "usb"
+      r.link.kind === "usb" || r.link.kind === "openocd"
         ? []
         : [
             {
@@ -347,6 +347,11 @@ async function flashLocked(
           ...(l.lines ? { lines: l.lines } : {}),
         }),
       );
+    }
+
+    for (const p of planned) {
+      const l = p.request.link;
+      if (l.kind === "openocd") jobs.push(job(p, lockKeyOf(l), l));
     }
 
     for (const p of planned) {

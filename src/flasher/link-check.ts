@@ -20,6 +20,7 @@ const TRANSPORTS: Readonly<Record<LinkKind, readonly Transport[]>> = {
   serial: ["uart", "usb-cdc"],
   drive: ["usb-msc", "sdcard"],
   usb: ["usb-dfu", "usb-hid", "usb-picoboot"],
+  openocd: ["swd"],
 };
 
 /**

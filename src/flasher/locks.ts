@@ -4,6 +4,7 @@
 // (a killed run) is taken over. Locks live in /run/lock when it is writable,
 // else in the system's temporary folder.
 
+import type { OpenOcdLink } from "../flash-api/driver.js";
 import {
   closeSync,
   constants,
@@ -59,9 +60,17 @@ export function lockKeyOf(
     | { kind: "can"; iface: string; uuid: string }
     | { kind: "serial"; device: string }
     | { kind: "drive"; device?: string }
-    | { kind: "usb"; spec: string },
+    | { kind: "usb"; spec: string }
+    | OpenOcdLink,
 ): string {
   if (link.kind === "can") return `can:${link.iface}:${link.uuid}`;
+  // One OpenOCD per debug adapter: the RPC server, the GPIO pins or the config file.
+  if (link.kind === "openocd")
+    return link.rpc
+      ? `openocd:${link.rpc.host}:${link.rpc.port}`
+      : link.gpio
+        ? `openocd:gpio:${link.gpio.gpiochip ?? 0}:${link.gpio.swclk}:${link.gpio.swdio}`
+        : `openocd:${link.config}`;
   if (link.kind === "usb") return `usb:${link.spec.replace(/^usb:?/i, "") || "by-row"}`;
   // A drive found by its USB id has no path yet: one such copy at a time.
   if (link.device === undefined) return "drive:auto";

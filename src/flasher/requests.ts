@@ -10,6 +10,7 @@ import { isUuid, parseUuid, type Uuid } from "../klippy-bridge/uuid.js";
 import { findTarget, targets, type Target } from "../targets/index.js";
 import type { LineSequence } from "../transport/line-sequence.js";
 import type { SerialMode } from "../transport/serial-mode.js";
+import type { OpenOcdLink } from "../flash-api/driver.js";
 import { CanflashError } from "../util/errors.js";
 import { expandPath, readFirmware, type FirmwareFile } from "./firmware.js";
 import { isUsbDeviceSpec, usbRequestLink, usbRowsFor, type UsbRequestLink } from "./usb-devices.js";
@@ -24,6 +25,7 @@ declare module "../util/errors.js" {
     BOARD_LISTED_TWICE: true;
     TARGET_AMBIGUOUS: true;
     USB_TARGET_NEEDED: true;
+    SWD_ADDRESS_NEEDED: true;
   }
 }
 
@@ -53,6 +55,8 @@ export interface BoardSpec {
   target?: Target;
   /** Where the board was given (a manifest's file and line), for errors about it. */
   origin?: string;
+  /** A chip on SWD/JTAG through OpenOCD (rows of protocol "swd"). */
+  openocd?: OpenOcdLink;
 }
 
 export interface CanRequestLink {
@@ -80,7 +84,7 @@ export type { UsbRequestLink };
 
 export interface FlashRequest {
   id: string;
-  link: CanRequestLink | SerialRequestLink | DriveRequestLink | UsbRequestLink;
+  link: CanRequestLink | SerialRequestLink | DriveRequestLink | UsbRequestLink | OpenOcdLink;
   firmware: FirmwareFile;
   target: Target;
   /** The target was given (not chosen by canflash). */
@@ -118,7 +122,28 @@ export class AmbiguousTargetError extends CanflashError {
 export function linkWhere(link: FlashRequest["link"], target?: { id: string }): string {
   if (link.kind === "can") return link.uuid;
   if (link.kind === "usb") return link.spec;
+  if (link.kind === "openocd") return openocdWhere(link);
   return link.device ?? `the ${target?.id ?? "bootloader"} drive`;
+}
+
+/** An OpenOCD link in words: "OpenOCD at localhost:6666", "SWD on GPIO 25/24 (bcm2835gpio)", "OpenOCD with rpi.cfg". */
+export function openocdWhere(l: OpenOcdLink): string {
+  if (l.rpc) return `OpenOCD at ${l.rpc.host}:${l.rpc.port}`;
+  if (l.gpio) return `SWD on GPIO ${l.gpio.swclk}/${l.gpio.swdio} (${l.gpio.driver})`;
+  return `OpenOCD with ${l.config ?? "?"}`;
+}
+
+/** A raw .bin for a row of any chip, with no address and no chip to take one from. */
+export class SwdAddressNeededError extends CanflashError {
+  constructor(
+    readonly file: string,
+    readonly target: string,
+  ) {
+    super(
+      "SWD_ADDRESS_NEEDED",
+      `${file} is a raw binary without addresses, and ${target} is for any chip: where it goes must be given`,
+    );
+  }
 }
 
 /** A row flashed by copying a file to a drive (its transports are drives only). */
@@ -232,8 +257,9 @@ async function prepareOne(
 ): Promise<FlashRequest> {
   if (e.mcu !== undefined && e.uuid === undefined && e.device === undefined)
     throw new RangeError(`${e.label}: printer.cfg name not resolved (resolveMcuNames first)`);
-  const link: FlashRequest["link"] =
-    e.target && isDriveTarget(e.target) && e.uuid === undefined
+  const link: FlashRequest["link"] = e.openocd
+    ? e.openocd
+    : e.target && isDriveTarget(e.target) && e.uuid === undefined
       ? {
           kind: "drive",
           ...(e.device !== undefined ? { device: expandPath(e.device, o.cwd, o.home) } : {}),
@@ -254,11 +280,25 @@ async function prepareOne(
       ? `${link.iface}/${link.uuid}`
       : link.kind === "usb"
         ? link.spec
-        : (link.device ?? `drive:${e.target?.id}`);
+        : link.kind === "openocd"
+          ? openocdWhere(link)
+          : (link.device ?? `drive:${e.target?.id}`);
   if (seen.has(key)) throw new BoardListedTwiceError(e.label);
   seen.add(key);
   if (!files.has(e.file)) files.set(e.file, readFirmware(e.file, o.cwd, o.home));
   const firmware = await files.get(e.file)!;
+  if (link.kind === "openocd" && e.target) {
+    // A row for any chip: the image's own MCU names it (target script, erase, where a .bin goes).
+    if (e.target.mcu.includes("*") && link.chip === undefined && firmware.dictionary?.mcu)
+      link.chip = firmware.dictionary.mcu;
+    if (
+      firmware.format === "bin" &&
+      e.target.mcu.includes("*") &&
+      link.address === undefined &&
+      link.chip === undefined
+    )
+      throw new SwdAddressNeededError(firmware.path, e.target.id);
+  }
   return {
     id: e.label,
     link,

@@ -25,13 +25,14 @@ afterEach(async () => {
 });
 
 describe("the driver table from the command line", () => {
-  it("a row of a protocol without a driver: exit 2 with the seed's command, the port never opened", async () => {
-    const r = await canflash(["--target", "samc21-swd", "-d", missingTty, bin]);
+  it("a row its driver does not flash: exit 2 with the seed's command, the port never opened", async () => {
+    // (every protocol has a driver now; the Arduino M0's bootloader only borrows STK500v2's framing)
+    const r = await canflash(["--target", "samd21-m0-stk500v2", "-d", missingTty, bin]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(
-      /target samc21-swd uses the swd protocol, which this build of canflash cannot flash yet/,
+      /target samd21-m0-stk500v2 uses the stk500v2 protocol, which this build of canflash cannot flash yet/,
     );
-    expect(r.stderr).toMatch(/the seed's command for it: openocd: at91samd chip-erase/);
+    expect(r.stderr).toMatch(/the seed's command for it: avrdude -c stk500v2 -p atmega2560/);
   });
 
   it("an AVR row with a CAN UUID: exit 2, the board's tty is what it takes; no frame is sent", async () => {
@@ -78,7 +79,7 @@ describe("the driver table from the command line", () => {
   });
 
   it("--json: the refusal's code in the result object", async () => {
-    const r = await canflash(["--target", "samc21-swd", "-d", missingTty, "--json", bin]);
+    const r = await canflash(["--target", "samd21-m0-stk500v2", "-d", missingTty, "--json", bin]);
     const last = JSON.parse(r.stdout.trimEnd().split("\n").at(-1)!) as {
       error: { code: string };
     };

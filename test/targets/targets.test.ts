@@ -127,7 +127,10 @@ describe("driver table", () => {
       const d = await loadDriver(p);
       expect(d?.protocol).toBe(p);
     }
-    expect(loadDriver("swd")).toBeUndefined(); // OpenOCD: not in this build yet
+    // OpenOCD (SWD): both rows of the table
+    expect((await loadDriver("swd"))?.protocol).toBe("swd");
+    expect(await isSupported(findTarget("samc21-swd"))).toBe(true);
+    expect(await isSupported(findTarget("openocd-swd"))).toBe(true);
   });
 
   it("says which rows this build flashes: AVR parts yes, the M0's borrowed STK500v2 framing no", async () => {

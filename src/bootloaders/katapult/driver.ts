@@ -49,7 +49,7 @@ function adapterFor(t: Target, anyLink: Link, env: DriverEnv): KatapultAdapter {
       });
     return katapultCanAdapter({ bus: link.bus, uuid: link.uuid, gate: link.gate, ...flashEnd });
   }
-  if (link.kind === "drive")
+  if (link.kind === "drive" || link.kind === "openocd")
     throw new LinkNotSupportedError(t.id, t.protocol, link.kind, ["can", "serial"]);
   return katapultSerialAdapter({
     device: link.device,
@@ -127,7 +127,7 @@ export const driver: BootloaderDriver = {
       const a = await link.gate.arrival(link.uuid);
       return { bootloader: "Katapult", at: link.uuid, already: !a.requested, confirmed: true };
     }
-    if (link.kind === "drive")
+    if (link.kind === "drive" || link.kind === "openocd")
       throw new LinkNotSupportedError(t.id, t.protocol, link.kind, ["can", "serial"]);
     const tree = env.usbTree ?? new UsbTree();
     const tty = await tree.resolveTty(link.device);

@@ -17,6 +17,7 @@ import {
 } from "../../flasher/requests.js";
 import type { Target } from "../../flasher/targets.js";
 import { isUsbDeviceSpec, isUsbTarget, usbRequestLink } from "../../flasher/usb-devices.js";
+import type { OpenOcdLink } from "../../flash-api/driver.js";
 import type { FlashEvent } from "../../flash-api/progress.js";
 import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
 import { UsageError } from "../usage-error.js";
@@ -33,9 +34,12 @@ export interface BoardCommandOptions {
   target?: Target;
   stopKlipper?: boolean;
   config?: string;
+  /** An SWD row's chip, through OpenOCD. */
+  openocd?: OpenOcdLink;
 }
 
 function linkOf(o: BoardCommandOptions, what: string, ctx: CommandContext): FlashRequest["link"] {
+  if (o.openocd) return o.openocd;
   if (o.target && isDriveTarget(o.target))
     return {
       kind: "drive",
@@ -90,7 +94,7 @@ export async function statusCommand(
   ctx: CommandContext,
 ): Promise<ExitCodeValue> {
   const link = linkOf(o, "status", ctx);
-  const board = o.device ?? linkWhere(link, o.target);
+  const board = o.openocd ? linkWhere(link, o.target) : (o.device ?? linkWhere(link, o.target));
   const report = await bootloaderStatus(
     { link, ...(o.target ? { target: o.target } : {}) },
     options(o, board, ctx),

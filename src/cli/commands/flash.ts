@@ -15,6 +15,7 @@ import {
   type FlashRequest,
 } from "../../flasher/requests.js";
 import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
+import { openocdFlags } from "../swd-options.js";
 import { errorCode, explain } from "../hints/index.js";
 import type { BoardRow } from "../output.js";
 import type { CommandContext } from "./context.js";
@@ -66,6 +67,8 @@ function retryOf(r: FlashRequest, file: string): string {
   if (r.link.kind === "drive")
     return `canflash --target ${r.target.id}${r.link.device !== undefined ? ` -d ${r.link.device}` : ""} ${file}`;
   if (r.link.kind === "usb") return `canflash --target ${r.target.id} -d ${r.link.spec} ${file}`;
+  if (r.link.kind === "openocd")
+    return `canflash --target ${r.target.id} ${openocdFlags(r.link)} ${file}`;
   const m = r.link.mode;
   const mode = m ? ` --serial-mode ${m.dataBits}${m.parity[0]}${m.stopBits}` : "";
   const lines = r.link.lines ? ` --reset-sequence '${r.link.lines.text}'` : "";

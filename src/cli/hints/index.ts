@@ -20,6 +20,7 @@ import { stm32Hints } from "./stm32.js";
 import { usbHints } from "./usb.js";
 import { usbLoaderHints } from "./usb-loaders.js";
 import { dfuHints } from "./dfu.js";
+import { openocdHints } from "./openocd.js";
 import type { ErrorFacts, Explained, HintContext, HintFn } from "./types.js";
 
 export type { Explained, HintContext } from "./types.js";
@@ -39,10 +40,14 @@ const HINTS: Readonly<Record<ErrorCode, HintFn>> = {
   ...flasherHints,
   ...moonrakerHints,
   ...fileCopyHints,
+  ...openocdHints,
 };
 
 /** What a failed flash left the board in, in words. */
 function stateText(e: FlashError): string {
+  // SWD has no bootloader to stay in: the chip is held halted by the debugger.
+  if (e.deviceState === "in-bootloader" && e.protocol === "openocd-swd")
+    return "The chip was left halted, not reset into what was written: flash it again before resetting or power-cycling it (a reset would start the partial image).";
   if (e.deviceState === "in-bootloader")
     return e.bootloaderStartsApplication
       ? "canflash did not end programming mode, but this bootloader starts the application by itself after about a second of silence: the board may now run a partial image. Flash again: opening the port resets it back into the bootloader."

@@ -1,0 +1,54 @@
+// Which OpenOCD target script and which flash commands a chip takes, by
+// family: the SAMD/SAMC/SAME5x parts through OpenOCD's at91samd flash
+// driver (chip-erase, BOOTPROT through `at91samd bootloader`), the STM32
+// lines through their mass-erase commands, other ARM parts with the
+// sector erase `flash write_image erase` does. Devices as data.
+
+export interface SwdChip {
+  /** The family, for messages ("SAMD/SAMC (at91samd)"). */
+  family: string;
+  /** OpenOCD's target script ("target/at91samdXX.cfg"). */
+  targetCfg: string;
+  /** Where flash starts: a raw .bin without an address goes here. */
+  flashBase: number;
+  /** Erases the whole chip (the seed erases before every bootloader install); absent: sector erase while writing. */
+  chipErase?: string;
+  /** Sets the at91samd BOOTPROT size (bytes) kept write-protected: 0 before writing, the bootloader's size after. */
+  bootProtect?: (bytes: number) => string;
+}
+
+const samd = (targetCfg: string, family: string): SwdChip => ({
+  family,
+  targetCfg,
+  flashBase: 0,
+  chipErase: "at91samd chip-erase",
+  bootProtect: (bytes) => `at91samd bootloader ${bytes}`,
+});
+const stm32 = (targetCfg: string, erase: string, family: string): SwdChip => ({
+  family,
+  targetCfg,
+  flashBase: 0x0800_0000,
+  chipErase: `${erase} mass_erase 0`,
+});
+
+/** By MCU name prefix (Klipper's CONFIG_MCU spelling), most specific first. */
+const FAMILIES: ReadonlyArray<[RegExp, SwdChip]> = [
+  [/^sam[cd]2[01]/, samd("target/at91samdXX.cfg", "SAMD/SAMC (at91samd)")],
+  [/^sam(d5|e5)/, samd("target/atsame5x.cfg", "SAMD5x/SAME5x (at91samd)")],
+  [/^stm32f[01]/, stm32("target/stm32f1x.cfg", "stm32f1x", "STM32F1 (stm32f1x)")],
+  [/^stm32f[24]/, stm32("target/stm32f4x.cfg", "stm32f2x", "STM32F2/F4 (stm32f2x)")],
+  [/^stm32g0/, stm32("target/stm32g0x.cfg", "stm32l4x", "STM32G0 (stm32l4x)")],
+  [/^stm32h7/, stm32("target/stm32h7x.cfg", "stm32h7x", "STM32H7 (stm32h7x)")],
+  [/^rp2040/, { family: "RP2040", targetCfg: "target/rp2040.cfg", flashBase: 0x1000_0000 }],
+  [/^lpc17/, { family: "LPC17xx", targetCfg: "target/lpc17xx.cfg", flashBase: 0 }],
+];
+
+/** The OpenOCD facts of a chip ("samc21g18a", "stm32f103xe"), or undefined when canflash knows none. */
+export function swdChip(mcu: string): SwdChip | undefined {
+  const m = mcu.toLowerCase();
+  return FAMILIES.find(([re]) => re.test(m))?.[1];
+}
+
+/** The chip names canflash knows, for messages. */
+export const KNOWN_SWD_CHIPS =
+  "samc21*, samd21*, samd51*, same5x*, stm32f0/f1/f2/f4/g0/h7*, rp2040, lpc17*";
