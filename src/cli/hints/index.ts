@@ -20,6 +20,7 @@ import { stm32Hints } from "./stm32.js";
 import { usbHints } from "./usb.js";
 import { usbLoaderHints } from "./usb-loaders.js";
 import { dfuHints } from "./dfu.js";
+import { sdcardSpiHints } from "./sdcard-spi.js";
 import type { ErrorFacts, Explained, HintContext, HintFn } from "./types.js";
 
 export type { Explained, HintContext } from "./types.js";
@@ -39,6 +40,7 @@ const HINTS: Readonly<Record<ErrorCode, HintFn>> = {
   ...flasherHints,
   ...moonrakerHints,
   ...fileCopyHints,
+  ...sdcardSpiHints,
 };
 
 /** What a failed flash left the board in, in words. */

@@ -1,0 +1,396 @@
+// A FAT12/16/32 volume's root folder over sector reads and writes (an SD
+// card through a Klipper MCU's SPI, or a disk image): list, read, write,
+// remove and rename files with long names. Sectors are cached; FAT
+// changes go to every FAT copy. A write puts the data first, then the
+// cluster chain, then the folder entry, so a cut write never leaves a file
+// under the final name; FSInfo's free count follows on FAT32.
+
+import {
+  ATTR_ARCHIVE,
+  ATTR_DIRECTORY,
+  ATTR_LFN,
+  ATTR_VOLUME,
+  ENTRY,
+  lfnChecksum,
+  longEntries,
+  longEntryChars,
+  planName,
+  shortNameText,
+} from "./fat-names.js";
+import { FatFormatError, FatFullError, readLayout, type FatLayout } from "./fat-layout.js";
+
+export interface SectorDevice {
+  read(sector: number): Promise<Uint8Array>;
+  write(sector: number, data: Uint8Array): Promise<void>;
+}
+
+export interface FatFile {
+  name: string;
+  shortName: string;
+  size: number;
+  cluster: number;
+  /** Indexes of its folder entries (long-name ones first, short last). */
+  slots: number[];
+}
+
+const u16 = (b: Uint8Array, o: number) => b[o]! | (b[o + 1]! << 8);
+const put16 = (b: Uint8Array, o: number, v: number) => {
+  b[o] = v & 0xff;
+  b[o + 1] = (v >> 8) & 0xff;
+};
+const put32 = (b: Uint8Array, o: number, v: number) => {
+  put16(b, o, v & 0xffff);
+  put16(b, o + 2, v >>> 16);
+};
+const same = (a: string, b: string) => a.toUpperCase() === b.toUpperCase();
+
+/** FAT date and time words of `d` (local time, as DOS has it). */
+function dosTime(d: Date): { date: number; time: number } {
+  return {
+    date: ((d.getFullYear() - 1980) << 9) | ((d.getMonth() + 1) << 5) | d.getDate(),
+    time: (d.getHours() << 11) | (d.getMinutes() << 5) | (d.getSeconds() >> 1),
+  };
+}
+
+export class FatVolume {
+  private readonly cache = new Map<number, Uint8Array>();
+  private readonly dirtyFat = new Set<number>();
+  private nextFree = 2;
+
+  private constructor(
+    private readonly dev: SectorDevice,
+    readonly layout: FatLayout,
+    private readonly now: () => Date,
+  ) {}
+
+  /** Mounts the volume on `dev`; throws FatFormatError when there is none. */
+  static async open(dev: SectorDevice, o: { now?: () => Date } = {}): Promise<FatVolume> {
+    const layout = await readLayout((s) => dev.read(s));
+    return new FatVolume(dev, layout, o.now ?? (() => new Date()));
+  }
+
+  get clusterBytes(): number {
+    return this.layout.sectorsPerCluster * 512;
+  }
+
+  private async sector(s: number): Promise<Uint8Array> {
+    let b = this.cache.get(s);
+    if (!b) {
+      b = Uint8Array.from(await this.dev.read(s));
+      this.cache.set(s, b);
+    }
+    return b;
+  }
+
+  private async put(s: number, data: Uint8Array): Promise<void> {
+    await this.dev.write(s, data);
+    this.cache.set(s, Uint8Array.from(data));
+  }
+
+  // ---- the FAT ----
+
+  private fatSector(offset: number): number {
+    return this.layout.base + this.layout.reserved + Math.floor(offset / 512);
+  }
+
+  private async fatByte(offset: number): Promise<number> {
+    return (await this.sector(this.fatSector(offset)))[offset % 512]!;
+  }
+
+  private async setFatByte(offset: number, v: number): Promise<void> {
+    const s = this.fatSector(offset);
+    (await this.sector(s))[offset % 512] = v;
+    this.dirtyFat.add(s);
+  }
+
+  private async entry(n: number): Promise<number> {
+    const t = this.layout.type;
+    if (t === 12) {
+      const o = n + (n >> 1);
+      const v = (await this.fatByte(o)) | ((await this.fatByte(o + 1)) << 8);
+      return n & 1 ? v >> 4 : v & 0xfff;
+    }
+    const o = n * (t / 8);
+    let v = (await this.fatByte(o)) | ((await this.fatByte(o + 1)) << 8);
+    if (t === 32) {
+      v |= (await this.fatByte(o + 2)) << 16;
+      v = (v | (((await this.fatByte(o + 3)) & 0x0f) << 24)) >>> 0;
+    }
+    return v;
+  }
+
+  private async setEntry(n: number, v: number): Promise<void> {
+    const t = this.layout.type;
+    if (t === 12) {
+      const o = n + (n >> 1);
+      if (n & 1) {
+        await this.setFatByte(o, ((await this.fatByte(o)) & 0x0f) | ((v << 4) & 0xf0));
+        await this.setFatByte(o + 1, (v >> 4) & 0xff);
+      } else {
+        await this.setFatByte(o, v & 0xff);
+        await this.setFatByte(o + 1, ((await this.fatByte(o + 1)) & 0xf0) | ((v >> 8) & 0x0f));
+      }
+      return;
+    }
+    const o = n * (t / 8);
+    await this.setFatByte(o, v & 0xff);
+    await this.setFatByte(o + 1, (v >> 8) & 0xff);
+    if (t === 32) {
+      await this.setFatByte(o + 2, (v >> 16) & 0xff);
+      await this.setFatByte(o + 3, ((await this.fatByte(o + 3)) & 0xf0) | ((v >>> 24) & 0x0f));
+    }
+  }
+
+  private get endMark(): number {
+    return this.layout.type === 12 ? 0xfff : this.layout.type === 16 ? 0xffff : 0x0fffffff;
+  }
+
+  private isEnd(v: number): boolean {
+    const t = this.layout.type;
+    return v >= (t === 12 ? 0xff8 : t === 16 ? 0xfff8 : 0x0ffffff8) || v < 2;
+  }
+
+  private async chain(first: number): Promise<number[]> {
+    const out: number[] = [];
+    for (let c = first; c >= 2 && !this.isEnd(c); c = await this.entry(c)) {
+      if (c > this.layout.clusters + 1 || out.length > this.layout.clusters)
+        throw new FatFormatError(`a broken cluster chain at cluster ${c}`);
+      out.push(c);
+    }
+    return out;
+  }
+
+  /** Free clusters, first fit from the last allocation. */
+  private async allocate(count: number, bytes: number): Promise<number[]> {
+    const out: number[] = [];
+    const last = this.layout.clusters + 1;
+    let c = this.nextFree;
+    for (let seen = 0; out.length < count && seen < this.layout.clusters; seen++) {
+      if ((await this.entry(c)) === 0) out.push(c);
+      c = c >= last ? 2 : c + 1;
+    }
+    if (out.length < count) throw new FatFullError("clusters", bytes);
+    this.nextFree = c;
+    return out;
+  }
+
+  private async flushFat(): Promise<void> {
+    for (const s of [...this.dirtyFat].sort((a, b) => a - b)) {
+      const data = await this.sector(s);
+      for (let k = 0; k < this.layout.fats; k++)
+        await this.dev.write(s + k * this.layout.fatSectors, data);
+    }
+    for (const s of this.dirtyFat)
+      for (let k = 1; k < this.layout.fats; k++) this.cache.delete(s + k * this.layout.fatSectors);
+    this.dirtyFat.clear();
+  }
+
+  private async adjustFree(delta: number): Promise<void> {
+    const s = this.layout.fsInfoSector;
+    if (s === undefined || delta === 0) return;
+    const b = Uint8Array.from(await this.sector(s));
+    if (u16(b, 0) !== 0x5252 || u16(b, 484) !== 0x7272) return;
+    const free = (u16(b, 488) | (u16(b, 490) << 16)) >>> 0;
+    if (free !== 0xffffffff) put32(b, 488, free + delta);
+    put32(b, 492, this.nextFree);
+    await this.put(s, b);
+  }
+
+  private clusterSector(c: number): number {
+    return this.layout.dataSector + (c - 2) * this.layout.sectorsPerCluster;
+  }
+
+  // ---- the root folder ----
+
+  /** The root folder's sectors (FAT32: along its chain). */
+  private async rootSectors(): Promise<number[]> {
+    const l = this.layout;
+    if (l.type !== 32)
+      return Array.from(
+        { length: Math.ceil((l.rootEntries * ENTRY) / 512) },
+        (_, i) => l.rootSector + i,
+      );
+    const out: number[] = [];
+    for (const c of await this.chain(l.rootCluster))
+      for (let i = 0; i < l.sectorsPerCluster; i++) out.push(this.clusterSector(c) + i);
+    return out;
+  }
+
+  private async slot(
+    sectors: number[],
+    i: number,
+  ): Promise<{ sector: number; buf: Uint8Array; at: number }> {
+    const sector = sectors[Math.floor((i * ENTRY) / 512)]!;
+    return { sector, buf: await this.sector(sector), at: (i * ENTRY) % 512 };
+  }
+
+  /** Files in the root folder (no folders, no volume label). */
+  async list(): Promise<FatFile[]> {
+    const sectors = await this.rootSectors();
+    const files: FatFile[] = [];
+    let long: { parts: string[]; sum: number; slots: number[] } | undefined;
+    for (let i = 0; i < (sectors.length * 512) / ENTRY; i++) {
+      const { buf, at } = await this.slot(sectors, i);
+      const e = buf.subarray(at, at + ENTRY);
+      if (e[0] === 0x00) break;
+      if (e[0] === 0xe5) {
+        long = undefined;
+        continue;
+      }
+      if (e[11] === ATTR_LFN) {
+        if (e[0]! & 0x40) long = { parts: [], sum: e[13]!, slots: [] };
+        if (long && e[13] === long.sum) {
+          long.parts.unshift(longEntryChars(e));
+          long.slots.push(i);
+        } else long = undefined;
+        continue;
+      }
+      const attr = e[11]!;
+      const short = shortNameText(e.subarray(0, 11), e[12]);
+      const lfn = long && long.sum === lfnChecksum(e.subarray(0, 11)) ? long : undefined;
+      long = undefined;
+      if (attr & (ATTR_VOLUME | ATTR_DIRECTORY)) continue;
+      files.push({
+        name: lfn ? lfn.parts.join("") : short,
+        shortName: short.toUpperCase(),
+        size: (u16(e, 28) | (u16(e, 30) << 16)) >>> 0,
+        cluster: this.layout.type === 32 ? ((u16(e, 20) << 16) | u16(e, 26)) >>> 0 : u16(e, 26),
+        slots: [...(lfn?.slots ?? []), i],
+      });
+    }
+    return files;
+  }
+
+  async find(name: string): Promise<FatFile | undefined> {
+    return (await this.list()).find((f) => same(f.name, name) || same(f.shortName, name));
+  }
+
+  async read(name: string): Promise<Uint8Array | undefined> {
+    const f = await this.find(name);
+    if (!f) return undefined;
+    const out = new Uint8Array(f.size);
+    let pos = 0;
+    for (const c of await this.chain(f.cluster)) {
+      for (let i = 0; i < this.layout.sectorsPerCluster && pos < f.size; i++) {
+        const b = await this.dev.read(this.clusterSector(c) + i);
+        out.set(b.subarray(0, Math.min(512, f.size - pos)), pos);
+        pos += 512;
+      }
+    }
+    if (pos < f.size)
+      throw new FatFormatError(`${f.name}'s cluster chain is shorter than its size`);
+    return out;
+  }
+
+  /** Marks a file's entries deleted and frees its clusters. */
+  async remove(name: string): Promise<boolean> {
+    const f = await this.find(name);
+    if (!f) return false;
+    await this.markDeleted(f.slots);
+    const chain = await this.chain(f.cluster);
+    for (const c of chain) await this.setEntry(c, 0);
+    await this.flushFat();
+    await this.adjustFree(chain.length);
+    return true;
+  }
+
+  private async markDeleted(slots: number[]): Promise<void> {
+    const sectors = await this.rootSectors();
+    const touched = new Map<number, Uint8Array>();
+    for (const i of slots) {
+      const { sector, buf, at } = await this.slot(sectors, i);
+      buf[at] = 0xe5;
+      touched.set(sector, buf);
+    }
+    for (const [s, b] of touched) await this.put(s, b);
+  }
+
+  /** Writes `bytes` as root file `name` (an old one of that name is replaced once the new data is down). */
+  async write(name: string, bytes: Uint8Array): Promise<void> {
+    const cb = this.clusterBytes;
+    const count = Math.ceil(bytes.length / cb);
+    const clusters = await this.allocate(count, bytes.length);
+    for (let k = 0; k < count; k++) {
+      const chunk = new Uint8Array(cb);
+      chunk.set(bytes.subarray(k * cb, (k + 1) * cb));
+      for (let i = 0; i < this.layout.sectorsPerCluster; i++)
+        await this.dev.write(
+          this.clusterSector(clusters[k]!) + i,
+          chunk.subarray(i * 512, (i + 1) * 512),
+        );
+    }
+    for (let k = 0; k < count; k++)
+      await this.setEntry(clusters[k]!, k + 1 < count ? clusters[k + 1]! : this.endMark);
+    await this.flushFat();
+    await this.adjustFree(-count);
+    await this.remove(name);
+    await this.addEntry(name, clusters[0] ?? 0, bytes.length);
+  }
+
+  /** Renames a root file (an existing `to` is removed first). */
+  async rename(from: string, to: string): Promise<void> {
+    const f = await this.find(from);
+    if (!f) throw new FatFormatError(`no ${from} to rename`);
+    if (!same(from, to)) await this.remove(to);
+    await this.markDeleted(f.slots);
+    await this.addEntry(to, f.cluster, f.size);
+  }
+
+  private async addEntry(name: string, cluster: number, size: number): Promise<void> {
+    const taken = new Set((await this.list()).map((f) => f.shortName));
+    const plan = planName(name, taken);
+    const entries = plan.needsLong ? longEntries(name, plan.short) : [];
+    const sfn = new Uint8Array(ENTRY);
+    sfn.set(plan.short, 0);
+    sfn[11] = ATTR_ARCHIVE;
+    sfn[12] = plan.ntFlags;
+    const { date, time } = dosTime(this.now());
+    put16(sfn, 14, time);
+    put16(sfn, 16, date);
+    put16(sfn, 18, date);
+    put16(sfn, 20, this.layout.type === 32 ? cluster >>> 16 : 0);
+    put16(sfn, 22, time);
+    put16(sfn, 24, date);
+    put16(sfn, 26, cluster & 0xffff);
+    put32(sfn, 28, size);
+    entries.push(sfn);
+    const at = await this.freeSlots(entries.length);
+    const sectors = await this.rootSectors();
+    const touched = new Map<number, Uint8Array>();
+    for (let k = 0; k < entries.length; k++) {
+      const { sector, buf, at: off } = await this.slot(sectors, at + k);
+      buf.set(entries[k]!, off);
+      touched.set(sector, buf);
+    }
+    for (const [s, b] of touched) await this.put(s, b);
+  }
+
+  /** The first run of `n` free folder entries (FAT32: the folder grows a cluster when full). */
+  private async freeSlots(n: number): Promise<number> {
+    for (;;) {
+      const sectors = await this.rootSectors();
+      const total = (sectors.length * 512) / ENTRY;
+      let run = 0;
+      for (let i = 0; i < total; i++) {
+        const { buf, at } = await this.slot(sectors, i);
+        const b = buf[at];
+        if (b === 0x00 || b === 0xe5) {
+          if (++run === n) return i - n + 1;
+        } else run = 0;
+      }
+      if (this.layout.type !== 32) throw new FatFullError("root-directory", 0);
+      await this.growRoot();
+    }
+  }
+
+  private async growRoot(): Promise<void> {
+    const chain = await this.chain(this.layout.rootCluster);
+    const [c] = await this.allocate(1, this.clusterBytes);
+    for (let i = 0; i < this.layout.sectorsPerCluster; i++)
+      await this.put(this.clusterSector(c!) + i, new Uint8Array(512));
+    await this.setEntry(c!, this.endMark);
+    await this.setEntry(chain[chain.length - 1]!, c!);
+    await this.flushFat();
+    await this.adjustFree(-1);
+  }
+}
