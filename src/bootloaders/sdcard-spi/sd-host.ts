@@ -20,7 +20,7 @@ import {
   R1,
   SD_BLOCK,
   START_BLOCK,
-} from "./sd-codec.js";
+} from "./codec.js";
 import { SdCardError } from "./errors.js";
 
 /** Full-duplex SPI with the card selected for each call. */

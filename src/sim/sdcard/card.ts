@@ -22,7 +22,7 @@ import {
   R1,
   SD_BLOCK,
   START_BLOCK,
-} from "../../bootloaders/sdcard-spi/sd-codec.js";
+} from "../../bootloaders/sdcard-spi/codec.js";
 
 export interface SdCardOptions {
   /** The card's sectors (its length a multiple of 512). */
@@ -35,8 +35,8 @@ export interface SdCardOptions {
   busyBytes?: number;
   /** Bytes of 0xFF before a read's start token (default 3). */
   readLatency?: number;
-  /** Fault injection: writes to these sectors are stored with their first byte inverted. */
-  corruptSectors?: ReadonlySet<number>;
+  /** Fault injection: writes to sectors it picks are stored with their first byte inverted (a failing card). */
+  corruptWrites?: (sector: number) => boolean;
 }
 
 export type SdCardEvent =
@@ -242,7 +242,7 @@ export class SdCardModel {
       this.state = "command";
       return;
     }
-    if (this.o.corruptSectors?.has(s)) block[0] = block[0]! ^ 0xff;
+    if (this.o.corruptWrites?.(s)) block[0] = block[0]! ^ 0xff;
     this.image.set(block, s * SD_BLOCK);
     this.out = [DATA_ACCEPTED];
     this.state = "busy";

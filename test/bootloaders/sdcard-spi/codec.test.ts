@@ -1,7 +1,7 @@
 // SD SPI framing: command frames with their CRC7 (the spec's own examples),
 // the CRC16 of data blocks, parsing as the card sees a frame.
 import { describe, expect, it } from "vitest";
-import * as sd from "../../../src/bootloaders/sdcard-spi/sd-codec.js";
+import * as sd from "../../../src/bootloaders/sdcard-spi/codec.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 

@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { SectorDevice } from "../../../src/bootloaders/sdcard-spi/fat-volume.js";
+import type { SectorDevice } from "../../../src/entry/fat/volume.js";
 
 const dirs: string[] = [];
 export function tempDir(): string {

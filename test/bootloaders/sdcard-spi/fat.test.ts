@@ -6,8 +6,8 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
-import { FatFormatError, FatFullError } from "../../../src/bootloaders/sdcard-spi/fat-layout.js";
-import { FatVolume } from "../../../src/bootloaders/sdcard-spi/fat-volume.js";
+import { FatFormatError, FatFullError } from "../../../src/entry/fat/layout.js";
+import { FatVolume } from "../../../src/entry/fat/volume.js";
 import { randomBytes } from "../../../src/util/random.js";
 import { fsck, imageDevice, mcopyIn, mdir, mkfs, mtype, removeTempDirs } from "./fat-images.js";
 

@@ -4,7 +4,7 @@
 // on, CRC16 on data), reads with their start token and CRC16, writes with
 // data response and busy, illegal commands. Then the host's SD code over it.
 import { describe, expect, it } from "vitest";
-import * as sd from "../../../src/bootloaders/sdcard-spi/sd-codec.js";
+import * as sd from "../../../src/bootloaders/sdcard-spi/codec.js";
 import { SdSpiHost, type SpiPort } from "../../../src/bootloaders/sdcard-spi/sd-host.js";
 import { SdCardError } from "../../../src/bootloaders/sdcard-spi/errors.js";
 import { SdCardModel } from "../../../src/sim/sdcard/card.js";

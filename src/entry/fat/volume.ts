@@ -16,8 +16,8 @@ import {
   longEntryChars,
   planName,
   shortNameText,
-} from "./fat-names.js";
-import { FatFormatError, FatFullError, readLayout, type FatLayout } from "./fat-layout.js";
+} from "./names.js";
+import { FatFormatError, FatFullError, readLayout, type FatLayout } from "./layout.js";
 
 export interface SectorDevice {
   read(sector: number): Promise<Uint8Array>;
