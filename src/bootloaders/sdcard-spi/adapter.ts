@@ -159,17 +159,25 @@ export class SdSpiAdapter implements FlashAdapter {
 
   async verifyDigest(ctx: FlashContext): Promise<boolean> {
     const w = this.written!;
-    const back = await this.mount!.volume.read(w.name);
+    const v = this.mount!.volume;
+    // A file that did not verify is not for the bootloader to flash at the next power-up.
+    const discard = () => v.remove(w.name).catch(() => false);
+    let back: Uint8Array | undefined;
+    try {
+      back = await v.read(w.name);
+    } catch (e) {
+      await discard();
+      throw e;
+    }
     const same = !!back && sha1(back) === sha1(w.bytes);
     if (!same) {
-      // Not for the bootloader to flash at the next power-up.
-      await this.mount!.volume.remove(w.name).catch(() => false);
+      await discard();
       ctx.emit({
         type: "info",
         message: `${w.name} read back different from the image: removed it; the board was not reset`,
       });
     } else
-      ctx.emit({ type: "info", message: `${w.name} read back identical (SHA-1 ${sha1(back)})` });
+      ctx.emit({ type: "info", message: `${w.name} read back identical (SHA-1 ${sha1(back!)})` });
     return same;
   }
 

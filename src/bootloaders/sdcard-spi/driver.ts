@@ -106,8 +106,10 @@ export const driver: BootloaderDriver = {
   protocol: "sdcard-spi",
   name: "Klipper flash-sdcard",
   links: ["serial"],
-  // Conversion rows are listed, and refused with the reason when used.
-  supports: (t) => t.protocol === "sdcard-spi" && t.sdSpi !== undefined,
+  // Rows needing a vendor conversion are listed as not flashable (their seed
+  // command is Klipper's own script); the adapter refuses them too.
+  supports: (t) =>
+    t.protocol === "sdcard-spi" && t.sdSpi !== undefined && !t.sdSpi.conversionScript,
   adapter: (t, link, env) => sdSpiAdapter(t, serial(t, link), env),
   status: (t, link, env) => {
     const l = serial(t, link);

@@ -45,6 +45,9 @@ const HINTS: Readonly<Record<ErrorCode, HintFn>> = {
 
 /** What a failed flash left the board in, in words. */
 function stateText(e: FlashError): string {
+  // Klipper's flash-sdcard writes the card while Klipper runs; only the final reset changes the board.
+  if (e.protocol === "sdcard-spi" && e.phase !== "finish")
+    return "The board was not reset: it still runs the firmware it had.";
   if (e.deviceState === "in-bootloader")
     return e.bootloaderStartsApplication
       ? "canflash did not end programming mode, but this bootloader starts the application by itself after about a second of silence: the board may now run a partial image. Flash again: opening the port resets it back into the bootloader."

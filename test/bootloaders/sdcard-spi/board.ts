@@ -16,7 +16,7 @@ import type { ByteTransport } from "../../../src/transport/byte-transport.js";
 import { MockTransport } from "../../../src/transport/mock.js";
 import { PortNotFoundError } from "../../../src/transport/serial-errors.js";
 import { realClock, type Clock } from "../../../src/util/clock.js";
-import { mkfs } from "./fat-images.js";
+import { mcopyIn, mkfs } from "./fat-images.js";
 
 export const OLD = "v0.12.0-100-gaaaaaaaa";
 export const NEW = "v0.13.0-20-gbbbbbbbb";
@@ -38,8 +38,15 @@ export function image(
 }
 
 /** A card with a fresh FAT (mkfs.vfat) of `mib` MiB. */
-export function fatCard(bits: 16 | 32 = 32, mib = 40, o: Partial<SdCardOptions> = {}): SdCardModel {
-  return new SdCardModel({ image: new Uint8Array(readFileSync(mkfs(bits, mib))), ...o });
+export function fatCard(
+  bits: 12 | 16 | 32 = 32,
+  mib = 40,
+  o: Partial<SdCardOptions> & { files?: Record<string, Uint8Array> } = {},
+): SdCardModel {
+  const { files, ...rest } = o;
+  const img = mkfs(bits, mib);
+  for (const [name, data] of Object.entries(files ?? {})) mcopyIn(img, name, data);
+  return new SdCardModel({ image: new Uint8Array(readFileSync(img)), ...rest });
 }
 
 export interface TestBoard {

@@ -7,13 +7,14 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { sdSpiAdapter } from "../../../src/bootloaders/sdcard-spi/driver.js";
+import { sdSpiAdapter, sdSpiStatus } from "../../../src/bootloaders/sdcard-spi/driver.js";
 import {
   ConversionUnsupportedError,
   NotKlipperError,
   SdNoCardError,
 } from "../../../src/bootloaders/sdcard-spi/errors.js";
-import { FatFormatError } from "../../../src/entry/fat/layout.js";
+import { explain } from "../../../src/cli/hints/index.js";
+import { FatFormatError, FatFullError } from "../../../src/entry/fat/layout.js";
 import { FatVolume } from "../../../src/entry/fat/volume.js";
 import type { FlashEvent } from "../../../src/flash-api/progress.js";
 import { DigestMismatchError, FlashError } from "../../../src/flasher/errors.js";
@@ -121,6 +122,9 @@ describe("flash-sdcard through the running Klipper", () => {
       expect(tb.board.events.some((x) => x.type === "command" && x.name === "reset")).toBe(false);
       expect(tb.board.dictionary?.version).toBe(OLD);
       expect(mdir(cardFile(tb.board.card!))).not.toMatch(/firmware\.bin/i);
+      const x = explain(e, { iface: "can0" });
+      expect(x.exitCode).toBe(4);
+      expect(x.causes.join("\n")).toMatch(/not reset: it still runs the firmware it had/);
     },
     FLASH_MS,
   );
@@ -166,6 +170,30 @@ describe("flash-sdcard through the running Klipper", () => {
     expect(e.cause).toBeInstanceOf(FatFormatError);
     expect(tb.board.card!.events.some((x) => x.type === "write")).toBe(false);
   });
+
+  it("a full card is FatFullError: nothing under the firmware's name, no reset", async () => {
+    const card = fatCard(12, 2, { files: { "photos.zip": new Uint8Array(2_070_000) } });
+    const tb = testBoard("btt-skr-mini-spi", { card });
+    const e = await failure(flash(tb, image(tb.row, NEW)));
+    expect(e.cause).toBeInstanceOf(FatFullError);
+    expect(resets(tb)).toBe(0);
+    expect(mdir(cardFile(card)).trim()).toBe("::/photos.zip");
+  });
+
+  it(
+    "-s reports the running Klipper, the card and the bootloader's files",
+    async () => {
+      const tb = testBoard("btt-skr-mini-spi");
+      await flash(tb, image(tb.row, NEW));
+      const r = await sdSpiStatus(tb.row, "/dev/ttyACM-sim", tb.open, { clock: realClock });
+      expect(r.description).toBe(`Klipper ${NEW} on stm32f103xe (btt-skr-mini), SD card ready`);
+      expect(r.fields).toContainEqual({ label: "firmware.bin", value: "not on the card" });
+      expect(r.fields.find((f) => f.label === "FIRMWARE.CUR")?.value).toMatch(
+        /^20000 bytes, SHA-1 [0-9a-f]{40}$/,
+      );
+    },
+    FLASH_MS,
+  );
 
   it("a port that does not answer as Klipper is NotKlipperError", async () => {
     const tb = testBoard("btt-skr-mini-spi");

@@ -1,0 +1,55 @@
+// canflash -d <tty> --target <flash-sdcard board> klipper.bin as a user
+// runs it (the built CLI in a child process; npm run build first) against
+// the simulated board on a pty: the flash end to end with its result line,
+// and a board whose bootloader needs a vendor conversion refused with
+// Klipper's own command.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { canflash } from "../../cli/helpers.js";
+import { image, NEW, OLD, testBoard } from "./board.js";
+import { mdir, removeTempDirs, tempDir } from "./fat-images.js";
+import { boardOnPty, type BoardOnPty } from "./pty.js";
+
+const ptys: BoardOnPty[] = [];
+afterEach(async () => {
+  await Promise.all(ptys.splice(0).map((p) => p.stop()));
+});
+afterAll(removeTempDirs);
+/** A flash of ~20 KiB over a pty, the child's start included. */
+const CLI_MS = 90_000;
+
+describe("canflash -d <tty> --target btt-skr-mini-e3-v2-spi klipper.bin", () => {
+  it(
+    "flashes through the running Klipper: FIRMWARE.CUR on the card, the new build answering",
+    async () => {
+      const tb = testBoard("btt-skr-mini-e3-v2");
+      const pty = await boardOnPty(tb.board);
+      ptys.push(pty);
+      const dir = tempDir();
+      const fw = join(dir, "klipper.bin");
+      writeFileSync(fw, image(tb.row, NEW));
+      const r = await canflash(["-d", pty.path, "--target", "btt-skr-mini-e3-v2-spi", fw], {
+        timeoutMs: CLI_MS,
+      });
+      expect(r.stderr).not.toMatch(/error/i);
+      expect(r.code).toBe(0);
+      expect(tb.board.dictionary?.version).toBe(NEW);
+      expect(`${r.stdout}${r.stderr}`).toMatch(/renamed firmware.bin to FIRMWARE.CUR/);
+      const card = join(dir, "card.img");
+      writeFileSync(card, tb.board.card!.image);
+      expect(mdir(card).trim()).toBe("::/FIRMWARE.CUR");
+    },
+    CLI_MS,
+  );
+
+  it("refuses a board whose bootloader needs a vendor conversion, naming Klipper's script; exit 2", async () => {
+    const tb = testBoard("btt-skr-mini-spi");
+    const fw = join(tempDir(), "klipper.bin");
+    writeFileSync(fw, image(tb.row, OLD));
+    const r = await canflash(["-d", "/dev/ttyACM-none", "--target", "mks-robin-e3d", fw]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/flash-sdcard.sh <device> mks-robin-e3/);
+    expect(tb.board.events.filter((e) => e.type === "command")).toEqual([]);
+  });
+});
