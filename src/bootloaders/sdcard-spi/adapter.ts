@@ -1,8 +1,9 @@
 // The flash-sdcard FlashAdapter: connect = identify the running Klipper
 // (resetting a configured one), configure the SD slot's SPI, bring up the
-// card and mount its FAT; write = collect the image; endWrite = write it as
-// the bootloader's file; verify = read the file back through SPI and
-// compare SHA-1 (a mismatch removes the bad file and sends no reset);
+// card and mount its FAT; write = each planned 512-byte block straight to
+// its sector of the file-to-be; endWrite = give it the bootloader's name;
+// verify = read the file back through SPI and compare SHA-1 (a mismatch
+// removes the bad file and sends no reset);
 // finish = `reset`, follow the board back and confirm the update as
 // spi_flash.py does: the new data dictionary is the image's, or differs
 // from the old one, or the bootloader's current file is the image.
@@ -18,7 +19,7 @@ import {
 import type { Target } from "../../targets/index.js";
 import type { ByteTransport } from "../../transport/byte-transport.js";
 import { ConversionUnsupportedError, NotConfirmedError } from "./errors.js";
-import type { FatVolume } from "../../entry/fat/volume.js";
+import type { FatVolume, FatWrite } from "../../entry/fat/volume.js";
 import { busText, uniqueFileName, type SdSpiProfile } from "./profile.js";
 import { KlipperSdSession, type CardMount } from "./session.js";
 
@@ -32,6 +33,14 @@ export interface SdSpiAdapterOptions {
   reconnectTimeoutMs?: number;
 }
 
+interface PendingFile {
+  name: string;
+  bytes: Uint8Array;
+  /** The first block's address (file sector 0). */
+  start: number;
+  write: FatWrite;
+}
+
 const sha1 = (b: Uint8Array) => createHash("sha1").update(b).digest("hex");
 
 export class SdSpiAdapter implements FlashAdapter {
@@ -40,7 +49,8 @@ export class SdSpiAdapter implements FlashAdapter {
   private session: KlipperSdSession | undefined;
   private mount: CardMount | undefined;
   private oldDictionary: KlipperDictionary | undefined;
-  private blocks: PlannedBlock[] = [];
+  private plan: FlashPlan | undefined;
+  private file: PendingFile | undefined;
   private written: { name: string; bytes: Uint8Array } | undefined;
 
   constructor(private readonly o: SdSpiAdapterOptions) {}
@@ -104,6 +114,7 @@ export class SdSpiAdapter implements FlashAdapter {
   }
 
   async check(ctx: FlashContext, plan: FlashPlan): Promise<void> {
+    this.plan = plan;
     // What flash-sdcard's -c reports: is the board on this build, is the card's current file this image?
     const bytes = binOf(plan.blocks);
     const image = findImageDictionary(bytes)?.dictionary;
@@ -130,14 +141,12 @@ export class SdSpiAdapter implements FlashAdapter {
     });
   }
 
-  async writeBlock(_ctx: FlashContext, block: PlannedBlock): Promise<void> {
-    this.blocks.push(block);
-  }
-
-  async endWrite(ctx: FlashContext): Promise<void> {
+  /** The file the plan makes, and its sectors reserved on the card (at the first block). */
+  private async beginFile(ctx: FlashContext, first: PlannedBlock): Promise<PendingFile> {
     const p = this.o.profile;
     const v = this.mount!.volume;
-    const bytes = binOf(this.blocks);
+    if (!this.plan) throw new TypeError("sdcard-spi: check() comes before the first block");
+    const bytes = binOf(this.plan.blocks);
     let name = p.fileName;
     if (p.uniqueName) {
       const ext = extOf(p.fileName);
@@ -148,12 +157,25 @@ export class SdSpiAdapter implements FlashAdapter {
         }
       name = uniqueFileName(p.fileName, this.now());
     }
-    await v.write(name, bytes);
-    this.written = { name, bytes };
+    return { name, bytes, start: first.address, write: await v.prepare(bytes.length) };
+  }
+
+  /** Each planned block is one sector of the file, written as it comes (progress is the card's). */
+  async writeBlock(ctx: FlashContext, block: PlannedBlock): Promise<void> {
+    this.file ??= await this.beginFile(ctx, block);
+    const f = this.file;
+    await this.mount!.volume.writeSector(f.write, (block.address - f.start) / 512, block.data);
+  }
+
+  async endWrite(ctx: FlashContext): Promise<void> {
+    const f = this.file;
+    if (!f) return;
+    await this.mount!.volume.commit(f.name, f.write);
+    this.written = { name: f.name, bytes: f.bytes };
     ctx.emit({
       type: "info",
-      message: `wrote ${bytes.length} bytes to the card as ${name}`,
-      data: { file: name, bytes: bytes.length, sha1: sha1(bytes) },
+      message: `wrote ${f.bytes.length} bytes to the card as ${f.name}`,
+      data: { file: f.name, bytes: f.bytes.length, sha1: sha1(f.bytes) },
     });
   }
 

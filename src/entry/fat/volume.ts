@@ -24,6 +24,12 @@ export interface SectorDevice {
   write(sector: number, data: Uint8Array): Promise<void>;
 }
 
+/** A file being written: its size and the clusters reserved for it. */
+export interface FatWrite {
+  readonly size: number;
+  readonly clusters: readonly number[];
+}
+
 export interface FatFile {
   name: string;
   shortName: string;
@@ -305,26 +311,45 @@ export class FatVolume {
     for (const [s, b] of touched) await this.put(s, b);
   }
 
+  /**
+   * Reserves the clusters for a file of `size` bytes (nothing on the card
+   * changes yet): its sectors are then written with writeSector and the file
+   * appears under its name only at commit. No other change may come between.
+   */
+  async prepare(size: number): Promise<FatWrite> {
+    const count = Math.ceil(size / this.clusterBytes);
+    return { size, clusters: await this.allocate(count, size) };
+  }
+
+  /** Writes sector `index` (0 = the file's first 512 bytes) of a prepared file. */
+  async writeSector(w: FatWrite, index: number, data: Uint8Array): Promise<void> {
+    const spc = this.layout.sectorsPerCluster;
+    const c = w.clusters[Math.floor(index / spc)];
+    if (c === undefined || data.length !== 512)
+      throw new RangeError(`sector ${index} is outside the prepared ${w.size}-byte file`);
+    await this.dev.write(this.clusterSector(c) + (index % spc), data);
+  }
+
+  /** Links a prepared file's clusters and gives it its name (an old file of that name goes). */
+  async commit(name: string, w: FatWrite): Promise<void> {
+    const { clusters } = w;
+    for (let k = 0; k < clusters.length; k++)
+      await this.setEntry(clusters[k]!, k + 1 < clusters.length ? clusters[k + 1]! : this.endMark);
+    await this.flushFat();
+    await this.adjustFree(-clusters.length);
+    await this.remove(name);
+    await this.addEntry(name, clusters[0] ?? 0, w.size);
+  }
+
   /** Writes `bytes` as root file `name` (an old one of that name is replaced once the new data is down). */
   async write(name: string, bytes: Uint8Array): Promise<void> {
-    const cb = this.clusterBytes;
-    const count = Math.ceil(bytes.length / cb);
-    const clusters = await this.allocate(count, bytes.length);
-    for (let k = 0; k < count; k++) {
-      const chunk = new Uint8Array(cb);
-      chunk.set(bytes.subarray(k * cb, (k + 1) * cb));
-      for (let i = 0; i < this.layout.sectorsPerCluster; i++)
-        await this.dev.write(
-          this.clusterSector(clusters[k]!) + i,
-          chunk.subarray(i * 512, (i + 1) * 512),
-        );
+    const w = await this.prepare(bytes.length);
+    for (let i = 0; i * 512 < bytes.length; i++) {
+      const sector = new Uint8Array(512);
+      sector.set(bytes.subarray(i * 512, (i + 1) * 512));
+      await this.writeSector(w, i, sector);
     }
-    for (let k = 0; k < count; k++)
-      await this.setEntry(clusters[k]!, k + 1 < count ? clusters[k + 1]! : this.endMark);
-    await this.flushFat();
-    await this.adjustFree(-count);
-    await this.remove(name);
-    await this.addEntry(name, clusters[0] ?? 0, bytes.length);
+    await this.commit(name, w);
   }
 
   /** Renames a root file (an existing `to` is removed first). */
