@@ -29,6 +29,8 @@ export interface SdCardOptions {
   image: Uint8Array;
   /** SDHC (block addressing, CCS set) or SDSC (byte addresses). Default true. */
   sdhc?: boolean;
+  /** An SD v1 card (before SDHC): CMD8 is an illegal command; byte addressing. */
+  v1?: boolean;
   /** ACMD41s answered idle before the card is ready (default 2). */
   initTries?: number;
   /** Bytes of 0x00 (busy) after a written block (default 8). */
@@ -67,7 +69,7 @@ export class SdCardModel {
     if (o.image.length % SD_BLOCK !== 0)
       throw new RangeError("image size must be a multiple of 512");
     this.image = o.image;
-    this.sdhc = o.sdhc ?? true;
+    this.sdhc = o.v1 ? false : (o.sdhc ?? true);
   }
 
   get sectors(): number {
@@ -169,6 +171,7 @@ export class SdCardModel {
         this.state = "command";
         return ok([], R1.IDLE);
       case Cmd.SEND_IF_COND:
+        if (this.o.v1) return illegal();
         return ok([0x00, 0x00, (c.arg >> 8) & 0x0f, c.arg & 0xff]);
       case Cmd.APP_CMD:
         this.app = true;

@@ -166,6 +166,26 @@ describe("SdSpiHost over the model", () => {
     });
   });
 
+  it("brings up an SD v1 card (CMD8 illegal: no HCS, byte addresses)", async () => {
+    const c = card(64, { v1: true });
+    const h = new SdSpiHost(port(c));
+    expect(await h.init()).toBe(true);
+    expect(h.info).toEqual({ highCapacity: false, v2: false });
+    const acmd41 = c.events.filter((e) => e.type === "command" && e.app && e.cmd === 41);
+    expect(acmd41.every((e) => e.type === "command" && e.arg === 0)).toBe(true);
+  });
+
+  it("CMD9 sends a CSD v2 whose C_SIZE gives the card's size", () => {
+    const c = card(4096);
+    initCard(c);
+    const got = cmd(c, 9, 0, 24);
+    const t = got.indexOf(0xfe);
+    const csd = got.slice(t + 1, t + 17);
+    expect(csd[0]! >> 6).toBe(1);
+    const cSize = ((csd[7]! & 0x3f) << 16) | (csd[8]! << 8) | csd[9]!;
+    expect((cSize + 1) * 1024).toBe(4096);
+  });
+
   it("says no card when nothing drives MISO", async () => {
     expect(await new SdSpiHost(port(undefined)).init()).toBe(false);
   });
