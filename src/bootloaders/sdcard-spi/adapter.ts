@@ -31,6 +31,8 @@ export interface SdSpiAdapterOptions {
   /** The local time for file dates and requires_unique_fw_name (tests fix it). */
   now?: () => Date;
   reconnectTimeoutMs?: number;
+  /** The SD SPI clock (default SD_RATE_SLOW, 400 kHz; SD_RATE_FAST is flash-sdcard's -s). */
+  spiRate?: number;
 }
 
 interface PendingFile {
@@ -70,6 +72,7 @@ export class SdSpiAdapter implements FlashAdapter {
       ...(this.o.reconnectTimeoutMs !== undefined
         ? { reconnectTimeoutMs: this.o.reconnectTimeoutMs }
         : {}),
+      ...(this.o.spiRate !== undefined ? { rate: this.o.spiRate } : {}),
     });
   }
 

@@ -16,7 +16,7 @@ import type { SpiPort } from "./sd-host.js";
 export const SPI_REPLY_MS = 500;
 /** Largest spi_transfer: a 64-byte block holds 59 bytes of messages, less id, oid and length. */
 export const SPI_CHUNK = 48;
-/** SD SPI clock during init and by default; the fast one (flash-sdcard's -s). */
+/** SD SPI clock by default (what init needs); the fast one (flash-sdcard's -s), for cards and wiring that take it from the start. */
 export const SD_RATE_SLOW = 400_000;
 export const SD_RATE_FAST = 4_000_000;
 /** The SD card's SPI mode (CPOL 0, CPHA 0). */

@@ -38,7 +38,7 @@ export interface SessionOptions {
   open: () => Promise<ByteTransport>;
   clock: Clock;
   signal?: AbortSignal;
-  /** SD clock after init (init itself runs at 400 kHz). */
+  /** The SD SPI clock for the whole session (Klipper takes one spi_set_bus per device): default 400 kHz. */
   rate?: number;
   reconnectTimeoutMs?: number;
 }
@@ -119,7 +119,7 @@ export class KlipperSdSession {
     const { profile: p, target, device } = this.o;
     const table = this.table!;
     const dict = this.identity!.dictionary;
-    const setup = spiConfig(table, dict, p, target, SD_RATE_SLOW, device);
+    const setup = spiConfig(table, dict, p, target, this.o.rate ?? SD_RATE_SLOW, device);
     for (const m of setup.messages)
       await this.link!.command(m, this.opts("config acknowledgement"));
     if ((await this.config()) !== "configured") throw new McuShutdownError(device, "shutdown"); // Klipper refused the config

@@ -59,7 +59,9 @@ export type SpiBoardEvent =
   | { type: "flashed"; bytes: number; name: string }
   | { type: "boot"; app: string | undefined };
 
-interface SpiOid {
+export interface SpiOid {
+  /** spi_set_bus's rate, or spi_set_sw_bus's pulse_ticks. */
+  rate?: number | undefined;
   cs?: string;
   bus?: string;
   softwarePins?: [string, string, string];
@@ -91,6 +93,9 @@ interface Params {
   mosi_pin: number;
   sclk_pin: number;
   crc: number;
+  mode: number;
+  rate?: number;
+  pulse_ticks?: number;
   data: Uint8Array;
 }
 
@@ -134,6 +139,11 @@ export class SimSpiKlipperBoard {
   /** Is the application answering (not rebooting, not a dead image)? */
   get up(): boolean {
     return this.running !== undefined;
+  }
+
+  /** The SPI devices the running Klipper was configured with (cs, bus or pins, rate). */
+  get spiDevices(): readonly Readonly<SpiOid>[] {
+    return [...(this.running?.oids.values() ?? [])];
   }
 
   get dictionary(): KlipperDictionary | undefined {
@@ -239,15 +249,17 @@ export class SimSpiKlipperBoard {
         return newOid(p.oid, { cs: pin(p.pin) });
       case "config_spi_without_cs":
         return newOid(p.oid, {});
-      case "spi_set_bus": {
-        const s = oidOf(p.oid);
-        if (s) s.bus = nameOf(enums, "spi_bus", p.spi_bus);
-        return;
-      }
+      case "spi_set_bus":
       case "spi_set_sw_bus":
       case "spi_set_software_bus": {
         const s = oidOf(p.oid);
-        if (s) s.softwarePins = [pin(p.miso_pin), pin(p.mosi_pin), pin(p.sclk_pin)];
+        if (!s) return;
+        // One bus per SPI device, mode 0–3 (src/spicmds.c).
+        if (s.bus !== undefined || s.softwarePins || p.mode > 3)
+          return this.shut(r, "Invalid spi config");
+        s.rate = p.rate ?? p.pulse_ticks;
+        if (m.name === "spi_set_bus") s.bus = nameOf(enums, "spi_bus", p.spi_bus);
+        else s.softwarePins = [pin(p.miso_pin), pin(p.mosi_pin), pin(p.sclk_pin)];
         return;
       }
       case "finalize_config":

@@ -14,6 +14,7 @@ import {
   SdNoCardError,
 } from "../../../src/bootloaders/sdcard-spi/errors.js";
 import { explain } from "../../../src/cli/hints/index.js";
+import { SD_RATE_FAST } from "../../../src/bootloaders/sdcard-spi/klipper-spi.js";
 import { FatFormatError, FatFullError } from "../../../src/entry/fat/layout.js";
 import { FatVolume } from "../../../src/entry/fat/volume.js";
 import type { FlashEvent } from "../../../src/flash-api/progress.js";
@@ -30,7 +31,7 @@ const NOW = () => new Date(2024, 0, 2, 3, 4, 5);
 /** A whole flash of ~20 KiB through 48-byte SPI transfers in process. */
 const FLASH_MS = 60_000;
 
-async function flash(tb: TestBoard, img: Uint8Array, dryRun = false) {
+async function flash(tb: TestBoard, img: Uint8Array, dryRun = false, spiRate?: number) {
   const events: FlashEvent[] = [];
   const adapter = sdSpiAdapter(
     tb.row,
@@ -40,6 +41,7 @@ async function flash(tb: TestBoard, img: Uint8Array, dryRun = false) {
       open: tb.open,
       now: NOW,
       reconnectTimeoutMs: 5000,
+      ...(spiRate ? { spiRate } : {}),
     },
   );
   const result = await runFlash(
@@ -125,6 +127,17 @@ describe("flash-sdcard through the running Klipper", () => {
       const x = explain(e, { iface: "can0" });
       expect(x.exitCode).toBe(4);
       expect(x.causes.join("\n")).toMatch(/not reset: it still runs the firmware it had/);
+    },
+    FLASH_MS,
+  );
+
+  it(
+    "the fast SD clock (flash-sdcard -s) is the one spi_set_bus the SPI device gets",
+    async () => {
+      const tb = testBoard("btt-skr-mini-spi");
+      await flash(tb, image(tb.row, NEW), false, SD_RATE_FAST);
+      expect(tb.board.spiDevices).toEqual([{ cs: "PA4", bus: "spi1", rate: SD_RATE_FAST }]);
+      expect(tb.board.events.filter((e) => e.type === "shutdown")).toEqual([]);
     },
     FLASH_MS,
   );
