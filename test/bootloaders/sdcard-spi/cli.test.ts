@@ -43,6 +43,24 @@ describe("canflash -d <tty> --target btt-skr-mini-e3-v2-spi klipper.bin", () => 
     CLI_MS,
   );
 
+  it(
+    "-s shows the running Klipper and the bootloader's files on the card",
+    async () => {
+      const tb = testBoard("btt-skr-v1.4");
+      const pty = await boardOnPty(tb.board);
+      ptys.push(pty);
+      const r = await canflash(["-s", "-d", pty.path, "--target", "btt-skr-v1.4"], {
+        timeoutMs: CLI_MS,
+      });
+      expect(r.code).toBe(0);
+      const out = `${r.stdout}${r.stderr}`;
+      expect(out).toMatch(new RegExp(`Klipper\\s*:?\\s*${OLD}`));
+      expect(out).toMatch(/ssp1, CS P0\.6, FAT32/);
+      expect(out).toMatch(/FIRMWARE\.CUR\s*:?\s*not on the card/);
+    },
+    CLI_MS,
+  );
+
   it("refuses a board whose bootloader needs a vendor conversion, naming Klipper's script; exit 2", async () => {
     const tb = testBoard("btt-skr-mini-spi");
     const fw = join(tempDir(), "klipper.bin");
