@@ -110,7 +110,7 @@ export class SdSpiAdapter implements FlashAdapter {
       ...(t.appStart === undefined ? { checksImageLayout: true } : {}),
       ...(p.skipVerify
         ? {
-            unverified: `the file on the card read back identical (SHA-1), but the ${p.board} bootloader leaves nothing to show it flashed it: canflash could not verify the update (check the board's Klipper version)`,
+            unverified: `the ${p.board} bootloader leaves nothing on the card to show it flashed the file: canflash could not verify the update (check the board's Klipper version)`,
           }
         : {}),
     };
@@ -217,7 +217,17 @@ export class SdSpiAdapter implements FlashAdapter {
       message: `${this.o.device}: reset; Klipper ${id.dictionary.version} answered again`,
       data: { version: id.dictionary.version },
     });
-    if (p.skipVerify) return;
+    if (p.skipVerify) {
+      const expected = findImageDictionary(w.bytes)?.dictionary;
+      if (expected)
+        ctx.emit({
+          type: "info",
+          message: sameBuild(expected, id.dictionary)
+            ? "Klipper answered with the image's data dictionary"
+            : `Klipper answered as ${id.dictionary.version}, not the image's build (${expected.version})`,
+        });
+      return;
+    }
     const v = (await s.mountCard(() => this.now())).volume;
     const left = await removeIfThere(v, w.name);
     const expected = findImageDictionary(w.bytes)?.dictionary;

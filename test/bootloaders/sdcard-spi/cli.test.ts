@@ -44,6 +44,27 @@ describe("canflash -d <tty> --target btt-skr-mini-e3-v2-spi klipper.bin", () => 
   );
 
   it(
+    "a skip_verify board (Octopus, software SPI): the result line says the update could not be verified",
+    async () => {
+      const tb = testBoard("btt-octopus-f446-v1");
+      const pty = await boardOnPty(tb.board);
+      ptys.push(pty);
+      const fw = join(tempDir(), "klipper.bin");
+      writeFileSync(fw, image(tb.row, NEW));
+      const r = await canflash(["-d", pty.path, "--target", "btt-octopus-f446-v1", fw], {
+        timeoutMs: CLI_MS,
+      });
+      expect(r.code).toBe(0);
+      const out = `${r.stdout}${r.stderr}`;
+      expect(out).toMatch(
+        /Wrote and verified \d+ bytes .*; but the btt-octopus-f446-v1 bootloader leaves nothing on the card .* could not verify the update/,
+      );
+      expect(out).toMatch(/Klipper answered with the image's data dictionary/);
+    },
+    CLI_MS,
+  );
+
+  it(
     "-s shows the running Klipper and the bootloader's files on the card",
     async () => {
       const tb = testBoard("btt-skr-v1.4");
