@@ -73,6 +73,7 @@ export class SdSpiAdapter implements FlashAdapter {
         ? { reconnectTimeoutMs: this.o.reconnectTimeoutMs }
         : {}),
       ...(this.o.spiRate !== undefined ? { rate: this.o.spiRate } : {}),
+      ...(ctx.dryRun ? { dryRun: true } : {}),
     });
   }
 
@@ -228,10 +229,24 @@ export class SdSpiAdapter implements FlashAdapter {
         });
       return;
     }
+    // The check configures the SPI again; a last reset leaves the board unconfigured for Klippy.
+    try {
+      await this.confirm(ctx, s, id.dictionary);
+    } finally {
+      await s.release();
+    }
+  }
+
+  private async confirm(
+    ctx: FlashContext,
+    s: KlipperSdSession,
+    running: KlipperDictionary,
+  ): Promise<void> {
+    const p = this.o.profile;
+    const w = this.written!;
     const v = (await s.mountCard(() => this.now())).volume;
     const left = await removeIfThere(v, w.name);
     const expected = findImageDictionary(w.bytes)?.dictionary;
-    const running = id.dictionary;
     if (expected) {
       if (!sameBuild(expected, running))
         throw new NotConfirmedError(

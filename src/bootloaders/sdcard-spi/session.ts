@@ -5,6 +5,7 @@
 // card brought up and mounted. reset() sends `reset` and follows the board
 // back (a USB board's tty goes away and returns; a UART's line stays).
 
+import { DryRunStopError } from "../../flash-api/errors.js";
 import { identify, type IdentifyResult } from "../../klippy-bridge/identify.js";
 import { KlipperLink } from "../../klippy-bridge/mcu-link.js";
 import { MessageTable } from "../../klippy-bridge/messages.js";
@@ -41,6 +42,8 @@ export interface SessionOptions {
   /** The SD SPI clock for the whole session (Klipper takes one spi_set_bus per device): default 400 kHz. */
   rate?: number;
   reconnectTimeoutMs?: number;
+  /** A dry run: a configured Klipper is not reset (DryRunStopError says a real run would). */
+  dryRun?: boolean;
 }
 
 export interface CardMount {
@@ -94,6 +97,11 @@ export class KlipperSdSession {
     if (id.dictionary.app !== "Klipper")
       throw new NotKlipperError(this.o.device, id.dictionary.app);
     const state = await this.config();
+    if (state !== "fresh" && this.o.dryRun)
+      throw new DryRunStopError(
+        this.o.device,
+        `reset it first (Klipper was configured${state === "shutdown" ? " and is shut down" : ""}), then write its SD card`,
+      );
     if (state !== "fresh") {
       log.debug({ device: this.o.device, state }, "configured already: resetting first");
       await this.reset();
@@ -161,6 +169,14 @@ export class KlipperSdSession {
     }
     log.debug({ err: last }, "no reconnect");
     throw new NoReconnectError(this.o.device, budget);
+  }
+
+  /** Sends `reset` and lets go (the board restarts unconfigured, as Klippy wants to find it). */
+  async release(): Promise<void> {
+    if (!this.link) return;
+    await this.link.post(this.table!.encode("reset"));
+    this.resets++;
+    await this.closeLink();
   }
 
   private async closeLink(): Promise<void> {

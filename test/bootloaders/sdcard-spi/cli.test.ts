@@ -34,7 +34,9 @@ describe("canflash -d <tty> --target btt-skr-mini-e3-v2-spi klipper.bin", () => 
       });
       expect(r.stderr).not.toMatch(/error/i);
       expect(r.code).toBe(0);
+      await tb.board.booted;
       expect(tb.board.dictionary?.version).toBe(NEW);
+      expect(tb.board.events.filter((e) => e.type === "flashed")).toHaveLength(1);
       expect(`${r.stdout}${r.stderr}`).toMatch(/renamed firmware.bin to FIRMWARE.CUR/);
       const card = join(dir, "card.img");
       writeFileSync(card, tb.board.card!.image);

@@ -17,6 +17,7 @@ import { explain } from "../../../src/cli/hints/index.js";
 import { SD_RATE_FAST } from "../../../src/bootloaders/sdcard-spi/klipper-spi.js";
 import { FatFormatError, FatFullError } from "../../../src/entry/fat/layout.js";
 import { FatVolume } from "../../../src/entry/fat/volume.js";
+import { DryRunStopError } from "../../../src/flash-api/errors.js";
 import type { FlashEvent } from "../../../src/flash-api/progress.js";
 import { DigestMismatchError, FlashError } from "../../../src/flasher/errors.js";
 import { runFlash } from "../../../src/flasher/execute.js";
@@ -49,6 +50,7 @@ async function flash(tb: TestBoard, img: Uint8Array, dryRun = false, spiRate?: n
     (d) => ({ segments: [{ address: d.geometry.start, data: img }] }),
     { onEvent: (e) => events.push(e), dryRun },
   );
+  await tb.board.booted; // the last reset (the board left unconfigured for Klippy)
   return { result, events, infos: events.flatMap((e) => (e.type === "info" ? [e.message] : [])) };
 }
 
@@ -80,7 +82,7 @@ describe("flash-sdcard through the running Klipper", () => {
       const { result, infos } = await flash(tb, img);
       expect(result.verified).toBe(true);
       expect(result.device.unverified).toBeUndefined();
-      expect(resets(tb)).toBe(1);
+      expect(resets(tb)).toBe(2); // the one that flashes, and the one that leaves it unconfigured
       expect(tb.board.events).toContainEqual({
         type: "flashed",
         bytes: img.length,
@@ -135,7 +137,7 @@ describe("flash-sdcard through the running Klipper", () => {
     "the fast SD clock (flash-sdcard -s) is the one spi_set_bus the SPI device gets",
     async () => {
       const tb = testBoard("btt-skr-mini-spi");
-      await flash(tb, image(tb.row, NEW), false, SD_RATE_FAST);
+      await flash(tb, image(tb.row, NEW), true, SD_RATE_FAST); // a dry run leaves it configured
       expect(tb.board.spiDevices).toEqual([{ cs: "PA4", bus: "spi1", rate: SD_RATE_FAST }]);
       expect(tb.board.events.filter((e) => e.type === "shutdown")).toEqual([]);
     },
@@ -168,12 +170,20 @@ describe("flash-sdcard through the running Klipper", () => {
       const { result, infos } = await flash(tb, image(tb.row, NEW));
       expect(result.verified).toBe(true);
       expect(infos[0]).toMatch(/configured already: reset it and reconnected/);
-      expect(resets(tb)).toBe(2);
+      expect(resets(tb)).toBe(3);
       expect(tb.board.events.filter((e) => e.type === "shutdown")).toEqual([]);
       expect(tb.board.dictionary?.version).toBe(NEW);
     },
     FLASH_MS,
   );
+
+  it("a dry run does not reset a configured Klipper: it stops and says a real run would", async () => {
+    const tb = testBoard("btt-skr-mini-spi", { extra: { configured: true } });
+    const e = await failure(flash(tb, image(tb.row, NEW), true));
+    expect(e.cause).toBeInstanceOf(DryRunStopError);
+    expect(e.cause.message).toMatch(/a real run would reset it first/);
+    expect(resets(tb)).toBe(0);
+  });
 
   it("a card without FAT is refused before anything is written", async () => {
     const tb = testBoard("btt-skr-mini-spi", {
