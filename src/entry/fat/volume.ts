@@ -72,7 +72,19 @@ export class FatVolume {
   /** Mounts the volume on `dev`; throws FatFormatError when there is none. */
   static async open(dev: SectorDevice, o: { now?: () => Date } = {}): Promise<FatVolume> {
     const layout = await readLayout((s) => dev.read(s));
-    return new FatVolume(dev, layout, o.now ?? (() => new Date()));
+    const v = new FatVolume(dev, layout, o.now ?? (() => new Date()));
+    await v.readFsInfoHint();
+    return v;
+  }
+
+  /** FAT32: start looking for free clusters where FSInfo says (a big card's FAT is not read from its start). */
+  private async readFsInfoHint(): Promise<void> {
+    const s = this.layout.fsInfoSector;
+    if (s === undefined) return;
+    const b = await this.sector(s);
+    if (u16(b, 0) !== 0x5252 || u16(b, 484) !== 0x7272) return;
+    const next = (u16(b, 492) | (u16(b, 494) << 16)) >>> 0;
+    if (next >= 2 && next <= this.layout.clusters + 1) this.nextFree = next;
   }
 
   get clusterBytes(): number {
