@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { sdSpiAdapter, sdSpiStatus } from "../../../src/bootloaders/sdcard-spi/driver.js";
 import {
   ConversionUnsupportedError,
+  NotConfirmedError,
   NotKlipperError,
   SdNoCardError,
 } from "../../../src/bootloaders/sdcard-spi/errors.js";
@@ -49,8 +50,7 @@ async function flash(tb: TestBoard, img: Uint8Array, dryRun = false, spiRate?: n
     adapter,
     (d) => ({ segments: [{ address: d.geometry.start, data: img }] }),
     { onEvent: (e) => events.push(e), dryRun },
-  );
-  await tb.board.booted; // the last reset (the board left unconfigured for Klippy)
+  ).finally(() => tb.board.booted); // the last reset (the board left unconfigured for Klippy)
   return { result, events, infos: events.flatMap((e) => (e.type === "info" ? [e.message] : [])) };
 }
 
@@ -140,6 +140,25 @@ describe("flash-sdcard through the running Klipper", () => {
       await flash(tb, image(tb.row, NEW), true, SD_RATE_FAST); // a dry run leaves it configured
       expect(tb.board.spiDevices).toEqual([{ cs: "PA4", bus: "spi1", rate: SD_RATE_FAST }]);
       expect(tb.board.events.filter((e) => e.type === "shutdown")).toEqual([]);
+    },
+    FLASH_MS,
+  );
+
+  it(
+    "a bootloader that does not take the file: NotConfirmedError, the file removed, the old build still runs",
+    async () => {
+      const tb = testBoard("btt-skr-mini-spi", {
+        extra: { bootloader: { firmwareName: "other.bin", currentName: "OTHER.CUR" } },
+      });
+      const e = await failure(flash(tb, image(tb.row, NEW)));
+      expect(e.phase).toBe("finish");
+      expect(e.cause).toBeInstanceOf(NotConfirmedError);
+      expect((e.cause as NotConfirmedError).reason).toBe("file-left");
+      expect(tb.board.dictionary?.version).toBe(OLD);
+      expect(mdir(cardFile(tb.board.card!))).not.toMatch(/firmware\.bin/i);
+      expect(explain(e, { iface: "can0" }).causes.join("\n")).toMatch(
+        /did not take the file \(canflash removed it\)/,
+      );
     },
     FLASH_MS,
   );
