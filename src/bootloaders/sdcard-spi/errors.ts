@@ -133,12 +133,17 @@ export class NoReconnectError extends CanflashError {
   }
 }
 
-/** The MCU stayed shut down or configured after a reset. */
+/** The MCU stayed shut down or configured after a reset, or shut down on the SPI config. */
 export class McuShutdownError extends CanflashError {
   constructor(
     readonly device: string,
-    readonly state: "configured" | "shutdown",
+    readonly state: "configured" | "shutdown" | "config-refused",
   ) {
-    super("SDSPI_MCU_SHUTDOWN", `${device}: the MCU is still ${state} after a reset`);
+    super(
+      "SDSPI_MCU_SHUTDOWN",
+      state === "config-refused"
+        ? `${device}: Klipper shut down on the SD card's SPI config (a pin or bus this build cannot use)`
+        : `${device}: the MCU is still ${state} after a reset`,
+    );
   }
 }

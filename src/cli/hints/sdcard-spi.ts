@@ -13,7 +13,8 @@ export const sdcardSpiHints = {
       `the board is not a ${str(e, "target")} (its SD slot is wired to other pins than ${str(e, "bus")} / CS ${str(e, "csPin")})`,
     ],
     next: [
-      "canflash targets sdcard-spi — the boards and their SD wiring",
+      `canflash targets ${str(e, "target")} — the row's SD wiring`,
+      "canflash targets | grep sdcard-spi — the other boards",
       "push the card in until it clicks, then retry",
       ...retryLine(ctx),
     ],
@@ -71,7 +72,7 @@ export const sdcardSpiHints = {
       "nothing was written",
       `the running build is not for the ${str(e, "target")} board's MCU (its ${str(e, "kind")} names: ${list(e, "known").slice(0, 12).join(", ")})`,
     ],
-    next: ["canflash targets sdcard-spi — pick the row for the board's MCU"],
+    next: ["canflash targets | grep sdcard-spi — pick the row for the board's MCU"],
   }),
   SDSPI_CONVERSION: (e) => ({
     exitCode: ExitCode.REFUSED,
@@ -91,7 +92,7 @@ export const sdcardSpiHints = {
         : "the new firmware did not show itself after the reset",
       "the image may be linked for another bootloader offset, or the board's bootloader looks for another file name",
     ],
-    next: ["canflash targets sdcard-spi — check the board row's file names and offset"],
+    next: ["canflash targets | grep sdcard-spi — check the board row's file names and offset"],
   }),
   SDSPI_NO_RECONNECT: (_e, ctx) => ({
     exitCode: ExitCode.FAILURE,
@@ -99,15 +100,25 @@ export const sdcardSpiHints = {
       "the file was written and verified, and the board was reset: its bootloader may still be flashing, or the new firmware talks over another port",
     ],
     next: [
-      "wait a minute, then: canflash -d <port> --target <row> -c klipper.bin",
+      "wait a minute, then check: canflash -d <port> --target <row> --dry-run klipper.bin",
       ...retryLine(ctx),
     ],
   }),
-  SDSPI_MCU_SHUTDOWN: () => ({
-    exitCode: ExitCode.FAILURE,
-    causes: [
-      "the MCU did not come back unconfigured after reset: stop Klipper (it may reconfigure it)",
-    ],
-    next: ["sudo systemctl stop klipper, then retry"],
-  }),
+  SDSPI_MCU_SHUTDOWN: (e) =>
+    str(e, "state") === "config-refused"
+      ? {
+          exitCode: ExitCode.REFUSED,
+          causes: [
+            "nothing was written; Klipper stays shut down until its next reset (FIRMWARE_RESTART)",
+            "the row's SD pins are not usable on this build: is it the right board row for this MCU?",
+          ],
+          next: ["canflash targets | grep sdcard-spi — the boards and their SD wiring"],
+        }
+      : {
+          exitCode: ExitCode.FAILURE,
+          causes: [
+            "the MCU did not come back unconfigured after reset: stop Klipper (it may reconfigure it)",
+          ],
+          next: ["sudo systemctl stop klipper, then retry"],
+        },
 } satisfies HintTable;
