@@ -13,6 +13,7 @@ import {
   NotConfirmedError,
   NotKlipperError,
   SdNoCardError,
+  UnknownNameError,
 } from "../../../src/bootloaders/sdcard-spi/errors.js";
 import { explain } from "../../../src/cli/hints/index.js";
 import { SD_RATE_FAST } from "../../../src/bootloaders/sdcard-spi/klipper-spi.js";
@@ -202,6 +203,15 @@ describe("flash-sdcard through the running Klipper", () => {
     expect(e.cause).toBeInstanceOf(DryRunStopError);
     expect(e.cause.message).toMatch(/a real run would reset it first/);
     expect(resets(tb)).toBe(0);
+  });
+
+  it("a row whose pins the running build does not name (an SKR 1.4 row on an STM32 build) is UnknownNameError", async () => {
+    const stm = testBoard("btt-skr-mini-spi");
+    const tb = testBoard("btt-skr-v1.4", { firmware: image(stm.row, OLD) });
+    const e = await failure(flash(tb, image(tb.row, NEW)));
+    expect(e.cause).toBeInstanceOf(UnknownNameError);
+    expect(e.cause).toMatchObject({ kind: "pin", value: "P0.6" });
+    expect(tb.board.card!.events).toEqual([]);
   });
 
   it("a card without FAT is refused before anything is written", async () => {
