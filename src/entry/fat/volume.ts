@@ -18,11 +18,10 @@ import {
   shortNameText,
 } from "./names.js";
 import { FatFormatError, FatFullError, readLayout, type FatLayout } from "./layout.js";
+import { SectorCache, type SectorDevice } from "./sectors.js";
+import { FatTable } from "./table.js";
 
-export interface SectorDevice {
-  read(sector: number): Promise<Uint8Array>;
-  write(sector: number, data: Uint8Array): Promise<void>;
-}
+export type { SectorDevice } from "./sectors.js";
 
 /** A file being written: its size and the clusters reserved for it. */
 export interface FatWrite {
@@ -59,159 +58,28 @@ function dosTime(d: Date): { date: number; time: number } {
 }
 
 export class FatVolume {
-  private readonly cache = new Map<number, Uint8Array>();
-  private readonly dirtyFat = new Set<number>();
-  private nextFree = 2;
+  private readonly cache: SectorCache;
+  private readonly fat: FatTable;
 
   private constructor(
     private readonly dev: SectorDevice,
     readonly layout: FatLayout,
     private readonly now: () => Date,
-  ) {}
+  ) {
+    this.cache = new SectorCache(dev);
+    this.fat = new FatTable(this.cache, layout);
+  }
 
   /** Mounts the volume on `dev`; throws FatFormatError when there is none. */
   static async open(dev: SectorDevice, o: { now?: () => Date } = {}): Promise<FatVolume> {
     const layout = await readLayout((s) => dev.read(s));
     const v = new FatVolume(dev, layout, o.now ?? (() => new Date()));
-    await v.readFsInfoHint();
+    await v.fat.readFsInfoHint();
     return v;
-  }
-
-  /** FAT32: start looking for free clusters where FSInfo says (a big card's FAT is not read from its start). */
-  private async readFsInfoHint(): Promise<void> {
-    const s = this.layout.fsInfoSector;
-    if (s === undefined) return;
-    const b = await this.sector(s);
-    if (u16(b, 0) !== 0x5252 || u16(b, 484) !== 0x7272) return;
-    const next = (u16(b, 492) | (u16(b, 494) << 16)) >>> 0;
-    if (next >= 2 && next <= this.layout.clusters + 1) this.nextFree = next;
   }
 
   get clusterBytes(): number {
     return this.layout.sectorsPerCluster * 512;
-  }
-
-  private async sector(s: number): Promise<Uint8Array> {
-    let b = this.cache.get(s);
-    if (!b) {
-      b = Uint8Array.from(await this.dev.read(s));
-      this.cache.set(s, b);
-    }
-    return b;
-  }
-
-  private async put(s: number, data: Uint8Array): Promise<void> {
-    await this.dev.write(s, data);
-    this.cache.set(s, Uint8Array.from(data));
-  }
-
-  // ---- the FAT ----
-
-  private fatSector(offset: number): number {
-    return this.layout.base + this.layout.reserved + Math.floor(offset / 512);
-  }
-
-  private async fatByte(offset: number): Promise<number> {
-    return (await this.sector(this.fatSector(offset)))[offset % 512]!;
-  }
-
-  private async setFatByte(offset: number, v: number): Promise<void> {
-    const s = this.fatSector(offset);
-    (await this.sector(s))[offset % 512] = v;
-    this.dirtyFat.add(s);
-  }
-
-  private async entry(n: number): Promise<number> {
-    const t = this.layout.type;
-    if (t === 12) {
-      const o = n + (n >> 1);
-      const v = (await this.fatByte(o)) | ((await this.fatByte(o + 1)) << 8);
-      return n & 1 ? v >> 4 : v & 0xfff;
-    }
-    const o = n * (t / 8);
-    let v = (await this.fatByte(o)) | ((await this.fatByte(o + 1)) << 8);
-    if (t === 32) {
-      v |= (await this.fatByte(o + 2)) << 16;
-      v = (v | (((await this.fatByte(o + 3)) & 0x0f) << 24)) >>> 0;
-    }
-    return v;
-  }
-
-  private async setEntry(n: number, v: number): Promise<void> {
-    const t = this.layout.type;
-    if (t === 12) {
-      const o = n + (n >> 1);
-      if (n & 1) {
-        await this.setFatByte(o, ((await this.fatByte(o)) & 0x0f) | ((v << 4) & 0xf0));
-        await this.setFatByte(o + 1, (v >> 4) & 0xff);
-      } else {
-        await this.setFatByte(o, v & 0xff);
-        await this.setFatByte(o + 1, ((await this.fatByte(o + 1)) & 0xf0) | ((v >> 8) & 0x0f));
-      }
-      return;
-    }
-    const o = n * (t / 8);
-    await this.setFatByte(o, v & 0xff);
-    await this.setFatByte(o + 1, (v >> 8) & 0xff);
-    if (t === 32) {
-      await this.setFatByte(o + 2, (v >> 16) & 0xff);
-      await this.setFatByte(o + 3, ((await this.fatByte(o + 3)) & 0xf0) | ((v >>> 24) & 0x0f));
-    }
-  }
-
-  private get endMark(): number {
-    return this.layout.type === 12 ? 0xfff : this.layout.type === 16 ? 0xffff : 0x0fffffff;
-  }
-
-  private isEnd(v: number): boolean {
-    const t = this.layout.type;
-    return v >= (t === 12 ? 0xff8 : t === 16 ? 0xfff8 : 0x0ffffff8) || v < 2;
-  }
-
-  private async chain(first: number): Promise<number[]> {
-    const out: number[] = [];
-    for (let c = first; c >= 2 && !this.isEnd(c); c = await this.entry(c)) {
-      if (c > this.layout.clusters + 1 || out.length > this.layout.clusters)
-        throw new FatFormatError(`a broken cluster chain at cluster ${c}`);
-      out.push(c);
-    }
-    return out;
-  }
-
-  /** Free clusters, first fit from the last allocation. */
-  private async allocate(count: number, bytes: number): Promise<number[]> {
-    const out: number[] = [];
-    const last = this.layout.clusters + 1;
-    let c = this.nextFree;
-    for (let seen = 0; out.length < count && seen < this.layout.clusters; seen++) {
-      if ((await this.entry(c)) === 0) out.push(c);
-      c = c >= last ? 2 : c + 1;
-    }
-    if (out.length < count) throw new FatFullError("clusters", bytes);
-    this.nextFree = c;
-    return out;
-  }
-
-  private async flushFat(): Promise<void> {
-    for (const s of [...this.dirtyFat].sort((a, b) => a - b)) {
-      const data = await this.sector(s);
-      for (let k = 0; k < this.layout.fats; k++)
-        await this.dev.write(s + k * this.layout.fatSectors, data);
-    }
-    for (const s of this.dirtyFat)
-      for (let k = 1; k < this.layout.fats; k++) this.cache.delete(s + k * this.layout.fatSectors);
-    this.dirtyFat.clear();
-  }
-
-  private async adjustFree(delta: number): Promise<void> {
-    const s = this.layout.fsInfoSector;
-    if (s === undefined || delta === 0) return;
-    const b = Uint8Array.from(await this.sector(s));
-    if (u16(b, 0) !== 0x5252 || u16(b, 484) !== 0x7272) return;
-    const free = (u16(b, 488) | (u16(b, 490) << 16)) >>> 0;
-    if (free !== 0xffffffff) put32(b, 488, free + delta);
-    put32(b, 492, this.nextFree);
-    await this.put(s, b);
   }
 
   private clusterSector(c: number): number {
@@ -229,7 +97,7 @@ export class FatVolume {
         (_, i) => l.rootSector + i,
       );
     const out: number[] = [];
-    for (const c of await this.chain(l.rootCluster))
+    for (const c of await this.fat.chain(l.rootCluster))
       for (let i = 0; i < l.sectorsPerCluster; i++) out.push(this.clusterSector(c) + i);
     return out;
   }
@@ -239,7 +107,7 @@ export class FatVolume {
     i: number,
   ): Promise<{ sector: number; buf: Uint8Array; at: number }> {
     const sector = sectors[Math.floor((i * ENTRY) / 512)]!;
-    return { sector, buf: await this.sector(sector), at: (i * ENTRY) % 512 };
+    return { sector, buf: await this.cache.read(sector), at: (i * ENTRY) % 512 };
   }
 
   /** Files in the root folder (no folders, no volume label). */
@@ -288,7 +156,7 @@ export class FatVolume {
     if (!f) return undefined;
     const out = new Uint8Array(f.size);
     let pos = 0;
-    for (const c of await this.chain(f.cluster)) {
+    for (const c of await this.fat.chain(f.cluster)) {
       for (let i = 0; i < this.layout.sectorsPerCluster && pos < f.size; i++) {
         const b = await this.dev.read(this.clusterSector(c) + i);
         out.set(b.subarray(0, Math.min(512, f.size - pos)), pos);
@@ -305,10 +173,10 @@ export class FatVolume {
     const f = await this.find(name);
     if (!f) return false;
     await this.markDeleted(f.slots);
-    const chain = await this.chain(f.cluster);
-    for (const c of chain) await this.setEntry(c, 0);
-    await this.flushFat();
-    await this.adjustFree(chain.length);
+    const chain = await this.fat.chain(f.cluster);
+    for (const c of chain) await this.fat.setEntry(c, 0);
+    await this.fat.flush();
+    await this.fat.adjustFree(chain.length);
     return true;
   }
 
@@ -320,7 +188,7 @@ export class FatVolume {
       buf[at] = 0xe5;
       touched.set(sector, buf);
     }
-    for (const [s, b] of touched) await this.put(s, b);
+    for (const [s, b] of touched) await this.cache.put(s, b);
   }
 
   /**
@@ -330,7 +198,7 @@ export class FatVolume {
    */
   async prepare(size: number): Promise<FatWrite> {
     const count = Math.ceil(size / this.clusterBytes);
-    return { size, clusters: await this.allocate(count, size) };
+    return { size, clusters: await this.fat.allocate(count, size) };
   }
 
   /** Writes sector `index` (0 = the file's first 512 bytes) of a prepared file. */
@@ -346,9 +214,12 @@ export class FatVolume {
   async commit(name: string, w: FatWrite): Promise<void> {
     const { clusters } = w;
     for (let k = 0; k < clusters.length; k++)
-      await this.setEntry(clusters[k]!, k + 1 < clusters.length ? clusters[k + 1]! : this.endMark);
-    await this.flushFat();
-    await this.adjustFree(-clusters.length);
+      await this.fat.setEntry(
+        clusters[k]!,
+        k + 1 < clusters.length ? clusters[k + 1]! : this.fat.endMark,
+      );
+    await this.fat.flush();
+    await this.fat.adjustFree(-clusters.length);
     await this.remove(name);
     await this.addEntry(name, clusters[0] ?? 0, w.size);
   }
@@ -399,7 +270,7 @@ export class FatVolume {
       buf.set(entries[k]!, off);
       touched.set(sector, buf);
     }
-    for (const [s, b] of touched) await this.put(s, b);
+    for (const [s, b] of touched) await this.cache.put(s, b);
   }
 
   /** The first run of `n` free folder entries (FAT32: the folder grows a cluster when full). */
@@ -421,13 +292,13 @@ export class FatVolume {
   }
 
   private async growRoot(): Promise<void> {
-    const chain = await this.chain(this.layout.rootCluster);
-    const [c] = await this.allocate(1, this.clusterBytes);
+    const chain = await this.fat.chain(this.layout.rootCluster);
+    const [c] = await this.fat.allocate(1, this.clusterBytes);
     for (let i = 0; i < this.layout.sectorsPerCluster; i++)
-      await this.put(this.clusterSector(c!) + i, new Uint8Array(512));
-    await this.setEntry(c!, this.endMark);
-    await this.setEntry(chain[chain.length - 1]!, c!);
-    await this.flushFat();
-    await this.adjustFree(-1);
+      await this.cache.put(this.clusterSector(c!) + i, new Uint8Array(512));
+    await this.fat.setEntry(c!, this.fat.endMark);
+    await this.fat.setEntry(chain[chain.length - 1]!, c!);
+    await this.fat.flush();
+    await this.fat.adjustFree(-1);
   }
 }
