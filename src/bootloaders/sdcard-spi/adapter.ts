@@ -31,6 +31,8 @@ export interface SdSpiAdapterOptions {
   /** The local time for file dates and requires_unique_fw_name (tests fix it). */
   now?: () => Date;
   reconnectTimeoutMs?: number;
+  /** The first identify's budget (default CONNECT_IDENTIFY_MS, 5 s as Klipper allows). */
+  identifyTimeoutMs?: number;
   /** The SD SPI clock (default SD_RATE_SLOW, 400 kHz; SD_RATE_FAST is flash-sdcard's -s). */
   spiRate?: number;
 }
@@ -74,6 +76,9 @@ export class SdSpiAdapter implements FlashAdapter {
         : {}),
       ...(this.o.spiRate !== undefined ? { rate: this.o.spiRate } : {}),
       ...(ctx.dryRun ? { dryRun: true } : {}),
+      ...(this.o.identifyTimeoutMs !== undefined
+        ? { identifyTimeoutMs: this.o.identifyTimeoutMs }
+        : {}),
     });
   }
 

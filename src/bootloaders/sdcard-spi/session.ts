@@ -42,6 +42,8 @@ export interface SessionOptions {
   /** The SD SPI clock for the whole session (Klipper takes one spi_set_bus per device): default 400 kHz. */
   rate?: number;
   reconnectTimeoutMs?: number;
+  /** The first identify's budget (default CONNECT_IDENTIFY_MS). */
+  identifyTimeoutMs?: number;
   /** A dry run: a configured Klipper is not reset (DryRunStopError says a real run would). */
   dryRun?: boolean;
 }
@@ -89,7 +91,7 @@ export class KlipperSdSession {
     const t = await this.o.open();
     let id: IdentifyResult;
     try {
-      id = await this.identifyOn(t, CONNECT_IDENTIFY_MS);
+      id = await this.identifyOn(t, this.o.identifyTimeoutMs ?? CONNECT_IDENTIFY_MS);
     } catch (e) {
       await t.close().catch(() => undefined);
       throw new NotKlipperError(this.o.device, undefined, e);

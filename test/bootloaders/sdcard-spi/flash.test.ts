@@ -255,6 +255,7 @@ describe("flash-sdcard through the running Klipper", () => {
       { clock: realClock },
       {
         open: async () => new MockTransport(realClock, () => undefined, "/dev/null-ish"),
+        identifyTimeoutMs: 600,
       },
     );
     const e = await failure(
