@@ -10,6 +10,7 @@ import type { CommandContext } from "./context.js";
 /** A nested record (a row's sdSpi wiring) on one line: "board: btt-skr-mini; bus: spi1". */
 const fields = (o: object): string =>
   Object.entries(o)
+    .filter(([, x]) => !(Array.isArray(x) && x.length === 0))
     .map(([k, x]) => `${k}: ${Array.isArray(x) ? x.join(", ") : String(x)}`)
     .join("; ");
 
