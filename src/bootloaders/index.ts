@@ -23,6 +23,7 @@ const DRIVERS: Partial<Record<Protocol, Loader>> = {
   msc: () => import("./file-copy/msc.js"),
   uf2: () => import("./file-copy/uf2-driver.js"),
   sdcard: () => import("./file-copy/sdcard.js"),
+  "sdcard-spi": () => import("./sdcard-spi/driver.js"),
   halfkay: () => import("./halfkay/driver.js"),
   "hid-bootloader": () => import("./hid-bootloader/driver.js"),
   picoboot: () => import("./picoboot/driver.js"),

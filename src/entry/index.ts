@@ -47,6 +47,13 @@ export const ENTRIES: Readonly<Record<Entry, EntryInfo>> = {
   "card-insert": { automatic: false, links: [], wouldDo: "wait for the SD card" },
   bootsel: { automatic: false, links: [], wouldDo: "wait for the BOOTSEL drive" },
   swd: { automatic: false, links: [], wouldDo: "program over SWD" },
+  // Klipper's flash-sdcard: no entry of its own (the driver writes the card
+  // through the running Klipper, then resets it); never guessed for a tty.
+  "klipper-reset": {
+    automatic: false,
+    links: [],
+    wouldDo: "write the SD card through the running Klipper, then reset the board",
+  },
 };
 
 /** The first automatic entry of the row that works over `link`. */

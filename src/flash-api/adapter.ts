@@ -24,7 +24,11 @@ export interface DeviceInfo {
   bootloaderVersion?: string;
   /** The bootloader protocol's own version, where it has one (Katapult: "1.1.0"). */
   protocolVersion?: string;
-  /** Where nothing reads back (a file copy): what is checked instead, for the result line. */
+  /**
+   * Where nothing reads back (a file copy): what is checked instead, for the
+   * result line. Set alongside a verified write (flash-sdcard's skip_verify
+   * boards): what could still not be confirmed.
+   */
   unverified?: string;
   /**
    * The adapter's check() refuses an image not laid out for this bootloader

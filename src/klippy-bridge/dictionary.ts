@@ -57,6 +57,8 @@ export interface KlipperDictionary {
   canbusFrequency: number | undefined;
   serialBaud: number | undefined;
   receiveWindow: number | undefined;
+  /** Names of enumerated parameters (pins, buses): a name → value, or a run "PA0": [first value, count]. */
+  enumerations?: Record<string, unknown>;
 }
 
 const num = (v: string | number | undefined): number | undefined =>
@@ -142,6 +144,7 @@ export function parseDictionary(bytes: Uint8Array): KlipperDictionary {
     canbusFrequency: num(d.config.CANBUS_FREQUENCY),
     serialBaud: num(d.config.SERIAL_BAUD),
     receiveWindow: num(d.config.RECEIVE_WINDOW),
+    enumerations: d.enumerations ?? {},
   };
 }
 

@@ -102,6 +102,48 @@ export class KlipperLink {
     }
   }
 
+  /**
+   * Sends a command that has no response and waits for the MCU's ACK (an
+   * empty block carrying the next sequence number); resends after replyMs
+   * and on a NAK until the deadline.
+   */
+  async command(content: Uint8Array, o: RequestOptions): Promise<void> {
+    const clock = this.transport.clock;
+    const replyMs = o.replyMs ?? MCU_REPLY_MS;
+    for (;;) {
+      throwIfAborted(o.signal, o.what);
+      if (clock.now() >= o.deadline) throw new McuTimeoutError(this.name, o.what, o.timeoutMs);
+      const sent = this.seq;
+      const next = (sent + 1) & MESSAGE_SEQ_MASK;
+      await this.transport.write(encodeBlock(sent, content));
+      const replyBy = Math.min(o.deadline, clock.now() + replyMs);
+      let resend = false;
+      while (!resend && clock.now() < replyBy) {
+        const bytes = await this.transport.read(
+          replyBy - clock.now(),
+          o.signal ? { signal: o.signal } : {},
+        );
+        for (const block of this.reader.push(bytes)) {
+          this.blocksSeen++;
+          if (block.seq === next) {
+            this.seq = next;
+            return;
+          }
+          if (block.content.length === 0 && block.seq !== sent) {
+            this.seq = block.seq; // a NAK: adopt the MCU's number and resend
+            resend = true;
+          }
+        }
+      }
+    }
+  }
+
+  /** Sends a block and waits for nothing (reset: the MCU restarts before it could answer). */
+  async post(content: Uint8Array): Promise<void> {
+    await this.transport.write(encodeBlock(this.seq, content));
+    this.seq = (this.seq + 1) & MESSAGE_SEQ_MASK;
+  }
+
   /** Sends once and reports whether any block came back within `replyMs` (is a node there?). */
   async probe(content: Uint8Array, replyMs: number, signal?: AbortSignal): Promise<boolean> {
     const clock = this.transport.clock;

@@ -15,6 +15,10 @@ export interface DictionaryOptions {
   canbusFrequency?: number;
   serialBaud?: number;
   clockFreq?: number;
+  /** More commands, responses and enumerations (an SPI build's), merged into the base set. */
+  commands?: Record<string, number>;
+  responses?: Record<string, number>;
+  enumerations?: Record<string, unknown>;
 }
 
 function sortKeys(v: unknown): unknown {
@@ -71,6 +75,7 @@ export function klipperDictionaryJson(o: DictionaryOptions): string {
       get_canbus_id: 10,
       "set_digital_out pin=%u value=%c": 11,
       "config_stepper oid=%c step_pin=%c dir_pin=%c invert_step=%c step_pulse_ticks=%u": 12,
+      ...o.commands,
     },
     responses: {
       "identify_response offset=%u data=%.*s": 0,
@@ -82,6 +87,7 @@ export function klipperDictionaryJson(o: DictionaryOptions): string {
       "canbus_id canbus_uuid=%.*s canbus_nodeid=%u": 85,
       "stats count=%u sum=%u sumsq=%u": 86,
       starting: 87,
+      ...o.responses,
     },
     enumerations: {
       static_string_id: {
@@ -90,6 +96,7 @@ export function klipperDictionaryJson(o: DictionaryOptions): string {
         "Missed scheduling of next digital out event": 4,
       },
       pin: { PA0: [0, 16], PB0: [16, 16], PC0: [32, 16] },
+      ...o.enumerations,
     },
     config,
   };

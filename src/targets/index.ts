@@ -145,12 +145,21 @@ export class UnknownTargetError extends CanflashError {
   }
 }
 
-/** A target by id, or by chip/MCU when exactly one row has it. Throws UnknownTargetError. */
+/**
+ * A target by id; by a Klipper flash-sdcard board name or alias (as
+ * board_defs.py spells it, case-insensitive, with or without "-spi"); or by
+ * chip/MCU when exactly one row has it. Throws UnknownTargetError.
+ */
 export function findTarget(query: string): Target {
   const q = query.toLowerCase();
   const all = targets();
   const byId = all.find((t) => t.id === q);
   if (byId) return byId;
+  const board = q.replace(/-spi$/, "");
+  const byBoard =
+    all.find((t) => t.sdSpi?.aliases.some((a) => a.toLowerCase() === board)) ??
+    all.find((t) => t.sdSpi?.board.toLowerCase() === board);
+  if (byBoard) return byBoard;
   const byChip = all.filter((t) => t.chip === q || t.mcu.includes(q));
   if (byChip.length === 1) return byChip[0]!;
   throw new UnknownTargetError(

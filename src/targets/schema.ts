@@ -20,6 +20,7 @@ export const Protocol = z.enum([
   "msc",
   "uf2",
   "sdcard",
+  "sdcard-spi",
   "swd",
 ]);
 export type Protocol = z.infer<typeof Protocol>;
@@ -51,6 +52,7 @@ export const Entry = z.enum([
   "card-insert",
   "bootsel",
   "swd",
+  "klipper-reset",
 ]);
 export type Entry = z.infer<typeof Entry>;
 
@@ -126,6 +128,32 @@ export const TargetRowSchema = z
     currentName: z
       .string()
       .regex(/^[^/\\]+$/)
+      .optional(),
+    /**
+     * Klipper's flash-sdcard rows (scripts/spi_flash/board_defs.py): the SD
+     * slot on the MCU's SPI, written through the running Klipper.
+     */
+    sdSpi: z
+      .strictObject({
+        /** The board_defs.py name. */
+        board: z.string().min(1),
+        /** Klipper's other names for the same board (case-insensitive; accepted by --target). */
+        aliases: z.array(z.string().min(1)).default([]),
+        /** Hardware SPI bus as the build's spi_bus enumeration names it. */
+        bus: z.string().min(1).optional(),
+        /** Software SPI pins: MISO, MOSI, SCK. */
+        softwarePins: z.tuple([z.string(), z.string(), z.string()]).optional(),
+        csPin: z.string().min(1),
+        /** The bootloader leaves nothing to check by (board_defs' skip_verify). */
+        skipVerify: z.boolean().optional(),
+        /** requires_unique_fw_name: a date-time prefix on the file name. */
+        uniqueFirmwareName: z.boolean().optional(),
+        /** A vendor conversion script the image needs (board_defs' conversion_script). */
+        conversionScript: z.string().min(1).optional(),
+      })
+      .refine((s) => (s.bus === undefined) !== (s.softwarePins === undefined), {
+        message: "give either bus or softwarePins",
+      })
       .optional(),
     /** The seed's command for the same job. */
     seedCommand: z.string().min(1),

@@ -197,7 +197,9 @@ export async function flashCommand(
       ctx.out.info(
         `Wrote ${r.verified ? "and verified " : ""}${r.plan.imageBytes} bytes in ${(r.totalMs / 1000).toFixed(1)} s (${r.plan.blocks.length} blocks)` +
           (r.verified
-            ? ""
+            ? r.device.unverified
+              ? `; but ${r.device.unverified}`
+              : ""
             : `: ${r.device.unverified ?? "this bootloader cannot read back, so the flash was not verified"}`),
       );
       ctx.out.line("Programming Complete");
@@ -242,6 +244,7 @@ function rowOf(
         row.note = "flashed without comparing: this bootloader cannot read back";
       if (!oc.result.verified)
         row.note = `not verified: ${oc.result.device.unverified ?? "this bootloader cannot read back"}`;
+      else if (oc.result.device.unverified) row.note = oc.result.device.unverified;
       return { row, code: ExitCode.OK };
     case "dry-run": {
       if (oc.result) {

@@ -7,6 +7,13 @@ import { ExitCode, type ExitCodeValue } from "../exit-codes.js";
 import { renderTable } from "../output.js";
 import type { CommandContext } from "./context.js";
 
+/** A nested record (a row's sdSpi wiring) on one line: "board: btt-skr-mini; bus: spi1". */
+const fields = (o: object): string =>
+  Object.entries(o)
+    .filter(([, x]) => !(Array.isArray(x) && x.length === 0))
+    .map(([k, x]) => `${k}: ${Array.isArray(x) ? x.join(", ") : String(x)}`)
+    .join("; ");
+
 const hex = (n: number | undefined) => (n === undefined ? "-" : `0x${n.toString(16)}`);
 
 /** Fields of a row as data (its chip's facts are shown through pageSize and signature). */
@@ -39,7 +46,7 @@ export async function targetsCommand(
     else {
       for (const [k, v] of Object.entries(data(t)))
         ctx.out.line(
-          `${k.padEnd(13)} ${Array.isArray(v) ? v.map((x) => (k === "signature" ? hex(x as number) : String(x))).join(", ") : typeof v === "number" && k !== "defaultBaud" && k !== "pageSize" && k !== "listenWindowMs" ? hex(v) : String(v)}`,
+          `${k.padEnd(13)} ${Array.isArray(v) ? v.map((x) => (k === "signature" ? hex(x as number) : String(x))).join(", ") : typeof v === "number" && k !== "defaultBaud" && k !== "pageSize" && k !== "listenWindowMs" ? hex(v) : v && typeof v === "object" ? fields(v) : String(v)}`,
         );
       ctx.out.line(
         `${"supported".padEnd(13)} ${supported ? "yes" : "not yet by this build: use the seed command"}`,

@@ -21,6 +21,7 @@ import { usbHints } from "./usb.js";
 import { usbLoaderHints } from "./usb-loaders.js";
 import { dfuHints } from "./dfu.js";
 import { openocdHints } from "./openocd.js";
+import { sdcardSpiHints } from "./sdcard-spi.js";
 import type { ErrorFacts, Explained, HintContext, HintFn } from "./types.js";
 
 export type { Explained, HintContext } from "./types.js";
@@ -41,6 +42,7 @@ const HINTS: Readonly<Record<ErrorCode, HintFn>> = {
   ...moonrakerHints,
   ...fileCopyHints,
   ...openocdHints,
+  ...sdcardSpiHints,
 };
 
 /** What a failed flash left the board in, in words. */
@@ -48,6 +50,9 @@ function stateText(e: FlashError): string {
   // SWD has no bootloader to stay in: the chip is held halted by the debugger.
   if (e.deviceState === "in-bootloader" && e.protocol === "openocd-swd")
     return "The chip was left halted, not reset into what was written: flash it again before resetting or power-cycling it (a reset would start the partial image).";
+  // Klipper's flash-sdcard writes the card while Klipper runs; only the final reset changes the board.
+  if (e.protocol === "sdcard-spi" && e.phase !== "finish")
+    return "The board was not reset: it still runs the firmware it had.";
   if (e.deviceState === "in-bootloader")
     return e.bootloaderStartsApplication
       ? "canflash did not end programming mode, but this bootloader starts the application by itself after about a second of silence: the board may now run a partial image. Flash again: opening the port resets it back into the bootloader."
