@@ -131,16 +131,17 @@ export class SimFlash {
 
 /**
  * The result of a block write as the firmware reports it, with its timing:
- * an erase stalls the whole CPU (code runs from the flash being erased, so
- * not even the receive interrupt runs); programming keeps the main loop busy
- * but interrupts get through between the short per-word stalls.
+ * on STM32 an erase stalls the whole CPU (code runs from the flash being
+ * erased, so not even the receive interrupt runs); programming keeps the main
+ * loop busy but interrupts get through between the short per-word stalls. On
+ * RP2040 (code in RAM) both only keep the main loop busy.
  */
 export interface WriteOutcome {
   /** 0 = ok; negative = the firmware's error code (the device answers COMMAND_ERROR). */
   code: number;
-  /** Whole-CPU stall (erase), ms. */
+  /** Whole-CPU stall (an STM32 or LPC176x erase), ms. */
   stallMs: number;
-  /** Main loop busy with interrupts running (programming), ms. */
+  /** Main loop busy with interrupts running (programming; an RP2040 erase), ms. */
   busyMs: number;
 }
 
@@ -252,15 +253,18 @@ export function rp2040Driver(flash: SimFlash, blockSize: number): KatapultFlashD
   const page = new Uint8Array(pageSize).fill(0xff);
   let pageStart = -1;
   let pageWriteCount = 0;
+  // Katapult's RP2040 build runs all its code and its vector table from RAM
+  // (rpxxxx_link.lds.S) and calls the ROM erase/program with interrupts on:
+  // the main loop waits, the CAN (can2040) and USB interrupts keep filling the
+  // receive buffer. Busy, not a whole-CPU stall.
   const flush = (): WriteOutcome => {
     if (pageStart < 0) return { code: 0, stallMs: 0, busyMs: 0 };
-    let stallMs = 0;
-    if ((pageStart - flash.layout.base) % RP2040_SECTOR === 0)
-      stallMs += flash.eraseUnit(pageStart);
-    const busyMs = flash.program(pageStart, page, pageSize / blockSize);
+    let busyMs = 0;
+    if ((pageStart - flash.layout.base) % RP2040_SECTOR === 0) busyMs += flash.eraseUnit(pageStart);
+    busyMs += flash.program(pageStart, page, pageSize / blockSize);
     pageWriteCount++;
     pageStart = -1;
-    return { code: 0, stallMs, busyMs };
+    return { code: 0, stallMs: 0, busyMs };
   };
   return {
     writeBlock(address, data) {
