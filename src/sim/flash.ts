@@ -134,7 +134,8 @@ export class SimFlash {
  * on STM32 an erase stalls the whole CPU (code runs from the flash being
  * erased, so not even the receive interrupt runs); programming keeps the main
  * loop busy but interrupts get through between the short per-word stalls. On
- * RP2040 (code in RAM) both only keep the main loop busy.
+ * RP2040 (code in RAM) both only keep the main loop busy; on LPC176x (IAP
+ * called with interrupts disabled) both stall the CPU.
  */
 export interface WriteOutcome {
   /** 0 = ok; negative = the firmware's error code (the device answers COMMAND_ERROR). */
@@ -196,17 +197,18 @@ export function lpc176xDriver(flash: SimFlash, blockSize: number): KatapultFlash
   let nextAddress = 0;
   let pageWriteCount = 0;
   const buf = new Uint8Array(IAP_CHUNK).fill(0xff);
+  // Every IAP call (prepare, erase, write) runs with interrupts disabled
+  // (flash.c's call_iap): erase and programming both stall the whole CPU.
   const writeChunk = (start: number): WriteOutcome => {
     let stallMs = 0;
-    let busyMs = 0;
     const unit = flash.layout.unitAt(start);
     if (unit.start === start) {
       pageWriteCount++;
       if (!flash.isErased(start, unit.size) && !flash.equals(start, buf))
         stallMs += flash.eraseUnit(start);
     }
-    if (!flash.equals(start, buf)) busyMs += flash.program(start, buf, IAP_CHUNK / blockSize);
-    return { code: flash.equals(start, buf) ? 0 : -3, stallMs, busyMs };
+    if (!flash.equals(start, buf)) stallMs += flash.program(start, buf, IAP_CHUNK / blockSize);
+    return { code: flash.equals(start, buf) ? 0 : -3, stallMs, busyMs: 0 };
   };
   return {
     writeBlock(address, data) {
