@@ -131,16 +131,18 @@ export class SimFlash {
 
 /**
  * The result of a block write as the firmware reports it, with its timing:
- * an erase stalls the whole CPU (code runs from the flash being erased, so
- * not even the receive interrupt runs); programming keeps the main loop busy
- * but interrupts get through between the short per-word stalls.
+ * on STM32 an erase stalls the whole CPU (code runs from the flash being
+ * erased, so not even the receive interrupt runs); programming keeps the main
+ * loop busy but interrupts get through between the short per-word stalls. On
+ * RP2040 (code in RAM) both only keep the main loop busy; on LPC176x (IAP
+ * called with interrupts disabled) both stall the CPU.
  */
 export interface WriteOutcome {
   /** 0 = ok; negative = the firmware's error code (the device answers COMMAND_ERROR). */
   code: number;
-  /** Whole-CPU stall (erase), ms. */
+  /** Whole-CPU stall (an STM32 or LPC176x erase), ms. */
   stallMs: number;
-  /** Main loop busy with interrupts running (programming), ms. */
+  /** Main loop busy with interrupts running (programming; an RP2040 erase), ms. */
   busyMs: number;
 }
 
@@ -195,17 +197,18 @@ export function lpc176xDriver(flash: SimFlash, blockSize: number): KatapultFlash
   let nextAddress = 0;
   let pageWriteCount = 0;
   const buf = new Uint8Array(IAP_CHUNK).fill(0xff);
+  // Every IAP call (prepare, erase, write) runs with interrupts disabled
+  // (flash.c's call_iap): erase and programming both stall the whole CPU.
   const writeChunk = (start: number): WriteOutcome => {
     let stallMs = 0;
-    let busyMs = 0;
     const unit = flash.layout.unitAt(start);
     if (unit.start === start) {
       pageWriteCount++;
       if (!flash.isErased(start, unit.size) && !flash.equals(start, buf))
         stallMs += flash.eraseUnit(start);
     }
-    if (!flash.equals(start, buf)) busyMs += flash.program(start, buf, IAP_CHUNK / blockSize);
-    return { code: flash.equals(start, buf) ? 0 : -3, stallMs, busyMs };
+    if (!flash.equals(start, buf)) stallMs += flash.program(start, buf, IAP_CHUNK / blockSize);
+    return { code: flash.equals(start, buf) ? 0 : -3, stallMs, busyMs: 0 };
   };
   return {
     writeBlock(address, data) {
@@ -252,15 +255,18 @@ export function rp2040Driver(flash: SimFlash, blockSize: number): KatapultFlashD
   const page = new Uint8Array(pageSize).fill(0xff);
   let pageStart = -1;
   let pageWriteCount = 0;
+  // Katapult's RP2040 build runs all its code and its vector table from RAM
+  // (rpxxxx_link.lds.S) and calls the ROM erase/program with interrupts on:
+  // the main loop waits, the CAN (can2040) and USB interrupts keep filling the
+  // receive buffer. Busy, not a whole-CPU stall.
   const flush = (): WriteOutcome => {
     if (pageStart < 0) return { code: 0, stallMs: 0, busyMs: 0 };
-    let stallMs = 0;
-    if ((pageStart - flash.layout.base) % RP2040_SECTOR === 0)
-      stallMs += flash.eraseUnit(pageStart);
-    const busyMs = flash.program(pageStart, page, pageSize / blockSize);
+    let busyMs = 0;
+    if ((pageStart - flash.layout.base) % RP2040_SECTOR === 0) busyMs += flash.eraseUnit(pageStart);
+    busyMs += flash.program(pageStart, page, pageSize / blockSize);
     pageWriteCount++;
     pageStart = -1;
-    return { code: 0, stallMs, busyMs };
+    return { code: 0, stallMs: 0, busyMs };
   };
   return {
     writeBlock(address, data) {

@@ -179,6 +179,27 @@ describe.each(BUSES)("Katapult CAN traps on a $name", ({ bitrate }) => {
     }
   });
 
+  it("RP2040 (Katapult runs from RAM; its flash erase leaves interrupts on): a resent block arriving during a sector erase waits in the receive buffer and is answered — no overrun, no wedge", async () => {
+    const RP_BASE = 0x10000000;
+    const RP_APP = RP_BASE + 0x4000;
+    const size = 2 * 1024 * 1024;
+    const n = await rawNode(bitrate, {
+      mcu: "rp2040",
+      flash: { base: RP_BASE, size, initial: new Uint8Array(size) },
+      katapult: { appStart: RP_APP },
+    });
+    const second = sendBlockFrame(RP_APP + 256, randomBytes(64, 2));
+    // The second block starts another page: the first page is flushed, its sector erased (45 ms).
+    await n.sendEach([sendBlockFrame(RP_APP, randomBytes(64, 1)), second]);
+    await n.clock.advance(10);
+    expect(n.node.events.filter((e) => e.type === "write")).toHaveLength(2);
+    await n.send(second); // a resend, 10 ms into the erase
+    expect(await n.replies(100)).toEqual(["ack 12", "ack 12", "ack 12"]);
+    expect(n.node.events.filter((e) => e.type === "overrun")).toEqual([]);
+    expect(n.node.state.wedged).toBe(false);
+    await n.close();
+  });
+
   it("a full receive FIFO during an erase: bxCAN (F103) overwrites the last frame it kept, FDCAN (G0B1) drops the new one", async () => {
     const expected: Record<string, string[]> = {
       // kept: GET_CANBUS_ID, GET_CANBUS_ID, and the newest (SEND_EOF) over the prime frame

@@ -13,10 +13,24 @@
 // up (tries × timeout, as before). Without a measurement yet, every try
 // waits the long timeout. No fixed sleeps: every wait is a read with a
 // deadline.
+//
+// Time the host itself did not run is not counted as time the device had to
+// answer: a loaded host (a Raspberry Pi busy with Klipper) may write a
+// command and then not run for a while, and frames that only leave when its
+// event loop runs (a userspace USB adapter's transmit window) reach the
+// device that much later. The device then erases later than the deadline
+// assumed, and a resend landing in the erase overruns its 3-frame CAN
+// receive FIFO: the cut frame wedges Katapult until reset. So while it
+// waits the session watches its own timers (a probe every few ms, and each
+// read that runs out); when one fires late, everything since the host last
+// ran is added to the resend deadline — the device gets its full deadline
+// after the host runs again — and to the give-up, by at most the give-up
+// budget itself (a host that keeps stopping still gets an answer or an error).
+// Round trips the host did not run through are not measured.
 
 import type { ByteTransport } from "../../transport/byte-transport.js";
 import { CanNodeStream } from "../../transport/can-node-stream.js";
-import { delay } from "../../util/clock.js";
+import { delay, type Clock } from "../../util/clock.js";
 import { throwIfAborted } from "../../util/errors.js";
 import { moduleLogger } from "../../util/log.js";
 import { uuidFromBytes, type Uuid } from "../../klippy-bridge/uuid.js";
@@ -71,6 +85,10 @@ export const RESEND_GRANULARITY_MS = 1;
  * unanswered copy fits (SessionOptions.rxBufferBytes).
  */
 export const DEVICE_RX_BUFFER_BYTES = 192;
+/** While a reply is awaited, how often the session checks that its own process runs on time, ms. */
+export const HOST_LAG_PROBE_MS = 5;
+/** A probe this late is timer jitter, not a stalled host, ms. */
+export const HOST_LAG_TOLERANCE_MS = 2;
 /** A command is never sent more often than this, whatever the deadlines. */
 export const MAX_SENDS_PER_COMMAND = 24;
 
@@ -156,6 +174,62 @@ class RoundTrip {
   }
   get rto(): number {
     return this.srtt + Math.max(RESEND_GRANULARITY_MS, 4 * this.rttvar);
+  }
+}
+
+/**
+ * Time the host process did not run while a reply was awaited. When one of
+ * its timers — a probe every HOST_LAG_PROBE_MS, or a read running out — is
+ * found more than HOST_LAG_TOLERANCE_MS past its time, the host stopped
+ * somewhere after it last ran, and frames it wrote before may have reached
+ * the device only at the end: everything since it last ran counts as lost.
+ */
+class HostLag {
+  /** Lost time so far, ms. */
+  lostMs = 0;
+  /** When the host last ran its code here. */
+  private lastRun: number;
+  private probeDue = Infinity;
+  private cancel: (() => void) | undefined;
+
+  constructor(private readonly clock: Clock) {
+    this.lastRun = clock.now();
+  }
+
+  /**
+   * The host runs now: it wrote, a read returned, or a probe fired. `due`:
+   * when the timer that woke it was due. A probe still pending past its time
+   * (its turn has not come yet) tells the same as one that fired late.
+   */
+  observe(due?: number): void {
+    const now = this.clock.now();
+    const overdue = (t: number) => now - t > HOST_LAG_TOLERANCE_MS;
+    const probeLate = overdue(this.probeDue);
+    if (probeLate || (due !== undefined && overdue(due))) this.lostMs += now - this.lastRun;
+    this.lastRun = now;
+    if (probeLate) this.restart();
+  }
+
+  start(): void {
+    if (!this.cancel) this.restart();
+  }
+
+  stop(): void {
+    this.cancel?.();
+    this.cancel = undefined;
+    this.probeDue = Infinity;
+  }
+
+  private restart(): void {
+    this.stop();
+    const due = this.clock.now() + HOST_LAG_PROBE_MS;
+    this.probeDue = due;
+    this.cancel = this.clock.schedule(HOST_LAG_PROBE_MS, () => {
+      this.cancel = undefined;
+      this.probeDue = Infinity;
+      this.observe(due);
+      this.restart();
+    });
   }
 }
 
@@ -301,12 +375,28 @@ export class KatapultSession {
   }
 
   private async exchange(x: Exchange): Promise<Uint8Array | "refused"> {
+    const lag = new HostLag(this.transport.clock);
+    try {
+      return await this.exchangeWith(x, lag);
+    } finally {
+      lag.stop();
+    }
+  }
+
+  private async exchangeWith(x: Exchange, lag: HostLag): Promise<Uint8Array | "refused"> {
     const clock = this.transport.clock;
-    let giveUpAt = clock.now() + x.timeoutMs * x.tries;
+    const budget = x.timeoutMs * x.tries;
+    let giveUpAt = clock.now() + budget;
+    /** The host's lost time moves the give-up too, by at most the budget itself (never a hang). */
+    const giveUp = () => giveUpAt + Math.min(lag.lostMs, budget);
     let nackSeen = false;
     let copies = 0;
     let sentAt = 0;
     let firstSentAt = 0;
+    /** Lost host time when the current copy was written. */
+    let lostAtSend = 0;
+    /** Lost host time when the first copy was written. */
+    let lostAtFirst = 0;
     /** Copies (of this command, and earlier ones still owed) the device may hold unread. */
     let unread = this.unreadCarry;
     for (let attempt = 1; attempt <= MAX_SENDS_PER_COMMAND; attempt++) {
@@ -316,23 +406,31 @@ export class KatapultSession {
         this.parser.reset();
         await this.beforeResend?.(x.command, attempt);
       }
-      sentAt = clock.now();
-      if (attempt === 1) firstSentAt = sentAt;
       await this.transport.write(x.frame);
+      // Deadlines count from the moment the whole frame was handed over, not from before the write.
+      sentAt = clock.now();
+      lag.observe();
+      lag.start();
+      lostAtSend = lag.lostMs;
+      if (attempt === 1) {
+        firstSentAt = sentAt;
+        lostAtFirst = lostAtSend;
+      }
       copies++;
       unread++;
       x.attempts = attempt;
       const roomForCopy =
         this.rxBufferBytes === undefined || (unread + 1) * x.frame.length <= this.rxBufferBytes;
-      let deadline = Math.min(
-        giveUpAt,
-        sentAt + (roomForCopy ? this.resendAfter(x, attempt) : x.timeoutMs),
-      );
+      /** Resend deadline in the host's running time: the host's lost time since the write is added. */
+      let deadline = sentAt + (roomForCopy ? this.resendAfter(x, attempt) : x.timeoutMs);
+      const due = () => Math.min(giveUp(), deadline + lag.lostMs - lostAtSend);
       let outcome: "timeout" | "nack" | "busy" = "timeout";
       wait: for (;;) {
-        const left = deadline - clock.now();
+        const left = due() - clock.now();
         if (left <= 0) break;
+        const readDue = clock.now() + left;
         const bytes = await this.transport.read(left, { signal: this.signal });
+        lag.observe(bytes.length === 0 ? readDue : undefined);
         for (const frame of this.parser.push(bytes)) {
           // Each reply stands for one command frame the device has read (a dropped reply only
           // makes this count high: the safe side).
@@ -348,8 +446,9 @@ export class KatapultSession {
               // replies come in order: the device has read every copy.
               const early = copies > 1 && now - sentAt < this.fastest(x) / 2;
               this.unreadCarry = early ? copies - 1 : 0;
-              if (copies === 1) this.measure(x, now - sentAt);
-              else if (copies === 2 && early)
+              // A round trip the host was not running for is no measurement (Karn's rule, again).
+              if (copies === 1 && lag.lostMs === lostAtSend) this.measure(x, now - sentAt);
+              else if (copies === 2 && early && lag.lostMs === lostAtFirst)
                 // The resend was spurious; the first copy's round trip is known after all, and
                 // it widens the deadline.
                 this.measure(x, now - firstSentAt);
@@ -376,8 +475,8 @@ export class KatapultSession {
             outcome = "nack";
             // The frame (or bytes before it) was bad. Send again once the device can no longer
             // be busy with a copy it did parse: at once unless the command may erase (unknown
-            // work: keep the deadline).
-            deadline = Math.min(deadline, clock.now() + x.busyMs);
+            // work: keep the deadline). The device answered just now: lost time before is moot.
+            deadline = Math.min(deadline, clock.now() - (lag.lostMs - lostAtSend) + x.busyMs);
           } else if (r.kind === "busy") {
             outcome = "busy";
             break wait;
@@ -385,7 +484,13 @@ export class KatapultSession {
         }
       }
       log.debug(
-        { command: x.command, attempt, outcome, link: this.transport.name },
+        {
+          command: x.command,
+          attempt,
+          outcome,
+          link: this.transport.name,
+          ...(lag.lostMs > lostAtSend ? { hostLagMs: lag.lostMs - lostAtSend } : {}),
+        },
         "no usable reply",
       );
       if (outcome === "busy") {
@@ -393,7 +498,7 @@ export class KatapultSession {
         giveUpAt += this.timeouts.busyBackoffMs;
         await delay(clock, this.timeouts.busyBackoffMs, this.signal, "katapult busy backoff");
       }
-      if (clock.now() >= giveUpAt) break;
+      if (clock.now() >= giveUp()) break;
     }
     if (nackSeen) throw new KatapultWedgedError(x.command, this.transport.name);
     throw new KatapultNoResponseError(

@@ -20,6 +20,7 @@ import {
 } from "../../../src/bootloaders/katapult/session.js";
 import { MockTransport, type Responder } from "../../../src/transport/mock.js";
 import { VirtualClock } from "../../../src/util/clock.js";
+import { FreezingClock } from "../../fakes/freezing-clock.js";
 import { AbortedError } from "../../../src/util/errors.js";
 
 const CONNECT_ACK = encodeAck(
@@ -110,6 +111,46 @@ describe("KatapultSession", () => {
     expect(e).toBeInstanceOf(KatapultNoResponseError);
     expect(e).toMatchObject({ tries: 5, timeoutMs: 100 });
     expect(clock.now() - t0).toBe(500);
+  });
+
+  it("a host that keeps stopping still gives up: its lost time moves the give-up by at most the budget (never a hang)", async () => {
+    // The process runs 10 ms, then stops 90 ms, over and over; the device never answers.
+    const clock = new FreezingClock();
+    let stopped = false;
+    const stall = (): void => {
+      if (stopped) return;
+      clock.freeze(90);
+      clock.schedule(100, stall);
+    };
+    clock.schedule(10, stall);
+    const t = new MockTransport(clock, () => undefined);
+    const s = new KatapultSession(t, { timeouts: { replyMs: 100, tries: 5 } });
+    const t0 = clock.now();
+    const e = await clock.virtual.run(s.requestBlock(0x08002000, 64)).catch((x: unknown) => x);
+    stopped = true;
+    expect(e).toBeInstanceOf(KatapultNoResponseError);
+    const took = clock.now() - t0;
+    expect(took).toBeGreaterThan(500); // the stopped time was not counted as the device's…
+    expect(took).toBeLessThanOrEqual(2 * 500 + 100); // …but only up to the budget again
+  });
+
+  it("a host that stopped right after writing waits for the device as long as if it had not stopped", async () => {
+    // Ten quick CONNECTs teach a short resend deadline (4 ms). Then the host stops 150 ms right
+    // after writing; the device's answer (delayed like the host's frames) comes 2 ms after the
+    // host runs again. Counted as the device's time, the stop would have expired the deadline.
+    const clock = new FreezingClock();
+    let n = 0;
+    const t = new MockTransport(clock, () => {
+      if (++n === 11) {
+        clock.freeze(150);
+        return { reply: CONNECT_ACK, delayMs: 152 };
+      }
+      return { reply: CONNECT_ACK, delayMs: 1 };
+    });
+    const s = new KatapultSession(t, { timeouts: { connectMs: 1000 } });
+    for (let i = 0; i < 11; i++) await clock.virtual.run(s.connect());
+    expect(t.written).toHaveLength(11);
+    expect(s.retries).toBe(0);
   });
 
   it("backs off after BUSY, then retries", async () => {
