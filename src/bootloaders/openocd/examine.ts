@@ -1,6 +1,6 @@
 // What OpenOCD reaches, read over RPC and parsed from its tables: the
-// transport, the JTAG chain (`scan_chain`: each TAP's IDCODE against the
-// one the config expects), the targets (`targets`, and `was_examined`: a
+// transport, the JTAG chain (`scan_chain`, JTAG only: each TAP's IDCODE
+// against the one the config expects), the targets (`targets`, and `was_examined`: a
 // target OpenOCD could not examine does not answer) and the flash banks. A wrong IDCODE and a chain
 // or target that answers nothing become typed errors.
 
@@ -98,7 +98,9 @@ export interface Examined {
 export async function examine(rpc: OpenOcdRpc, signal?: AbortSignal): Promise<Examined> {
   const version = await rpc.run("version", { signal });
   const transport = (await rpc.run("transport select", { signal })).trim();
-  const taps = parseScanChain(await rpc.run("scan_chain", { signal }));
+  // scan_chain is a JTAG command: over SWD openocd 0.12 answers `invalid command name "scan_chain"`.
+  const taps =
+    transport === "jtag" ? parseScanChain(await rpc.run("scan_chain", { signal })) : [];
   checkChain(taps, transport);
   const targets = parseTargets(await rpc.run("targets", { signal }));
   for (const t of targets) {
