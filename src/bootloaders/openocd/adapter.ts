@@ -76,6 +76,22 @@ export class OpenOcdAdapter implements FlashAdapter {
     return this.steps.filter((s) => s.kind === kind);
   }
 
+  /**
+   * Flash bank 0 with its size: a bank whose driver reads the size from the chip
+   * (at91samd: the DSU's DID) shows size 0 in `flash banks` until probed, so it is
+   * probed here (`flash probe 0`), where a part the driver does not know fails.
+   */
+  private async probeBank(ctx: FlashContext): Promise<FlashBank | undefined> {
+    const rpc = this.session!.rpc;
+    const bank = parseFlashBanks(await rpc.run("flash banks", { signal: ctx.signal }))[0];
+    if (!bank || bank.size > 0) return bank;
+    await rpc.run(`flash probe ${bank.index}`, {
+      signal: ctx.signal,
+      classify: { adapter: this.session!.adapter },
+    });
+    return parseFlashBanks(await rpc.run("flash banks", { signal: ctx.signal }))[0];
+  }
+
   async enter(ctx: FlashContext): Promise<void> {
     if (ctx.dryRun) return; // a dry run starts nothing: it prints what would run
     this.session = await OpenOcdSession.open(
@@ -94,7 +110,7 @@ export class OpenOcdAdapter implements FlashAdapter {
       const t = requireTarget(seen);
       await this.step(ctx, swdSequence({ chip, chipErase: false, runs: [] })[0]!);
       this.halted = true;
-      this.bank = parseFlashBanks(await this.session.rpc.run("flash banks"))[0];
+      this.bank = await this.probeBank(ctx);
       description = `${seen.version.replace(/^Open On-Chip Debugger /, "OpenOCD ")}: ${t.name} (${t.type}) over ${seen.transport}${this.bank ? `, flash ${this.bank.size / 1024} KiB at 0x${this.bank.base.toString(16)}` : ""}`;
     }
     const start =
