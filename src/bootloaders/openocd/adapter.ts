@@ -3,7 +3,8 @@
 // connect: check the chain and the target (examine.ts), `reset halt`, read
 // the flash banks; check: the backup (`flash read_bank`) while nothing is
 // changed yet — or, in a dry run, the script a real run would send;
-// erase: BOOTPROT off and the chip erase (or the sectors written);
+// erase: the chip erase (or the sectors written), its done bit polled with
+// a deadline, BOOTPROT off;
 // write: each block as a file OpenOCD writes (`flash write_image`);
 // verify: `verify_image` of every piece; finish: BOOTPROT back on where
 // asked, then `reset run`. A failed verify never gets to finish: the chip
@@ -18,8 +19,16 @@ import type { FlashPlan, PlannedBlock } from "../../flash-api/geometry.js";
 import type { Target } from "../../targets/index.js";
 import type { SwdChip } from "./chips.js";
 import { examine, parseFlashBanks, requireTarget, type FlashBank } from "./examine.js";
-import { OpenOcdVerifyError } from "./errors.js";
-import { renderSequence, swdSequence, type SwdRun, type SwdStep } from "./sequence.js";
+import { delay } from "../../util/clock.js";
+import { OperationTimeoutError } from "../../util/errors.js";
+import { OpenOcdCommandError, OpenOcdVerifyError } from "./errors.js";
+import {
+  ERASE_DONE_POLL_MS,
+  renderSequence,
+  swdSequence,
+  type SwdRun,
+  type SwdStep,
+} from "./sequence.js";
 import { OpenOcdSession, writtenConfig, type SessionEnv } from "./session.js";
 
 /** Bytes per `flash write_image`: small enough for progress, large enough that set-up is rare. */
@@ -56,12 +65,14 @@ export class OpenOcdAdapter implements FlashAdapter {
     ctx: FlashContext,
     s: SwdStep,
     classify?: { file: string; address: number },
+    quiet = false,
   ): Promise<string> {
-    ctx.emit({
-      type: "info",
-      message: `openocd: ${s.command}`,
-      data: { step: s.kind, command: s.command },
-    });
+    if (!quiet)
+      ctx.emit({
+        type: "info",
+        message: `openocd: ${s.command}`,
+        data: { step: s.kind, command: s.command },
+      });
     return this.session!.rpc.run(s.command, {
       timeoutMs: s.timeoutMs,
       signal: ctx.signal,
@@ -180,6 +191,31 @@ export class OpenOcdAdapter implements FlashAdapter {
         (s.kind === "halt" && s !== this.steps[0])
       )
         await this.step(ctx, s);
+      else if (s.kind === "erase-wait") await this.pollUntil(ctx, s);
+  }
+
+  /** Runs a step's read again until its `until` bits are set; past the step's deadline a TimeoutError. */
+  private async pollUntil(ctx: FlashContext, s: SwdStep): Promise<void> {
+    const until = s.until!;
+    const clock = this.o.env.clock;
+    const deadline = clock.now() + s.timeoutMs;
+    for (let reads = 1; ; reads++) {
+      const reply = (await this.step(ctx, s, undefined, reads > 1)).trim();
+      const value = Number(reply.split(/\s+/)[0]);
+      if (!Number.isInteger(value))
+        throw new OpenOcdCommandError(s.command, `not a number: ${reply}`, 0);
+      if ((value & until.mask) !== 0) {
+        ctx.emit({
+          type: "info",
+          message: `openocd: ${until.name} set after ${reads} read${reads > 1 ? "s" : ""}`,
+          data: { step: s.kind, reads },
+        });
+        return;
+      }
+      if (clock.now() >= deadline)
+        throw new OperationTimeoutError(`the chip erase (${until.name})`, s.timeoutMs);
+      await delay(clock, ERASE_DONE_POLL_MS, ctx.signal, `waiting for ${until.name}`);
+    }
   }
 
   async writeBlock(ctx: FlashContext, block: PlannedBlock): Promise<void> {

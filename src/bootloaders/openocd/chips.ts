@@ -15,7 +15,31 @@ export interface SwdChip {
   chipErase?: string;
   /** Sets the at91samd BOOTPROT size (bytes) kept write-protected: 0 before writing, the bootloader's size after. */
   bootProtect?: (bytes: number) => string;
+  /**
+   * The register that says the chip erase is done, polled after `chipErase`
+   * until `(value & mask) !== 0`: openocd 0.12's `at91samd chip-erase` returns
+   * once the erase has started, and the NVM answers nothing until it is done.
+   */
+  eraseDone?: EraseDone;
 }
+
+/** A register polled until bits are set: `read_memory <address> <width> 1`. */
+export interface EraseDone {
+  address: number;
+  /** Bits per read (8, 16, 32). */
+  width: 8 | 16 | 32;
+  mask: number;
+  /** Its name, for messages ("DSU STATUSA.DONE"). */
+  name: string;
+}
+
+/** SAM D/C/E: the DSU's STATUSA as the debugger sees it (DSU 0x41002000, external view +0x100), bit DONE. */
+export const SAMD_DSU_STATUSA_DONE: EraseDone = {
+  address: 0x4100_2101,
+  width: 8,
+  mask: 1,
+  name: "DSU STATUSA.DONE",
+};
 
 const samd = (targetCfg: string, family: string): SwdChip => ({
   family,
@@ -23,6 +47,7 @@ const samd = (targetCfg: string, family: string): SwdChip => ({
   flashBase: 0,
   chipErase: "at91samd chip-erase",
   bootProtect: (bytes) => `at91samd bootloader ${bytes}`,
+  eraseDone: SAMD_DSU_STATUSA_DONE,
 });
 const stm32 = (targetCfg: string, erase: string, family: string): SwdChip => ({
   family,

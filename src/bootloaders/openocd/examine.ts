@@ -99,8 +99,7 @@ export async function examine(rpc: OpenOcdRpc, signal?: AbortSignal): Promise<Ex
   const version = await rpc.run("version", { signal });
   const transport = (await rpc.run("transport select", { signal })).trim();
   // scan_chain is a JTAG command: over SWD openocd 0.12 answers `invalid command name "scan_chain"`.
-  const taps =
-    transport === "jtag" ? parseScanChain(await rpc.run("scan_chain", { signal })) : [];
+  const taps = transport === "jtag" ? parseScanChain(await rpc.run("scan_chain", { signal })) : [];
   checkChain(taps, transport);
   const targets = parseTargets(await rpc.run("targets", { signal }));
   for (const t of targets) {
