@@ -1,6 +1,7 @@
 // Which OpenOCD target script and which flash commands a chip takes, by
-// family: the SAMD/SAMC/SAME5x parts through OpenOCD's at91samd flash
-// driver (chip-erase, BOOTPROT through `at91samd bootloader`), the STM32
+// family: the SAMD/SAMC parts through OpenOCD's at91samd flash driver
+// and the SAMD5x/SAME5x through its atsame5 driver (chip-erase, BOOTPROT
+// through `at91samd bootloader` / `atsame5 bootloader`), the STM32
 // lines through their mass-erase commands, other ARM parts with the
 // sector erase `flash write_image erase` does. Devices as data.
 
@@ -41,12 +42,13 @@ export const SAMD_DSU_STATUSA_DONE: EraseDone = {
   name: "DSU STATUSA.DONE",
 };
 
-const samd = (targetCfg: string, family: string): SwdChip => ({
+/** `driver`: the flash driver's command group, at91samd (SAMC/SAMD2x) or atsame5 (SAMD5x/SAME5x, openocd 0.12's atsame5x.cfg). */
+const samd = (targetCfg: string, family: string, driver: string): SwdChip => ({
   family,
   targetCfg,
   flashBase: 0,
-  chipErase: "at91samd chip-erase",
-  bootProtect: (bytes) => `at91samd bootloader ${bytes}`,
+  chipErase: `${driver} chip-erase`,
+  bootProtect: (bytes) => `${driver} bootloader ${bytes}`,
   eraseDone: SAMD_DSU_STATUSA_DONE,
 });
 const stm32 = (targetCfg: string, erase: string, family: string): SwdChip => ({
@@ -58,8 +60,8 @@ const stm32 = (targetCfg: string, erase: string, family: string): SwdChip => ({
 
 /** By MCU name prefix (Klipper's CONFIG_MCU spelling), most specific first. */
 const FAMILIES: ReadonlyArray<[RegExp, SwdChip]> = [
-  [/^sam[cd]2[01]/, samd("target/at91samdXX.cfg", "SAMD/SAMC (at91samd)")],
-  [/^sam(d5|e5)/, samd("target/atsame5x.cfg", "SAMD5x/SAME5x (at91samd)")],
+  [/^sam[cd]2[01]/, samd("target/at91samdXX.cfg", "SAMD/SAMC (at91samd)", "at91samd")],
+  [/^sam(d5|e5)/, samd("target/atsame5x.cfg", "SAMD5x/SAME5x (atsame5)", "atsame5")],
   [/^stm32f[01]/, stm32("target/stm32f1x.cfg", "stm32f1x", "STM32F1 (stm32f1x)")],
   [/^stm32f[24]/, stm32("target/stm32f4x.cfg", "stm32f2x", "STM32F2/F4 (stm32f2x)")],
   [/^stm32g0/, stm32("target/stm32g0x.cfg", "stm32l4x", "STM32G0 (stm32l4x)")],

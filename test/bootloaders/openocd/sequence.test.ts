@@ -27,7 +27,7 @@ describe("the seed's OpenOCD sequences", () => {
     ]);
   });
 
-  it("SAMD51 UF2 bootloader install: erase, BOOTPROT 0, write, 16384 once verified, reset last", () => {
+  it("SAMD51 UF2 bootloader install (openocd 0.12's atsame5 driver): erase, BOOTPROT 0, write, 16384 once verified, reset last", () => {
     const steps = swdSequence({
       chip: swdChip("samd51j19a"),
       chipErase: true,
@@ -35,13 +35,13 @@ describe("the seed's OpenOCD sequences", () => {
       bootProtectAfter: 16384,
     });
     const cmds = steps.map((s) => s.command);
-    expect(cmds.indexOf("at91samd chip-erase")).toBeLessThan(cmds.indexOf("at91samd bootloader 0"));
-    expect(cmds.indexOf("at91samd bootloader 0")).toBeLessThan(
+    expect(cmds.indexOf("atsame5 chip-erase")).toBeLessThan(cmds.indexOf("atsame5 bootloader 0"));
+    expect(cmds.indexOf("atsame5 bootloader 0")).toBeLessThan(
       cmds.findIndex((c) => c.startsWith("flash write_image")),
     );
     expect(cmds.slice(-3)).toEqual([
       "verify_image /tmp/uf2.bin 0x00000000 bin",
-      "at91samd bootloader 16384",
+      "atsame5 bootloader 16384",
       "reset run",
     ]);
   });
