@@ -19,16 +19,9 @@ import type { FlashPlan, PlannedBlock } from "../../flash-api/geometry.js";
 import type { Target } from "../../targets/index.js";
 import type { SwdChip } from "./chips.js";
 import { examine, parseFlashBanks, requireTarget, type FlashBank } from "./examine.js";
-import { delay } from "../../util/clock.js";
-import { OperationTimeoutError } from "../../util/errors.js";
-import { OpenOcdCommandError, OpenOcdVerifyError } from "./errors.js";
-import {
-  ERASE_DONE_POLL_MS,
-  renderSequence,
-  swdSequence,
-  type SwdRun,
-  type SwdStep,
-} from "./sequence.js";
+import { OpenOcdVerifyError } from "./errors.js";
+import { pollUntilSet } from "./poll.js";
+import { renderSequence, swdSequence, type SwdRun, type SwdStep } from "./sequence.js";
 import { OpenOcdSession, writtenConfig, type SessionEnv } from "./session.js";
 
 /** Bytes per `flash write_image`: small enough for progress, large enough that set-up is rare. */
@@ -194,28 +187,21 @@ export class OpenOcdAdapter implements FlashAdapter {
       else if (s.kind === "erase-wait") await this.pollUntil(ctx, s);
   }
 
-  /** Runs a step's read again until its `until` bits are set; past the step's deadline a TimeoutError. */
+  /** Runs a step's read again until its `until` bits are set (poll.ts), then says how long it took. */
   private async pollUntil(ctx: FlashContext, s: SwdStep): Promise<void> {
     const until = s.until!;
-    const clock = this.o.env.clock;
-    const deadline = clock.now() + s.timeoutMs;
-    for (let reads = 1; ; reads++) {
-      const reply = (await this.step(ctx, s, undefined, reads > 1)).trim();
-      const value = Number(reply.split(/\s+/)[0]);
-      if (!Number.isInteger(value))
-        throw new OpenOcdCommandError(s.command, `not a number: ${reply}`, 0);
-      if ((value & until.mask) !== 0) {
-        ctx.emit({
-          type: "info",
-          message: `openocd: ${until.name} set after ${reads} read${reads > 1 ? "s" : ""}`,
-          data: { step: s.kind, reads },
-        });
-        return;
-      }
-      if (clock.now() >= deadline)
-        throw new OperationTimeoutError(`the chip erase (${until.name})`, s.timeoutMs);
-      await delay(clock, ERASE_DONE_POLL_MS, ctx.signal, `waiting for ${until.name}`);
-    }
+    const reads = await pollUntilSet((n) => this.step(ctx, s, undefined, n > 1), {
+      until,
+      command: s.command,
+      timeoutMs: s.timeoutMs,
+      clock: this.o.env.clock,
+      signal: ctx.signal,
+    });
+    ctx.emit({
+      type: "info",
+      message: `openocd: ${until.name} set after ${reads} read${reads > 1 ? "s" : ""}`,
+      data: { step: s.kind, reads },
+    });
   }
 
   async writeBlock(ctx: FlashContext, block: PlannedBlock): Promise<void> {

@@ -15,8 +15,6 @@ import { tclWord } from "./rpc-codec.js";
 export const HALT_TIMEOUT_MS = 10_000;
 /** A chip erase (SAMD chip-erase, STM32 mass erase: well under 1 s on the chip), and the poll for its end. */
 export const CHIP_ERASE_TIMEOUT_MS = 60_000;
-/** Between two reads of the chip-erase-done register (each read is a round trip over SWD as well). */
-export const ERASE_DONE_POLL_MS = 10;
 /** Fixed part of any transfer's deadline (flash algorithm set-up, first sectors). */
 export const TRANSFER_BASE_MS = 10_000;
 /** Per KiB moved: at the seed's 40 kHz SWD clock about 2 KiB/s, so 2 s leaves room. */
