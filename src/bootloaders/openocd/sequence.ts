@@ -103,8 +103,10 @@ export function swdSequence(o: SwdSequenceOptions): SwdStep[] {
       command: o.chip.bootProtect(0),
       timeoutMs: CHIP_ERASE_TIMEOUT_MS,
     });
-  if (chipErase) steps.push({ kind: "halt", command: "reset halt", timeoutMs: HALT_TIMEOUT_MS });
-  else
+  // A reset loads the user row: BOOTPROT 0 (and the erased chip) take effect only then.
+  if (chipErase || o.chip?.bootProtect)
+    steps.push({ kind: "halt", command: "reset halt", timeoutMs: HALT_TIMEOUT_MS });
+  if (!chipErase)
     for (const r of o.runs)
       steps.push({
         kind: "erase",

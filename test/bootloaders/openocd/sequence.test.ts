@@ -65,9 +65,15 @@ describe("the seed's OpenOCD sequences", () => {
     expect(renderSequence(steps)).toMatch(
       /read_memory 0x41002101 8 1 +# again until the chip erase is done/,
     );
-    // --no-chip-erase: nothing to wait for
+    // --no-chip-erase: nothing to wait for; BOOTPROT 0 still needs the reset that loads the user row
     const noErase = swdSequence({ chip: swdChip("samc21g18a"), chipErase: false, runs: [run] });
     expect(noErase.some((s) => s.kind === "erase-wait")).toBe(false);
+    expect(noErase.map((s) => s.command).slice(0, 4)).toEqual([
+      "reset halt",
+      "at91samd bootloader 0",
+      "reset halt",
+      "flash erase_address pad 0x08000000 0x800",
+    ]);
     // an STM32's mass erase waits inside OpenOCD
     const stm = swdSequence({ chip: swdChip("stm32f103xe"), chipErase: true, runs: [run] });
     expect(stm.some((s) => s.kind === "erase-wait")).toBe(false);

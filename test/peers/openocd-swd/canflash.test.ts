@@ -199,6 +199,34 @@ describe("canflash --target samc21-swd / openocd-swd through openocd 0.12 into t
     });
   });
 
+  it("--no-chip-erase: only the rows written are erased (flash erase_address pad), the rest of the old flash stays", async () => {
+    const dir = workDir();
+    const img = await appImage(10_000, 31, 0);
+    const fw = join(dir, "klipper.bin");
+    writeFileSync(fw, img);
+    await withTarget({ chip: "samc21g18a", flash: oldFlash(), userRow: BOOTPROT_8K }, async (t) => {
+      const r = await canflashSwd(t, dir, [
+        "--target",
+        "samc21-swd",
+        "--no-chip-erase",
+        "--no-backup",
+        "-v",
+        fw,
+      ]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout + r.stderr).toMatch(/openocd: flash erase_address pad 0x00000000 /);
+      expect(t.target.dsu.chipErases).toBe(0);
+      const dump = t.flashDump();
+      expect(same(dump.subarray(0, img.length), img)).toBe(true);
+      // padded to the 256-byte row: erased up to it, the old contents after it
+      const rowEnd = Math.ceil(img.length / 256) * 256;
+      expect(dump.subarray(img.length, rowEnd).every((b) => b === 0xff)).toBe(true);
+      expect(dump.subarray(rowEnd).every((b) => b === 0x5a)).toBe(true);
+      expect(t.target.bootprotFuse).toBe(7);
+      expect(t.target.core.halted).toBe(false);
+    });
+  });
+
   it("a chip erase as slow as a real one (240 ms, BOOTPROT set): canflash reads DSU STATUSA until DONE before bootloader 0, and the flash goes through", async () => {
     const dir = workDir();
     const img = await appImage(8192, 19, 0);
