@@ -134,6 +134,7 @@ describe("canflash --target samc21-swd / openocd-swd through openocd 0.12 into t
       const r = await canflashSwd(t, dir, ["--target", "samc21-swd", fw]);
       expect(r.code, r.stdout + r.stderr).toBe(0);
       expect(r.stdout).toMatch(/Wrote and verified 32100 bytes/);
+      expect(r.stdout).toMatch(/^Erasing\.\.\.$/m); // the whole chip: no size to say
       const dump = t.flashDump();
       expect(same(dump.subarray(0, img.length), img)).toBe(true);
       expect(dump.subarray(img.length).every((b) => b === 0xff)).toBe(true);
