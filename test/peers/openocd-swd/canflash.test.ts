@@ -51,15 +51,16 @@ function workDir(): string {
 }
 
 /** The config a user writes for a CMSIS-DAP probe, here the model (no work area: verify reads back). */
-function modelConfig(dir: string, speedKhz = 400): string {
+function modelConfig(dir: string, o: { srst?: boolean } = {}): string {
   const file = join(dir, "cmsis-dap.cfg");
   writeFileSync(
     file,
     cmsisDapConfig({
       backend: "usb_bulk",
-      speedKhz,
+      speedKhz: 400,
       workAreaSize: 0,
       targetCfg: "target/at91samdXX.cfg",
+      ...(o.srst ? { srst: true } : {}),
     }),
   );
   return file;
@@ -149,6 +150,35 @@ describe("canflash --target samc21-swd / openocd-swd through openocd 0.12 into t
       const backups = readdirSync(dir).filter((f) => /^samc21-swd-backup-.*\.bin$/.test(f));
       expect(backups).toHaveLength(1);
       expect(same(readFileSync(join(dir, backups[0]!)), oldFlash())).toBe(true);
+    });
+  });
+
+  it("with the reset wire (reset_config srst_only srst_nogate): resets through the probe's nRESET, no SYSRESETREQ, the same flash", async () => {
+    const dir = workDir();
+    const img = await appImage(16_384, 23, 0);
+    const fw = join(dir, "klipper.bin");
+    writeFileSync(fw, img);
+    await withTarget({ chip: "samc21g18a", userRow: BOOTPROT_8K, flash: oldFlash() }, async (t) => {
+      const r = await canflashSwd(
+        t,
+        dir,
+        ["--target", "samc21-swd", "--no-backup", fw],
+        modelConfig(dir, { srst: true }),
+      );
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/Wrote and verified 16384 bytes/);
+      expect(same(t.flashDump(img.length), img)).toBe(true);
+      expect(
+        t
+          .flashDump()
+          .subarray(img.length)
+          .every((b) => b === 0xff),
+      ).toBe(true);
+      expect(t.target.bootprotFuse).toBe(7);
+      expect(t.target.core.events).not.toContain("sysresetreq");
+      expect(t.target.core.heldInReset).toBe(false);
+      expect(t.target.core.halted).toBe(false);
+      expect(t.target.core.pc).toBe(0x100);
     });
   });
 
