@@ -1,6 +1,8 @@
 // What OpenOCD reaches, read over RPC and parsed from its tables: the
 // transport, the JTAG chain (`scan_chain`, JTAG only: each TAP's IDCODE
-// against the one the config expects), the targets (`targets`, and `was_examined`: a
+// against the one the config expects), over SWD the DPIDR (`<dap> dpreg 0`:
+// shown, not checked — openocd 0.12 has no expected value for it, and
+// clones of a chip answer others), the targets (`targets`, and `was_examined`: a
 // target OpenOCD could not examine does not answer) and the flash banks. A wrong IDCODE and a chain
 // or target that answers nothing become typed errors.
 
@@ -92,6 +94,16 @@ export interface Examined {
   transport: string;
   taps: ChainTap[];
   targets: TargetRow[];
+  /** Over SWD: the debug port's DPIDR (`<dap> dpreg 0`), as found; openocd 0.12 compares it with nothing. */
+  dpidr?: number;
+}
+
+/** The first DAP's DPIDR over SWD, or undefined (no DAP, no answer). */
+async function readDpidr(rpc: OpenOcdRpc, signal?: AbortSignal): Promise<number | undefined> {
+  const dap = (await rpc.run("dap names", { signal }).catch(() => "")).split(/\s+/)[0];
+  if (!dap) return undefined;
+  const v = Number((await rpc.run(`${tclWord(dap)} dpreg 0`, { signal }).catch(() => "")).trim());
+  return Number.isInteger(v) && v !== 0 ? v >>> 0 : undefined;
 }
 
 /** Reads what OpenOCD reaches; throws for a wrong IDCODE or a chain of nothing. */
@@ -106,7 +118,8 @@ export async function examine(rpc: OpenOcdRpc, signal?: AbortSignal): Promise<Ex
     const r = await rpc.run(`${tclWord(t.name)} was_examined`, { signal }).catch(() => undefined);
     if (r === "0" || r === "1") t.examined = r === "1";
   }
-  return { version, transport, taps, targets };
+  const dpidr = transport === "swd" ? await readDpidr(rpc, signal) : undefined;
+  return { version, transport, taps, targets, ...(dpidr !== undefined ? { dpidr } : {}) };
 }
 
 /** The target flashing needs: one that OpenOCD created and examined. */

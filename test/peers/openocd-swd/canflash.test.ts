@@ -337,13 +337,14 @@ describe("canflash --target samc21-swd / openocd-swd through openocd 0.12 into t
     });
   });
 
-  it("-s: OpenOCD's version, SWD, the target", async () => {
+  it("-s: OpenOCD's version, SWD, the DPIDR the model answers, the target", async () => {
     const dir = workDir();
-    await withTarget({ chip: "samc21g18a" }, async (t) => {
+    await withTarget({ chip: "samc21g18a", dpidr: 0x0bc11478 }, async (t) => {
       const r = await canflashSwd(t, dir, ["--target", "samc21-swd", "-s"]);
       expect(r.code, r.stdout + r.stderr).toBe(0);
       expect(r.stdout).toMatch(/^OpenOCD: Open On-Chip Debugger 0\.12/m);
       expect(r.stdout).toMatch(/^Transport: swd$/m);
+      expect(r.stdout).toMatch(/^DPIDR: 0x0bc11478$/m);
       expect(r.stdout).toMatch(/^Target at91samd\.cpu: cortex_m/m);
     });
   });
