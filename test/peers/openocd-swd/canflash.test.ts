@@ -20,6 +20,7 @@ import { cmsisDapConfig } from "../../../src/bootloaders/openocd/config.js";
 import { appImage, canflash, type CliResult } from "../../cli/helpers.js";
 import {
   elf,
+  elfSegments,
   freePort,
   openocdConfig,
   openocdRpc,
@@ -80,14 +81,14 @@ function canflashSwd(
 }
 
 /** The seed's sequence, run by the real openocd alone. */
-const SEED = (fw: string, bootloaderSize?: number) => [
+const SEED = (fw: string, bootloaderSize?: number, address = " 0x0") => [
   "init",
   "reset halt",
   "at91samd chip-erase",
   // openocd 0.12's chip-erase does not wait for the DSU: the seed's commands, with the wait
   "set n 0; while {([read_memory 0x41002101 8 1] & 1) == 0 && $n < 1000} {incr n}",
   "at91samd bootloader 0",
-  `program ${fw} verify 0x0`,
+  `program ${fw} verify${address}`,
   ...(bootloaderSize !== undefined ? [`at91samd bootloader ${bootloaderSize}`] : []),
   "reset run",
   "shutdown",
@@ -99,10 +100,16 @@ async function seedDump(
   chipName: string,
   fw: string,
   bootloaderSize?: number,
+  /** After `program <file> verify`: " 0x0" for a .bin, "" for an ELF (its own addresses). */
+  address?: string,
 ): Promise<{ dump: Uint8Array; bootprot: number }> {
   const t = await startSwdTarget(o);
   try {
-    const r = await runOpenocd(openocdConfig({ chipName }), SEED(fw, bootloaderSize), t.env);
+    const r = await runOpenocd(
+      openocdConfig({ chipName }),
+      SEED(fw, bootloaderSize, address),
+      t.env,
+    );
     expect(r.code, r.output).toBe(0);
     expect(r.output).toMatch(/\*\* Verified OK \*\*/);
     return { dump: t.flashDump(), bootprot: t.target.bootprotFuse };
@@ -189,7 +196,7 @@ describe("canflash --target samc21-swd / openocd-swd through openocd 0.12 into t
     writeFileSync(fw, elf(img, 0));
     const before = await appImage(0x40000, 99, 0);
     const o = { chip: "samc21g18a", flash: before } as const;
-    const seed = await seedDump(o, "at91samc21", join(dir, "klipper.elf"));
+    const seed = await seedDump(o, "at91samc21", fw, undefined, "");
     await withTarget(o, async (t) => {
       const backup = join(dir, "1lc-before.bin");
       const r = await canflashSwd(t, dir, ["--target", "samc21-swd", "--backup", backup, fw]);
@@ -199,6 +206,35 @@ describe("canflash --target samc21-swd / openocd-swd through openocd 0.12 into t
       expect(same(t.flashDump(), seed.dump)).toBe(true);
       expect(same(t.flashDump(img.length), img)).toBe(true);
       expect(t.target.core.halted).toBe(false);
+    });
+  });
+
+  it("a klipper.elf laid out as the linker does (.text at 0, .data loaded after it but run in RAM, .bss in RAM only): the flash the seed's program klipper.elf verify leaves", async () => {
+    const dir = workDir();
+    const text = await appImage(12_000, 41, 0);
+    const data = await appImage(600, 42, 0);
+    const fw = join(dir, "klipper.elf");
+    writeFileSync(
+      fw,
+      elfSegments(
+        [
+          { data: text, vaddr: 0 },
+          { data, vaddr: 0x2000_0000, paddr: text.length },
+          { data: new Uint8Array(0), vaddr: 0x2000_0000 + data.length, memsz: 4096 },
+        ],
+        0x100,
+      ),
+    );
+    const o = { chip: "samc21g18a", flash: oldFlash() } as const;
+    const seed = await seedDump(o, "at91samc21", fw, undefined, "");
+    await withTarget(o, async (t) => {
+      const r = await canflashSwd(t, dir, ["--target", "samc21-swd", "--no-backup", fw]);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/Wrote and verified 12600 bytes/);
+      const dump = t.flashDump();
+      expect(same(dump.subarray(0, text.length), text)).toBe(true);
+      expect(same(dump.subarray(text.length, text.length + data.length), data)).toBe(true);
+      expect(same(dump, seed.dump)).toBe(true);
     });
   });
 
