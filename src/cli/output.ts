@@ -189,7 +189,8 @@ export class TextReporter implements Reporter {
           });
           if (!this.tty)
             this.info(
-              `${PHASE_TEXT[e.phase]} ${formatBytes(total)}...`,
+              // an erase of the whole chip has no size to say ("Erasing 0 B" was the SWD chip erase)
+              `${PHASE_TEXT[e.phase]}${e.totalBytes !== undefined ? ` ${formatBytes(total)}` : ""}...`,
               this.multi ? board : undefined,
             );
           else this.drawBars(true);

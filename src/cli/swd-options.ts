@@ -178,6 +178,8 @@ export function openocdFlags(l: OpenOcdLink): string {
   const parts: string[] = [];
   if (l.rpc) parts.push(`-d openocd:${l.rpc.host}:${l.rpc.port}`);
   if (l.config) parts.push(`--openocd-config ${l.config}`);
+  // the binary that ran (from --openocd-bin or CANFLASH_OPENOCD): without it a retry starts another
+  if (l.bin !== undefined && l.bin !== "openocd") parts.push(`--openocd-bin ${l.bin}`);
   if (l.gpio) {
     const g = l.gpio;
     parts.push(

@@ -44,6 +44,13 @@ describe("SWD flags → the OpenOCD link", () => {
     const env = { CANFLASH_OPENOCD: "/opt/openocd/bin/openocd" };
     expect(swdLinkOf({ openocdConfig: "/a.cfg" }, env).bin).toBe("/opt/openocd/bin/openocd");
     expect(swdLinkOf({ openocdConfig: "/a.cfg", openocdBin: "/x" }, env).bin).toBe("/x");
+    // the retry line names the binary that ran, so the retry starts the same one
+    expect(openocdFlags(swdLinkOf({ openocdConfig: "/a.cfg" }, env))).toBe(
+      "--openocd-config /a.cfg --openocd-bin /opt/openocd/bin/openocd --no-backup",
+    );
+    expect(openocdFlags(swdLinkOf({ openocdConfig: "/a.cfg", openocdBin: "openocd" }, {}))).toBe(
+      "--openocd-config /a.cfg --no-backup",
+    );
     expect(swdLinkOf({ device: "openocd:pi:6666" }, env)).toEqual({
       kind: "openocd",
       rpc: { host: "pi", port: 6666 },

@@ -3,7 +3,8 @@
 // connect: check the chain and the target (examine.ts), `reset halt`, read
 // the flash banks; check: the backup (`flash read_bank`) while nothing is
 // changed yet — or, in a dry run, the script a real run would send;
-// erase: BOOTPROT off and the chip erase (or the sectors written);
+// erase: the chip erase (or the sectors written), its done bit polled with
+// a deadline, BOOTPROT off;
 // write: each block as a file OpenOCD writes (`flash write_image`);
 // verify: `verify_image` of every piece; finish: BOOTPROT back on where
 // asked, then `reset run`. A failed verify never gets to finish: the chip
@@ -19,6 +20,7 @@ import type { Target } from "../../targets/index.js";
 import type { SwdChip } from "./chips.js";
 import { examine, parseFlashBanks, requireTarget, type FlashBank } from "./examine.js";
 import { OpenOcdVerifyError } from "./errors.js";
+import { pollUntilSet } from "./poll.js";
 import { renderSequence, swdSequence, type SwdRun, type SwdStep } from "./sequence.js";
 import { OpenOcdSession, writtenConfig, type SessionEnv } from "./session.js";
 
@@ -56,12 +58,14 @@ export class OpenOcdAdapter implements FlashAdapter {
     ctx: FlashContext,
     s: SwdStep,
     classify?: { file: string; address: number },
+    quiet = false,
   ): Promise<string> {
-    ctx.emit({
-      type: "info",
-      message: `openocd: ${s.command}`,
-      data: { step: s.kind, command: s.command },
-    });
+    if (!quiet)
+      ctx.emit({
+        type: "info",
+        message: `openocd: ${s.command}`,
+        data: { step: s.kind, command: s.command },
+      });
     return this.session!.rpc.run(s.command, {
       timeoutMs: s.timeoutMs,
       signal: ctx.signal,
@@ -74,6 +78,22 @@ export class OpenOcdAdapter implements FlashAdapter {
 
   private stepsOf(kind: SwdStep["kind"]): SwdStep[] {
     return this.steps.filter((s) => s.kind === kind);
+  }
+
+  /**
+   * Flash bank 0 with its size: a bank whose driver reads the size from the chip
+   * (at91samd: the DSU's DID) shows size 0 in `flash banks` until probed, so it is
+   * probed here (`flash probe 0`), where a part the driver does not know fails.
+   */
+  private async probeBank(ctx: FlashContext): Promise<FlashBank | undefined> {
+    const rpc = this.session!.rpc;
+    const bank = parseFlashBanks(await rpc.run("flash banks", { signal: ctx.signal }))[0];
+    if (!bank || bank.size > 0) return bank;
+    await rpc.run(`flash probe ${bank.index}`, {
+      signal: ctx.signal,
+      classify: { adapter: this.session!.adapter },
+    });
+    return parseFlashBanks(await rpc.run("flash banks", { signal: ctx.signal }))[0];
   }
 
   async enter(ctx: FlashContext): Promise<void> {
@@ -94,7 +114,7 @@ export class OpenOcdAdapter implements FlashAdapter {
       const t = requireTarget(seen);
       await this.step(ctx, swdSequence({ chip, chipErase: false, runs: [] })[0]!);
       this.halted = true;
-      this.bank = parseFlashBanks(await this.session.rpc.run("flash banks"))[0];
+      this.bank = await this.probeBank(ctx);
       description = `${seen.version.replace(/^Open On-Chip Debugger /, "OpenOCD ")}: ${t.name} (${t.type}) over ${seen.transport}${this.bank ? `, flash ${this.bank.size / 1024} KiB at 0x${this.bank.base.toString(16)}` : ""}`;
     }
     const start =
@@ -164,6 +184,24 @@ export class OpenOcdAdapter implements FlashAdapter {
         (s.kind === "halt" && s !== this.steps[0])
       )
         await this.step(ctx, s);
+      else if (s.kind === "erase-wait") await this.pollUntil(ctx, s);
+  }
+
+  /** Runs a step's read again until its `until` bits are set (poll.ts), then says how long it took. */
+  private async pollUntil(ctx: FlashContext, s: SwdStep): Promise<void> {
+    const until = s.until!;
+    const reads = await pollUntilSet((n) => this.step(ctx, s, undefined, n > 1), {
+      until,
+      command: s.command,
+      timeoutMs: s.timeoutMs,
+      clock: this.o.env.clock,
+      signal: ctx.signal,
+    });
+    ctx.emit({
+      type: "info",
+      message: `openocd: ${until.name} set after ${reads} read${reads > 1 ? "s" : ""}`,
+      data: { step: s.kind, reads },
+    });
   }
 
   async writeBlock(ctx: FlashContext, block: PlannedBlock): Promise<void> {

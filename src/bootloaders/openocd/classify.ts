@@ -63,6 +63,13 @@ export function classifyOpenOcd(
   const verify = VERIFY.exec(text);
   if (verify && ctx.verify)
     return new OpenOcdVerifyError(ctx.verify.file, ctx.verify.address, verify[0].trim());
+  // at91samd's probe: the DSU's device id names no part it knows (another chip, or a garbled read).
+  const did = /Couldn't find part corresponding to DID ([0-9a-f]+)/i.exec(text);
+  if (did)
+    return new OpenOcdNoTargetError(
+      `the chip's DSU answers DID 0x${did[1]!.toLowerCase().padStart(8, "0")}, a part OpenOCD's flash driver does not know (another chip than the target script's, or a garbled read)`,
+      ctx.transport,
+    );
   const none = NO_TARGET.exec(text);
   if (none) return new OpenOcdNoTargetError(none[0].trim(), ctx.transport);
   const adapter = ADAPTER.exec(text);

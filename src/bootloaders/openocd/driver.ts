@@ -75,6 +75,9 @@ export const driver: BootloaderDriver = {
       const fields = [
         { label: "OpenOCD", value: e.version },
         { label: "Transport", value: e.transport },
+        ...(e.dpidr !== undefined
+          ? [{ label: "DPIDR", value: `0x${e.dpidr.toString(16).padStart(8, "0")}` }]
+          : []),
         ...e.taps.map((tap) => ({
           label: `TAP ${tap.name}`,
           value: `IDCODE 0x${tap.idcode.toString(16).padStart(8, "0")}`,

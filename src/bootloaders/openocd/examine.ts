@@ -1,6 +1,8 @@
 // What OpenOCD reaches, read over RPC and parsed from its tables: the
-// transport, the JTAG chain (`scan_chain`: each TAP's IDCODE against the
-// one the config expects), the targets (`targets`, and `was_examined`: a
+// transport, the JTAG chain (`scan_chain`, JTAG only: each TAP's IDCODE
+// against the one the config expects), over SWD the DPIDR (`<dap> dpreg 0`:
+// shown, not checked — openocd 0.12 has no expected value for it, and
+// clones of a chip answer others), the targets (`targets`, and `was_examined`: a
 // target OpenOCD could not examine does not answer) and the flash banks. A wrong IDCODE and a chain
 // or target that answers nothing become typed errors.
 
@@ -92,20 +94,32 @@ export interface Examined {
   transport: string;
   taps: ChainTap[];
   targets: TargetRow[];
+  /** Over SWD: the debug port's DPIDR (`<dap> dpreg 0`), as found; openocd 0.12 compares it with nothing. */
+  dpidr?: number;
+}
+
+/** The first DAP's DPIDR over SWD, or undefined (no DAP, no answer). */
+async function readDpidr(rpc: OpenOcdRpc, signal?: AbortSignal): Promise<number | undefined> {
+  const dap = (await rpc.run("dap names", { signal }).catch(() => "")).split(/\s+/)[0];
+  if (!dap) return undefined;
+  const v = Number((await rpc.run(`${tclWord(dap)} dpreg 0`, { signal }).catch(() => "")).trim());
+  return Number.isInteger(v) && v !== 0 ? v >>> 0 : undefined;
 }
 
 /** Reads what OpenOCD reaches; throws for a wrong IDCODE or a chain of nothing. */
 export async function examine(rpc: OpenOcdRpc, signal?: AbortSignal): Promise<Examined> {
   const version = await rpc.run("version", { signal });
   const transport = (await rpc.run("transport select", { signal })).trim();
-  const taps = parseScanChain(await rpc.run("scan_chain", { signal }));
+  // scan_chain is a JTAG command: over SWD openocd 0.12 answers `invalid command name "scan_chain"`.
+  const taps = transport === "jtag" ? parseScanChain(await rpc.run("scan_chain", { signal })) : [];
   checkChain(taps, transport);
   const targets = parseTargets(await rpc.run("targets", { signal }));
   for (const t of targets) {
     const r = await rpc.run(`${tclWord(t.name)} was_examined`, { signal }).catch(() => undefined);
     if (r === "0" || r === "1") t.examined = r === "1";
   }
-  return { version, transport, taps, targets };
+  const dpidr = transport === "swd" ? await readDpidr(rpc, signal) : undefined;
+  return { version, transport, taps, targets, ...(dpidr !== undefined ? { dpidr } : {}) };
 }
 
 /** The target flashing needs: one that OpenOCD created and examined. */

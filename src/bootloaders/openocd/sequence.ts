@@ -1,18 +1,19 @@
 // The seed's OpenOCD sequences as data: backup (`flash read_bank`), the
 // chip erase of the family (`at91samd chip-erase`, `stm32f1x mass_erase 0`)
-// or a sector erase of what is written, BOOTPROT off (`at91samd bootloader
+// or a sector erase of what is written, the chip erase's done bit polled
+// (openocd 0.12's at91samd chip-erase does not wait for it), BOOTPROT off (`at91samd bootloader
 // 0`), the writes and verifies `program … verify` is made of (`reset halt`,
 // `flash write_image`, `verify_image`), the bootloader's protection back on
 // (`at91samd bootloader 16384` after a SAMD51 UF2 bootloader install), and
 // `reset run` — only after every verify passed. Pure: the adapter runs the
 // steps, a dry run prints them.
 
-import type { SwdChip } from "./chips.js";
+import type { EraseDone, SwdChip } from "./chips.js";
 import { tclWord } from "./rpc-codec.js";
 
 /** `reset halt`: the reset line (or SYSRESETREQ) and the core stopping. */
 export const HALT_TIMEOUT_MS = 10_000;
-/** A chip erase (SAMD chip-erase, STM32 mass erase: well under 1 s on the chip; OpenOCD polls it). */
+/** A chip erase (SAMD chip-erase, STM32 mass erase: well under 1 s on the chip), and the poll for its end. */
 export const CHIP_ERASE_TIMEOUT_MS = 60_000;
 /** Fixed part of any transfer's deadline (flash algorithm set-up, first sectors). */
 export const TRANSFER_BASE_MS = 10_000;
@@ -23,7 +24,15 @@ export const transferTimeoutMs = (bytes: number): number =>
   TRANSFER_BASE_MS + Math.ceil(bytes / 1024) * TRANSFER_MS_PER_KIB;
 
 export type SwdStepKind =
-  "halt" | "backup" | "erase" | "unprotect" | "write" | "verify" | "protect" | "reset";
+  | "halt"
+  | "backup"
+  | "erase"
+  | "erase-wait"
+  | "unprotect"
+  | "write"
+  | "verify"
+  | "protect"
+  | "reset";
 
 export interface SwdStep {
   kind: SwdStepKind;
@@ -33,6 +42,8 @@ export interface SwdStep {
   file?: string;
   address?: number;
   bytes?: number;
+  /** For erase-wait: `command` reads this register, again until its bits are set or `timeoutMs` has passed. */
+  until?: EraseDone;
 }
 
 /** A contiguous piece of the image, as a raw file OpenOCD reads. */
@@ -75,16 +86,27 @@ export function swdSequence(o: SwdSequenceOptions): SwdStep[] {
     });
   const chipErase = o.chipErase && o.chip?.chipErase;
   // The seed's order: the chip erase first (it also clears a SAMD's security bit), then BOOTPROT off.
-  if (chipErase)
+  if (chipErase) {
     steps.push({ kind: "erase", command: chipErase, timeoutMs: CHIP_ERASE_TIMEOUT_MS });
+    const done = o.chip?.eraseDone;
+    if (done)
+      steps.push({
+        kind: "erase-wait",
+        command: `read_memory ${hex(done.address)} ${done.width} 1`,
+        timeoutMs: CHIP_ERASE_TIMEOUT_MS,
+        until: done,
+      });
+  }
   if (o.chip?.bootProtect)
     steps.push({
       kind: "unprotect",
       command: o.chip.bootProtect(0),
       timeoutMs: CHIP_ERASE_TIMEOUT_MS,
     });
-  if (chipErase) steps.push({ kind: "halt", command: "reset halt", timeoutMs: HALT_TIMEOUT_MS });
-  else
+  // A reset loads the user row: BOOTPROT 0 (and the erased chip) take effect only then.
+  if (chipErase || o.chip?.bootProtect)
+    steps.push({ kind: "halt", command: "reset halt", timeoutMs: HALT_TIMEOUT_MS });
+  if (!chipErase)
     for (const r of o.runs)
       steps.push({
         kind: "erase",
@@ -120,6 +142,7 @@ const NOTES: Record<SwdStepKind, string> = {
   backup: "back up the whole flash first",
   unprotect: "BOOTPROT off, so the bootloader area can be written",
   erase: "erase",
+  "erase-wait": "again until the chip erase is done (its status bit set)",
   write: "write",
   verify: "read back and compare (stops here on a mismatch: no reset into a bad image)",
   protect: "protect the bootloader just written",

@@ -101,7 +101,7 @@ export const openocdHints = {
   OPENOCD_FLASH_LOCKED: (_e, ctx) => ({
     exitCode: ExitCode.REFUSED,
     causes: [
-      "SAMD/SAMC: the security bit or BOOTPROT protects the flash: at91samd chip-erase clears it (canflash erases first unless --no-erase)",
+      "SAMD/SAMC: the security bit or BOOTPROT protects the flash: at91samd chip-erase clears it (canflash erases first unless --no-chip-erase)",
       "STM32: read-out or write protection: stm32f1x unlock 0 (then power-cycle) clears it and erases the chip",
     ],
     next: retryLine(ctx),

@@ -31,6 +31,11 @@ describe("OpenOCD messages as typed errors", () => {
     ["Error: Target not examined yet", "OPENOCD_NO_TARGET", {}],
     ["Error: Invalid ACK (7) in DAP response", "OPENOCD_NO_TARGET", {}],
     [
+      "Error: Couldn't find part corresponding to DID 110100ff",
+      "OPENOCD_NO_TARGET",
+      { detail: expect.stringMatching(/DSU answers DID 0x110100ff/) },
+    ],
+    [
       "Error: at91samd.cpu -- clearing lockup after double fault\nError: Device Security Bit Set",
       "OPENOCD_FLASH_LOCKED",
       {},

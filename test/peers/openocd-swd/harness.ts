@@ -208,3 +208,51 @@ export async function openocdRpc(
     close: () => sock.destroy(),
   };
 }
+
+/** One PT_LOAD segment: its bytes, where it runs (vaddr) and where it is loaded (paddr); memsz past the bytes is zero-filled (.bss). */
+export interface ElfSegment {
+  data: Uint8Array;
+  vaddr: number;
+  paddr?: number;
+  memsz?: number;
+}
+
+/** A minimal ELF32 (little-endian, ARM, executable) with one PT_LOAD segment of `data` at `address`. */
+export function elf(data: Uint8Array, address: number): Uint8Array {
+  return elfSegments([{ data, vaddr: address }], address);
+}
+
+/** A minimal ELF32 with these PT_LOAD segments (as a linker lays out .text, .data at its LMA, .bss). */
+export function elfSegments(segments: readonly ElfSegment[], entry: number): Uint8Array {
+  const EHDR = 52;
+  const PHDR = 32;
+  const body = segments.reduce((n, s) => n + s.data.length, 0);
+  const b = new Uint8Array(EHDR + PHDR * segments.length + body);
+  const v = new DataView(b.buffer);
+  b.set([0x7f, 0x45, 0x4c, 0x46, 1, 1, 1]); // ELF, 32-bit, little-endian, version 1
+  v.setUint16(16, 2, true); // ET_EXEC
+  v.setUint16(18, 40, true); // EM_ARM
+  v.setUint32(20, 1, true);
+  v.setUint32(24, entry | 1, true); // entry
+  v.setUint32(28, EHDR, true); // phoff
+  v.setUint32(36, 0x05000200, true); // EABI5, soft float
+  v.setUint16(40, EHDR, true);
+  v.setUint16(42, PHDR, true);
+  v.setUint16(44, segments.length, true);
+  v.setUint16(46, 40, true);
+  let off = EHDR + PHDR * segments.length;
+  segments.forEach((s, k) => {
+    const p = EHDR + PHDR * k;
+    v.setUint32(p, 1, true); // PT_LOAD
+    v.setUint32(p + 4, off, true);
+    v.setUint32(p + 8, s.vaddr, true);
+    v.setUint32(p + 12, s.paddr ?? s.vaddr, true);
+    v.setUint32(p + 16, s.data.length, true);
+    v.setUint32(p + 20, s.memsz ?? s.data.length, true);
+    v.setUint32(p + 24, s.vaddr >= 0x2000_0000 ? 6 : 5, true); // RW for RAM, R+X for flash
+    v.setUint32(p + 28, 4, true);
+    b.set(s.data, off);
+    off += s.data.length;
+  });
+  return b;
+}

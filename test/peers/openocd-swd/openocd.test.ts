@@ -17,6 +17,7 @@ import {
   openocdConfig,
   openocdRpc,
   runOpenocd,
+  elf,
   startSwdTarget,
   type StartSwdTargetOptions,
 } from "./harness.js";
@@ -55,36 +56,6 @@ const SEQUENCE = (fw: string) => [
 ];
 
 const same = (x: Uint8Array, y: Uint8Array) => Buffer.from(x).equals(Buffer.from(y));
-
-/** A minimal ELF32 (little-endian, ARM, executable) with one PT_LOAD segment of `data` at `address`. */
-function elf(data: Uint8Array, address: number): Uint8Array {
-  const EHDR = 52;
-  const PHDR = 32;
-  const b = new Uint8Array(EHDR + PHDR + data.length);
-  const v = new DataView(b.buffer);
-  b.set([0x7f, 0x45, 0x4c, 0x46, 1, 1, 1]); // ELF, 32-bit, little-endian, version 1
-  v.setUint16(16, 2, true); // ET_EXEC
-  v.setUint16(18, 40, true); // EM_ARM
-  v.setUint32(20, 1, true);
-  v.setUint32(24, address | 1, true); // entry
-  v.setUint32(28, EHDR, true); // phoff
-  v.setUint32(36, 0x05000200, true); // EABI5, soft float
-  v.setUint16(40, EHDR, true);
-  v.setUint16(42, PHDR, true);
-  v.setUint16(44, 1, true);
-  v.setUint16(46, 40, true);
-  const p = EHDR;
-  v.setUint32(p, 1, true); // PT_LOAD
-  v.setUint32(p + 4, EHDR + PHDR, true);
-  v.setUint32(p + 8, address, true);
-  v.setUint32(p + 12, address, true);
-  v.setUint32(p + 16, data.length, true);
-  v.setUint32(p + 20, data.length, true);
-  v.setUint32(p + 24, 5, true); // R+X
-  v.setUint32(p + 28, 4, true);
-  b.set(data, EHDR + PHDR);
-  return b;
-}
 
 async function flashWith(
   o: StartSwdTargetOptions,

@@ -4,6 +4,8 @@
 // error is the typed adapter-not-found one, naming linuxgpiod. (Debian's
 // amd64 openocd has no bcm2835gpio driver: that variant is checked by the
 // unit tests against the names of openocd 0.12's raspberrypi-native.cfg.)
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { swdChip } from "../../../src/bootloaders/openocd/chips.js";
 import { gpioConfig } from "../../../src/bootloaders/openocd/config.js";
@@ -35,6 +37,31 @@ describe.skipIf(!haveOpenOcd)("canflash's OpenOCD config in openocd 0.12", () =>
         adapter: "linuxgpiod",
         detail: expect.stringMatching(/Cannot open LinuxGPIOD chip 99/),
       });
+    },
+  );
+
+  it.each([
+    "samc21g18a",
+    "samd21g18a",
+    "samd51j19a",
+    "stm32f103xe",
+    "stm32f446xx",
+    "stm32g0b1xx",
+    "stm32h743xx",
+  ])(
+    "for %s: the target script's flash driver has the erase and BOOTPROT commands canflash sends",
+    async (mcu) => {
+      const chip = swdChip(mcu)!;
+      const commands = [chip.chipErase!, ...(chip.bootProtect ? [chip.bootProtect(0)] : [])];
+      const groups = [...new Set(commands.map((c) => c.split(" ")[0]!))];
+      const { stdout, stderr } = await promisify(execFile)(OPENOCD, [
+        "-c", "adapter driver dummy; transport select jtag",
+        "-c", `source [find ${chip.targetCfg}]`,
+        ...groups.flatMap((g) => ["-c", `help ${g}`]),
+        "-c", "shutdown",
+      ]); // prettier-ignore
+      const help = stdout + stderr;
+      for (const c of commands) expect(help).toContain(c.split(" ").slice(0, 2).join(" "));
     },
   );
 });
