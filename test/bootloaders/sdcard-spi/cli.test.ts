@@ -1,7 +1,7 @@
 // canflash -d <tty> --target <flash-sdcard board> klipper.bin as a user
 // runs it (the built CLI in a child process; npm run build first) against
 // the simulated board on a pty: the flash end to end with its result line,
-// and a board whose bootloader needs a vendor conversion refused with
+// an image built for another bootloader offset refused, and a board whose bootloader needs a vendor conversion refused with
 // Klipper's own command.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -80,6 +80,32 @@ describe("canflash -d <tty> --target btt-skr-mini-e3-v2-spi klipper.bin", () => 
       expect(out).toMatch(new RegExp(`Klipper\\s*:?\\s*${OLD}`));
       expect(out).toMatch(/ssp1, CS P0\.6, FAT32/);
       expect(out).toMatch(/FIRMWARE\.CUR\s*:?\s*not on the card/);
+    },
+    CLI_MS,
+  );
+
+  it(
+    "refuses an image linked for the wrong bootloader offset before the card is written; exit 6",
+    async () => {
+      // The SKR 3 (H723) bootloader takes 128 KiB: a build for a 32 KiB one would never start.
+      const tb = testBoard("btt-skr-3-h723-spi");
+      expect(tb.row.appStart).toBe(0x08020000);
+      const pty = await boardOnPty(tb.board);
+      ptys.push(pty);
+      const dir = tempDir();
+      const fw = join(dir, "klipper.bin");
+      writeFileSync(fw, image({ ...tb.row, appStart: 0x08008000 }, NEW));
+      const r = await canflash(["-d", pty.path, "--target", "btt-skr-3-h723-spi", fw], {
+        timeoutMs: CLI_MS,
+      });
+      expect(r.code).toBe(6);
+      expect(r.stderr).toMatch(/different bootloader offset/);
+      expect(r.stderr).toMatch(/Bootloader offset 0x20000/);
+      expect(tb.board.events.filter((e) => e.type === "flashed")).toEqual([]);
+      expect(tb.board.dictionary?.version).toBe(OLD);
+      const card = join(dir, "card.img");
+      writeFileSync(card, tb.board.card!.image);
+      expect(mdir(card).trim()).toBe("");
     },
     CLI_MS,
   );
