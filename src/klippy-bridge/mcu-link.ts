@@ -7,7 +7,7 @@
 import type { ByteTransport } from "../transport/byte-transport.js";
 import { throwIfAborted, CanflashError } from "../util/errors.js";
 import { moduleLogger } from "../util/log.js";
-import { BlockReader, encodeBlock, MESSAGE_SEQ_MASK } from "./msgproto.js";
+import { BlockReader, encodeBlock, MESSAGE_SEQ_MASK, type Block } from "./msgproto.js";
 
 declare module "../util/errors.js" {
   interface ErrorCodes {
@@ -59,10 +59,48 @@ export class KlipperLink {
    * `match` accepts; resends after replyMs and on a NAK (adopting its
    * sequence number) until the deadline.
    */
-  async request<T>(
+  request<T>(
     content: Uint8Array,
     match: (content: Uint8Array) => T | undefined,
     o: RequestOptions,
+  ): Promise<T> {
+    return this.exchange(content, o, (block, sent) => {
+      if (block.content.length === 0) {
+        // ACK (next = sent + 1) or a stale one (next = sent): fine. Anything else is a
+        // NAK naming the sequence the MCU expects: adopt it and resend.
+        if (block.seq !== sent && block.seq !== ((sent + 1) & MESSAGE_SEQ_MASK)) {
+          log.debug({ link: this.name, want: block.seq }, "adopting the MCU's sequence number");
+          return "resend";
+        }
+        return undefined;
+      }
+      const v = match(block.content);
+      return v === undefined ? undefined : { value: v };
+    });
+  }
+
+  /**
+   * Sends a command that has no response and waits for the MCU's ACK (an
+   * empty block carrying the next sequence number); resends after replyMs
+   * and on a NAK until the deadline.
+   */
+  command(content: Uint8Array, o: RequestOptions): Promise<void> {
+    return this.exchange(content, o, (block, sent) => {
+      if (block.seq === ((sent + 1) & MESSAGE_SEQ_MASK)) return { value: undefined };
+      // a NAK: adopt the MCU's number and resend
+      return block.content.length === 0 && block.seq !== sent ? "resend" : undefined;
+    });
+  }
+
+  /**
+   * The resend loop both share: each received block goes to `onBlock`,
+   * which settles the exchange ({ value }: the sequence moves past `sent`),
+   * asks for a resend (a NAK: the MCU's number is adopted) or ignores it.
+   */
+  private async exchange<T>(
+    content: Uint8Array,
+    o: RequestOptions,
+    onBlock: (block: Block, sent: number) => { value: T } | "resend" | undefined,
   ): Promise<T> {
     const clock = this.transport.clock;
     const replyMs = o.replyMs ?? MCU_REPLY_MS;
@@ -81,58 +119,15 @@ export class KlipperLink {
         let got: { value: T } | undefined;
         for (const block of this.reader.push(bytes)) {
           this.blocksSeen++;
-          if (block.content.length === 0) {
-            // ACK (next = sent + 1) or a stale one (next = sent): fine. Anything else is a
-            // NAK naming the sequence the MCU expects: adopt it and resend.
-            if (block.seq !== sent && block.seq !== ((sent + 1) & MESSAGE_SEQ_MASK)) {
-              log.debug({ link: this.name, want: block.seq }, "adopting the MCU's sequence number");
-              this.seq = block.seq;
-              resend = true;
-            }
-            continue;
-          }
-          const v = match(block.content);
-          if (v !== undefined) got = { value: v };
+          const r = onBlock(block, sent);
+          if (r === "resend") {
+            this.seq = block.seq;
+            resend = true;
+          } else if (r) got ??= r;
         }
         if (got) {
           this.seq = (sent + 1) & MESSAGE_SEQ_MASK;
           return got.value;
-        }
-      }
-    }
-  }
-
-  /**
-   * Sends a command that has no response and waits for the MCU's ACK (an
-   * empty block carrying the next sequence number); resends after replyMs
-   * and on a NAK until the deadline.
-   */
-  async command(content: Uint8Array, o: RequestOptions): Promise<void> {
-    const clock = this.transport.clock;
-    const replyMs = o.replyMs ?? MCU_REPLY_MS;
-    for (;;) {
-      throwIfAborted(o.signal, o.what);
-      if (clock.now() >= o.deadline) throw new McuTimeoutError(this.name, o.what, o.timeoutMs);
-      const sent = this.seq;
-      const next = (sent + 1) & MESSAGE_SEQ_MASK;
-      await this.transport.write(encodeBlock(sent, content));
-      const replyBy = Math.min(o.deadline, clock.now() + replyMs);
-      let resend = false;
-      while (!resend && clock.now() < replyBy) {
-        const bytes = await this.transport.read(
-          replyBy - clock.now(),
-          o.signal ? { signal: o.signal } : {},
-        );
-        for (const block of this.reader.push(bytes)) {
-          this.blocksSeen++;
-          if (block.seq === next) {
-            this.seq = next;
-            return;
-          }
-          if (block.content.length === 0 && block.seq !== sent) {
-            this.seq = block.seq; // a NAK: adopt the MCU's number and resend
-            resend = true;
-          }
         }
       }
     }
