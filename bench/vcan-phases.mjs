@@ -201,8 +201,8 @@ export function phasesOf(run) {
 // ---------------------------------------------------------------------------
 // Inside UML: the measurement
 
-function spawnLines(cmd, args, onLine) {
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+function spawnLines(cmd, args, onLine, options = {}) {
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...options });
   let out = "";
   let err = "";
   let partial = "";
@@ -321,7 +321,10 @@ function printCase(title, r, outsideTarget) {
  * which no user-space change removes.
  */
 async function frameFloor(frames) {
-  const listener = spawnLines("/usr/bin/time", ["-f", "CPU %U %S", "candump", IFACE]);
+  // its own process group: SIGINT must reach candump itself (GNU time ignores it while it waits)
+  const listener = spawnLines("/usr/bin/time", ["-f", "CPU %U %S", "candump", IFACE], undefined, {
+    detached: true,
+  });
   await new Promise((r) => setTimeout(r, 300)); // candump has no ready line; its socket opens within this
   const sender = await spawnLines("/usr/bin/time", [
     "-f",
@@ -339,7 +342,7 @@ async function frameFloor(frames) {
     "-D",
     "i",
   ]).done;
-  listener.child.kill("SIGINT");
+  process.kill(-listener.child.pid, "SIGINT");
   const heard = await listener.done;
   const cpu = (t) => {
     const m = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(t);
