@@ -13,21 +13,11 @@ import {
   encodeState,
   GS_RX_ECHO_ID,
   GsFrameDecodeError,
-  type GsBtConst,
 } from "../../src/gs-usb/codec.js";
+import { CANDLELIGHT_BT_CONST } from "../../src/sim/usb/gs-usb.js";
 
-const BXCAN_48M: GsBtConst = {
-  feature: 0,
-  fclkCan: 48_000_000,
-  tseg1Min: 1,
-  tseg1Max: 16,
-  tseg2Min: 1,
-  tseg2Max: 8,
-  sjwMax: 4,
-  brpMin: 1,
-  brpMax: 1024,
-  brpInc: 1,
-};
+/** candleLight on an STM32F072 (48 MHz, bxCAN limits): the adapter model's own constants. */
+const BXCAN_48M = CANDLELIGHT_BT_CONST;
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
