@@ -3,13 +3,27 @@
 // sources tsc has already checked; dynamic imports stay dynamic (code
 // splitting), so `--help` loads only the entry and commander's chunk, and
 // the native addons stay external (loaded by util/native.ts when a link
-// needs them). The library (dist/**) is still tsc's output, for importers.
+// needs them). The device tables go in already checked (checked-tables.mjs,
+// with tsc's dist/targets/load.js), so a start runs no schema. The library
+// (dist/**) is still tsc's output, for importers.
 import { build } from "esbuild";
 import { chmodSync, readFileSync, rmSync } from "node:fs";
+import { checkedTablesModule } from "./checked-tables.mjs";
 
 const out = new URL("../dist/cli/", import.meta.url).pathname;
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
 rmSync(`${out}chunks`, { recursive: true, force: true });
+const load = await import(new URL("../dist/targets/load.js", import.meta.url).href);
+/** @type {import("esbuild").Plugin} */
+const checkedTables = {
+  name: "checked-tables",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]src[\\/]targets[\\/]builtin\.ts$/ }, () => ({
+      contents: checkedTablesModule(load),
+      loader: "js",
+    }));
+  },
+};
 await build({
   entryPoints: { main: new URL("../src/cli/main.ts", import.meta.url).pathname },
   outdir: out,
@@ -29,5 +43,6 @@ await build({
   sourcemap: "linked",
   legalComments: "none",
   logLevel: "warning",
+  plugins: [checkedTables],
 });
 chmodSync(`${out}main.js`, 0o755);

@@ -70,6 +70,8 @@ export {
 export * from "./flasher/errors.js";
 export { runBatch, type BatchJob, type BatchOutcome } from "./flasher/batch.js";
 export * from "./targets/index.js";
+export * from "./targets/schema.js";
+export { loadMcuFlashes, loadTable, loadTargets } from "./targets/load.js";
 export * from "./flasher/image/index.js";
 export { SimCanDevice } from "./sim/device.js";
 export { SimSerialDevice } from "./sim/serial-device.js";

@@ -8,14 +8,12 @@ import {
   applicationUsbIds,
   chips,
   findTarget,
-  loadMcuFlashes,
-  loadTable,
   mcuFlash,
-  loadTargets,
   TargetTableError,
   targets,
   UnknownTargetError,
 } from "../../src/targets/index.js";
+import { loadMcuFlashes, loadTable, loadTargets } from "../../src/targets/load.js";
 
 const raw = JSON.parse(
   readFileSync(new URL("../../src/targets/targets.json", import.meta.url), "utf8"),
