@@ -1,11 +1,13 @@
 // Logging for library code: pino, silent unless the application installs a
 // root logger. Each module asks for a named logger once at load time; the
 // returned object always writes through the current root, so a CLI that
-// configures logging after imports still gets every module's output.
+// configures logging after imports still gets every module's output. Until
+// a root is installed nothing is logged and pino is not even loaded (only
+// its types are imported here): a start that logs nothing pays nothing.
 
-import { pino, type Logger, type LevelWithSilent } from "pino";
+import type { Logger, LevelWithSilent } from "pino";
 
-let root: Logger = pino({ level: "silent" });
+let root: Logger | undefined;
 const children = new Map<string, Logger>();
 
 /** Installs the logger that every module logs through (the CLI does this). */
@@ -14,11 +16,8 @@ export function setRootLogger(logger: Logger): void {
   children.clear();
 }
 
-export function getRootLogger(): Logger {
-  return root;
-}
-
-function child(module: string): Logger {
+function child(module: string): Logger | undefined {
+  if (!root) return undefined;
   let c = children.get(module);
   if (!c) {
     c = root.child({ module });
@@ -40,6 +39,7 @@ export interface ModuleLogger {
 function forward(module: string, level: "trace" | "debug" | "info" | "warn" | "error") {
   return (obj: object | string, msg?: string): void => {
     const c = child(module);
+    if (!c) return;
     if (typeof obj === "string") c[level](obj);
     else c[level](obj, msg);
   };
@@ -53,6 +53,6 @@ export function moduleLogger(module: string): ModuleLogger {
     info: forward(module, "info"),
     warn: forward(module, "warn"),
     error: forward(module, "error"),
-    enabled: (level) => child(module).isLevelEnabled(level),
+    enabled: (level) => child(module)?.isLevelEnabled(level) ?? false,
   };
 }
