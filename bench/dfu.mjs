@@ -20,6 +20,7 @@ import { promisify } from "node:util";
 import { klipperImage } from "../dist/sim/klipper-image.js";
 import { DfuseRomModel } from "../dist/sim/usb/dfuse-rom.js";
 import { serveUsbModel } from "../dist/sim/usb/serve.js";
+import { userEnv, userEnvNote } from "./user-env.mjs";
 
 const exec = promisify(execFile);
 const CLI = new URL("../dist/cli/main.js", import.meta.url).pathname;
@@ -32,7 +33,7 @@ function spawnTimed(cmd, args, env) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const child = spawn(cmd, args, {
-      env: { ...process.env, ...env },
+      env: userEnv(env),
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -102,7 +103,8 @@ export async function benchDfu() {
     const file = join(dir, "klipper.bin");
     writeFileSync(file, image);
     console.log(
-      "\nDFU: canflash vs dfu-util 0.11 on the same STM32F4 ROM DfuSe model (erase + write + leave; canflash also verifies)",
+      "\nDFU: canflash vs dfu-util 0.11 on the same STM32F4 ROM DfuSe model (erase + write + leave; canflash also verifies)" +
+        userEnvNote(),
     );
     const ours = await session(dir, "ours", (env) =>
       spawnTimed(process.execPath, [CLI, "--target", "stm32f4-rom-dfu", "--json", file], env),

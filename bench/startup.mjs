@@ -4,6 +4,7 @@
 // Targets (issue 17): ≤ 100 ms median, ≤ 50 MB RSS, ≤ 10 files. Needs
 // Debian's strace and time.
 import { execFileSync, spawnSync } from "node:child_process";
+import { userEnv, userEnvNote } from "./user-env.mjs";
 
 const CLI = new URL("../dist/cli/main.js", import.meta.url).pathname;
 export const STARTUP_TARGET_MS = 100;
@@ -17,6 +18,7 @@ function measure(args) {
   for (let i = 0; i < RUNS; i++) {
     const r = spawnSync("/usr/bin/time", ["-f", "%e %M", process.execPath, ...args], {
       encoding: "utf8",
+      env: userEnv(),
     });
     const [secs, kb] = r.stderr.trim().split("\n").at(-1).split(" ").map(Number);
     ms.push(secs * 1000);
@@ -30,7 +32,7 @@ function filesBeforeOutput() {
   const out = spawnSync(
     "strace",
     ["-f", "-e", "trace=openat,open,write", process.execPath, CLI, "--help"],
-    { encoding: "utf8" },
+    { encoding: "utf8", env: userEnv() },
   ).stderr;
   let n = 0;
   for (const line of out.split("\n")) {
@@ -42,11 +44,11 @@ function filesBeforeOutput() {
 }
 
 export async function benchStartup() {
-  execFileSync(process.execPath, [CLI, "--help"]); // warm the page cache
+  execFileSync(process.execPath, [CLI, "--help"], { env: userEnv() }); // warm the page cache
   const floor = measure(["-e", "0"]);
   const help = measure([CLI, "--help"]);
   const files = filesBeforeOutput();
-  console.log(`\nStart-up: canflash --help against node -e 0 (median of ${RUNS})`);
+  console.log(`\nStart-up: canflash --help against node -e 0 (median of ${RUNS})${userEnvNote()}`);
   console.log(
     `  node -e 0        ${floor.ms.toFixed(0).padStart(4)} ms  ${floor.rss.toFixed(1).padStart(5)} MB`,
   );
