@@ -5,7 +5,6 @@
 // ports are open.
 
 import { execFile } from "node:child_process";
-import { get as httpGet } from "node:http";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { connect } from "node:net";
@@ -73,9 +72,11 @@ export async function findKlippyProcesses(procRoot = "/proc"): Promise<KlippyPro
  * GET `url` and its JSON body (undefined when it is not JSON), or an
  * "unreachable" rejection. node:http, not fetch: fetch loads its HTTP stack
  * (undici) on first use, ~100 ms of a start on this kind of machine and many
- * times that on a Pi, for one request to localhost.
+ * times that on a Pi, for one request to localhost. Imported on first use:
+ * most runs find no Klipper process and never ask Moonraker.
  */
-function getJson(url: string, timeoutMs: number): Promise<{ ok: boolean; body: unknown }> {
+async function getJson(url: string, timeoutMs: number): Promise<{ ok: boolean; body: unknown }> {
+  const { get: httpGet } = await import("node:http");
   return new Promise((resolve, reject) => {
     const req = httpGet(url, (res) => {
       let text = "";
