@@ -207,17 +207,17 @@ class HostLag {
    * when the timer that woke it was due. A probe still pending past its time
    * (its turn has not come yet) tells the same as one that fired late.
    */
-  observe(due?: number): void {
-    const now = this.clock.now();
+  observe(due?: number, now = this.clock.now()): void {
     const overdue = (t: number) => now - t > HOST_LAG_TOLERANCE_MS;
     const probeLate = overdue(this.probeDue);
     if (probeLate || (due !== undefined && overdue(due))) this.lostMs += now - this.lastRun;
     this.lastRun = now;
-    if (probeLate) this.restart();
+    if (probeLate) this.restart(now);
   }
 
-  start(): void {
-    if (!this.cancel) this.restart();
+  /** Starts probing, if not yet; `now`: the time the caller has just read. */
+  start(now?: number): void {
+    if (!this.cancel) this.restart(now);
   }
 
   stop(): void {
@@ -226,9 +226,9 @@ class HostLag {
     this.probeDue = Infinity;
   }
 
-  private restart(): void {
+  private restart(now = this.clock.now()): void {
     this.stop();
-    const due = this.clock.now() + HOST_LAG_PROBE_MS;
+    const due = now + HOST_LAG_PROBE_MS;
     this.probeDue = due;
     this.cancel = this.clock.schedule(HOST_LAG_PROBE_MS, () => {
       this.cancel = undefined;
@@ -415,8 +415,8 @@ export class KatapultSession {
       await this.transport.write(x.frame);
       // Deadlines count from the moment the whole frame was handed over, not from before the write.
       sentAt = clock.now();
-      lag.observe();
-      lag.start();
+      lag.observe(undefined, sentAt);
+      lag.start(sentAt);
       lostAtSend = lag.lostMs;
       if (attempt === 1) {
         firstSentAt = sentAt;
@@ -431,12 +431,17 @@ export class KatapultSession {
       let deadline = sentAt + (roomForCopy ? this.resendAfter(x, attempt) : x.timeoutMs);
       const due = () => Math.min(giveUp(), deadline + lag.lostMs - lostAtSend);
       let outcome: "timeout" | "nack" | "busy" = "timeout";
+      // One clock read per wake-up: the time read after a read returns serves the next
+      // deadline too (a reply split over many CAN frames wakes this loop once per frame, and
+      // where a clock read is a system call — no vDSO, as on UML — each read counts).
+      let now = sentAt;
       wait: for (;;) {
-        const left = due() - clock.now();
+        const left = due() - now;
         if (left <= 0) break;
-        const readDue = clock.now() + left;
+        const readDue = now + left;
         const bytes = await this.transport.read(left, { signal: this.signal });
-        lag.observe(bytes.length === 0 ? readDue : undefined);
+        now = clock.now();
+        lag.observe(bytes.length === 0 ? readDue : undefined, now);
         for (const frame of this.parser.push(bytes)) {
           // Each reply stands for one command frame the device has read (a dropped reply only
           // makes this count high: the safe side).
@@ -446,7 +451,6 @@ export class KatapultSession {
             if (r.command === x.command && x.accept(r.data)) {
               // Replies come in order: nothing older can follow; later copies may still answer.
               this.owed = copies - 1;
-              const now = clock.now();
               // Too soon to answer the copy just sent: an earlier copy's late answer, and the
               // later copies may still be unread. Otherwise the last copy was answered, and
               // replies come in order: the device has read every copy.
@@ -482,7 +486,7 @@ export class KatapultSession {
             // The frame (or bytes before it) was bad. Send again once the device can no longer
             // be busy with a copy it did parse: at once unless the command may erase (unknown
             // work: keep the deadline). The device answered just now: lost time before is moot.
-            deadline = Math.min(deadline, clock.now() - (lag.lostMs - lostAtSend) + x.busyMs);
+            deadline = Math.min(deadline, now - (lag.lostMs - lostAtSend) + x.busyMs);
           } else if (r.kind === "busy") {
             outcome = "busy";
             break wait;
