@@ -92,6 +92,12 @@ export const JsonEvent = z.discriminatedUnion("type", [
           result: z.enum(["ok", "dry-run", "current", "failed", "skipped"]),
           bytes: z.number().int().optional(),
           ms: z.number().optional(),
+          cpuMs: z
+            .number()
+            .optional()
+            .describe(
+              "CPU (user + system) of this process during the flash, ms; flashes side by side share it",
+            ),
           note: z.string().optional(),
           error: z
             .object({

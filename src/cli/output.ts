@@ -19,6 +19,8 @@ export interface BoardRow {
   result: "ok" | "dry-run" | "current" | "failed" | "skipped";
   bytes?: number;
   ms?: number;
+  /** CPU this process used during the flash, ms (process.cpuUsage; flashes side by side share it). */
+  cpuMs?: number;
   /** Dry runs: what a real run would do. */
   note?: string;
   error?: { code: string; message: string; phase?: string; deviceState?: string };

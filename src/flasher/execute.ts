@@ -45,6 +45,12 @@ export interface FlashResult {
   /** Wall time per phase, ms. */
   phaseMs: Partial<Record<FlashPhase, number>>;
   totalMs: number;
+  /**
+   * CPU (user + system) this process used during the flash, ms
+   * (process.cpuUsage): the whole process's, so flashes run side by side
+   * each count the others' share too.
+   */
+  cpuMs: number;
 }
 
 /** An image, or one placed once the device is known (a .bin goes to the bootloader's start address). */
@@ -64,6 +70,11 @@ export async function runFlash(
   const ctx: FlashContext = { signal: options.signal, clock, emit, dryRun: !!options.dryRun };
   const phaseMs: Partial<Record<FlashPhase, number>> = {};
   const t0 = clock.now();
+  const cpu0 = process.cpuUsage();
+  const cpuMs = (): number => {
+    const d = process.cpuUsage(cpu0);
+    return (d.user + d.system) / 1000;
+  };
   let state: DeviceState = "untouched";
 
   const phase = async <T>(
@@ -127,6 +138,7 @@ export async function runFlash(
         ...(returned ? { returnedToApplication: true } : {}),
         phaseMs,
         totalMs: clock.now() - t0,
+        cpuMs: cpuMs(),
       };
     }
     let compareImpossible = false;
@@ -161,6 +173,7 @@ export async function runFlash(
           unchanged: true,
           phaseMs,
           totalMs: clock.now() - t0,
+          cpuMs: cpuMs(),
         };
       }
     }
@@ -210,6 +223,7 @@ export async function runFlash(
       ...(compareImpossible ? { compareImpossible } : {}),
       phaseMs,
       totalMs: clock.now() - t0,
+      cpuMs: cpuMs(),
     };
   } catch (e) {
     // Refused or failed with nothing written: back to where the board was found.

@@ -74,7 +74,13 @@ describe("batch flashing", () => {
     expect(events[0]!.type).toBe("start");
     const last = events.at(-1)!;
     expect(last).toMatchObject({ type: "result", ok: true, exitCode: 0 });
-    expect((last as { boards: unknown[] }).boards).toHaveLength(2);
+    const boards = (last as { boards: Array<{ ms: number; cpuMs?: number }> }).boards;
+    expect(boards).toHaveLength(2);
+    // the CPU each flash took (the process's, shared by the two): measured, and bounded by the run
+    for (const b of boards) {
+      expect(b.cpuMs).toBeGreaterThan(0);
+      expect(b.cpuMs!).toBeLessThan(b.ms * 4);
+    }
     const phases = events
       .filter((e) => e.type === "phase" && e.board === "625720a262c6" && e.status === "end")
       .map((e) => (e as { phase: string }).phase);

@@ -239,6 +239,7 @@ function rowOf(
   switch (oc.status) {
     case "ok":
       row.bytes = oc.result.plan.imageBytes;
+      row.cpuMs = Math.round(oc.result.cpuMs);
       if (oc.result.unchanged) row.note = "unchanged: read back identical, nothing written";
       else if (oc.result.compareImpossible)
         row.note = "flashed without comparing: this bootloader cannot read back";
