@@ -5,8 +5,9 @@
 // it must first ask into Katapult. From the spawn and exit times, the
 // CLI's stdout lines (stamped as they arrive) and the trace's timestamps:
 // wall time and share per phase, wall minus the session (CONNECT sent to
-// COMPLETE answered), the CLI's CPU (user + sys from /usr/bin/time) per
-// 48 KiB, and the host's turnaround per SEND_BLOCK and per REQUEST_BLOCK
+// COMPLETE answered), the CPU of the flash per 48 KiB (process.cpuUsage()
+// around it, the CLI's --json result; the whole process's from
+// /usr/bin/time beside it), and the host's turnaround per SEND_BLOCK and per REQUEST_BLOCK
 // (the node's reply's last frame received to the next command's first frame
 // sent), median and 90th percentile.
 //
@@ -37,7 +38,7 @@ export const TARGETS = {
   outsideKlipperMs: 1500,
   /** Median host turnaround per SEND_BLOCK and per REQUEST_BLOCK, ms. */
   turnaroundMs: 0.3,
-  /** CPU (user + sys) of the CLI per 48 KiB flash, s. */
+  /** CPU (user + sys) of the flash (process.cpuUsage() around it) per 48 KiB, s. */
   cpuS: 0.3,
 };
 
@@ -191,6 +192,7 @@ export function phasesOf(run) {
     phases,
     sendBlock: turnarounds(commands, replies, Cmd.SEND_BLOCK),
     requestBlock: turnarounds(commands, replies, Cmd.REQUEST_BLOCK),
+    flashCpuS: run.flashCpuS,
     cpuS: run.cpuS,
     userS: run.userS,
     sysS: run.sysS,
@@ -266,6 +268,7 @@ async function flashOnce(uuid, image, dir, n) {
         uuid,
         "--trace-file",
         trace,
+        "--json",
         image,
       ],
       (l, t) => lines.push({ l, t }),
@@ -273,8 +276,15 @@ async function flashOnce(uuid, image, dir, n) {
     const r = await p.done;
     if (r.code !== 0) throw new Error(`canflash exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
     const cpu = /CPU ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
+    const result = r.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l))
+      .find((e) => e.type === "result");
+    const flashCpuMs = result?.boards?.[0]?.cpuMs;
     return {
       spawnAt,
+      flashCpuS: typeof flashCpuMs === "number" ? flashCpuMs / 1000 : NaN,
       exitAt: r.exitAt,
       lines,
       trace: readFileSync(trace, "utf8"),
@@ -307,9 +317,12 @@ function printCase(title, r, outsideTarget) {
   console.log(
     `  host turnaround, ms: SEND_BLOCK median ${f3(sb)} p90 ${f3(quantile(r.sendBlock, 0.9))} (n=${r.sendBlock.length}); REQUEST_BLOCK median ${f3(rb)} p90 ${f3(quantile(r.requestBlock, 0.9))} (n=${r.requestBlock.length}); target median <= ${TARGETS.turnaroundMs}: ${okTurn ? "ok" : "MISSED"}`,
   );
-  const okCpu = r.cpuS <= TARGETS.cpuS;
+  const okCpu = r.flashCpuS <= TARGETS.cpuS;
   console.log(
-    `  CPU of the CLI (user ${r.userS.toFixed(2)} + sys ${r.sysS.toFixed(2)}): ${r.cpuS.toFixed(2)} s per 48 KiB = ${((r.cpuS * 1000) / 48).toFixed(1)} ms per KiB (target <= ${TARGETS.cpuS} s): ${okCpu ? "ok" : "MISSED"}`,
+    `  CPU of the flash (process.cpuUsage() around it): ${r.flashCpuS.toFixed(2)} s per 48 KiB = ${((r.flashCpuS * 1000) / 48).toFixed(1)} ms per KiB (target <= ${TARGETS.cpuS} s): ${okCpu ? "ok" : "MISSED"}`,
+  );
+  console.log(
+    `  CPU of the whole CLI process, start to exit (user ${r.userS.toFixed(2)} + sys ${r.sysS.toFixed(2)}): ${r.cpuS.toFixed(2)} s`,
   );
   return okOutside && okTurn && okCpu;
 }
@@ -404,7 +417,7 @@ async function inside() {
       const r = runs[Math.floor(runs.length / 2)];
       ok = printCase(title, r, target) && ok;
       console.log(
-        `  all runs: wall ${runs.map((x) => f1(x.wall)).join(", ")} ms; wall - session ${runs.map((x) => f1(x.outside)).join(", ")} ms; CPU ${runs.map((x) => x.cpuS.toFixed(2)).join(", ")} s`,
+        `  all runs: wall ${runs.map((x) => f1(x.wall)).join(", ")} ms; wall - session ${runs.map((x) => f1(x.outside)).join(", ")} ms; CPU of the flash ${runs.map((x) => x.flashCpuS.toFixed(2)).join(", ")} s, of the process ${runs.map((x) => x.cpuS.toFixed(2)).join(", ")} s`,
       );
       if (IFACE !== "sim" && !framesFloor) framesFloor = await frameFloor(r.frames);
     }
