@@ -5,7 +5,7 @@
 
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import * as z from "zod";
+import * as z from "zod/mini";
 import type { BusState } from "./errorframe.js";
 import { listSysfsCanInterfaces } from "./sysfs.js";
 
@@ -43,63 +43,48 @@ export interface CanInterfaceInfo {
   source: "ip" | "sysfs";
 }
 
+// zod's tree-shakable "mini" API: interface checks run at the start of every CAN flash.
 const num = z.union([
   z.number(),
-  z
-    .string()
-    .regex(/^[\d.]+$/)
-    .transform(Number),
+  z.pipe(z.string().check(z.regex(/^[\d.]+$/)), z.transform(Number)),
 ]);
+const opt = z.optional;
+const count = z._default(z.number(), 0);
+const packets = opt(
+  z.looseObject({ packets: z.number(), errors: z.number(), dropped: z.number() }),
+);
 
 const IpLink = z.object({
   ifname: z.string(),
-  flags: z.array(z.string()).default([]),
-  operstate: z.string().optional(),
-  txqlen: z.number().optional(),
-  link_type: z.string().optional(),
-  linkinfo: z
-    .object({
-      info_kind: z.string().optional(),
-      info_data: z
-        .object({
-          state: z.string().optional(),
-          berr_counter: z.object({ tx: z.number(), rx: z.number() }).optional(),
-          restart_ms: z.number().optional(),
-          bittiming: z
-            .object({ bitrate: num.optional(), sample_point: num.optional() })
-            .loose()
-            .optional(),
-          bitrate: num.optional(),
-        })
-        .loose()
-        .optional(),
-      info_xstats: z
-        .object({
-          restarts: z.number().default(0),
-          bus_error: z.number().default(0),
-          arbitration_lost: z.number().default(0),
-          error_warning: z.number().default(0),
-          error_passive: z.number().default(0),
-          bus_off: z.number().default(0),
-        })
-        .loose()
-        .optional(),
-    })
-    .loose()
-    .optional(),
-  stats64: z
-    .object({
-      rx: z
-        .object({ packets: z.number(), errors: z.number(), dropped: z.number() })
-        .loose()
-        .optional(),
-      tx: z
-        .object({ packets: z.number(), errors: z.number(), dropped: z.number() })
-        .loose()
-        .optional(),
-    })
-    .loose()
-    .optional(),
+  flags: z._default(z.array(z.string()), []),
+  operstate: opt(z.string()),
+  txqlen: opt(z.number()),
+  link_type: opt(z.string()),
+  linkinfo: opt(
+    z.looseObject({
+      info_kind: opt(z.string()),
+      info_data: opt(
+        z.looseObject({
+          state: opt(z.string()),
+          berr_counter: opt(z.object({ tx: z.number(), rx: z.number() })),
+          restart_ms: opt(z.number()),
+          bittiming: opt(z.looseObject({ bitrate: opt(num), sample_point: opt(num) })),
+          bitrate: opt(num),
+        }),
+      ),
+      info_xstats: opt(
+        z.looseObject({
+          restarts: count,
+          bus_error: count,
+          arbitration_lost: count,
+          error_warning: count,
+          error_passive: count,
+          bus_off: count,
+        }),
+      ),
+    }),
+  ),
+  stats64: opt(z.looseObject({ rx: packets, tx: packets })),
 });
 
 const STATES: Record<string, BusState> = {

@@ -4,7 +4,7 @@
 // summarised: app, version, MCU, and the transport the build talks over.
 
 import { inflateSync } from "node:zlib";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { CanflashError } from "../util/errors.js";
 
 declare module "../util/errors.js" {
@@ -31,19 +31,19 @@ export class DictionaryError extends CanflashError {
  */
 export type BuildTransport = "can" | "usb-can-bridge" | "serial" | "usb" | "unknown";
 
-const Raw = z
-  .object({
-    app: z.string(),
-    version: z.string().default(""),
-    build_versions: z.string().optional(),
-    license: z.string().optional(),
-    commands: z.record(z.string(), z.number()).default({}),
-    responses: z.record(z.string(), z.number()).default({}),
-    output: z.record(z.string(), z.number()).optional(),
-    enumerations: z.record(z.string(), z.unknown()).optional(),
-    config: z.record(z.string(), z.union([z.string(), z.number()])).default({}),
-  })
-  .loose();
+// zod's tree-shakable "mini" API: the same checks without pulling the whole
+// library into every start of a flash (a Klipper image is checked each time).
+const Raw = z.looseObject({
+  app: z.string(),
+  version: z._default(z.string(), ""),
+  build_versions: z.optional(z.string()),
+  license: z.optional(z.string()),
+  commands: z._default(z.record(z.string(), z.number()), {}),
+  responses: z._default(z.record(z.string(), z.number()), {}),
+  output: z.optional(z.record(z.string(), z.number())),
+  enumerations: z.optional(z.record(z.string(), z.unknown())),
+  config: z._default(z.record(z.string(), z.union([z.string(), z.number()])), {}),
+});
 
 export interface KlipperDictionary {
   app: string;
