@@ -93,6 +93,8 @@ export interface SocketCanOptions {
   modulesRoot?: string;
   platform?: string;
   loadAddon?: () => Promise<SocketCanAddon>;
+  /** For tests: what `ip -details -statistics -json link show` prints (the bitrate comes from it). */
+  runIp?: () => Promise<string>;
 }
 
 /** The raw-channel class of socketcan's can.node (what its createRawChannelWithOptions constructs). */
@@ -179,7 +181,7 @@ export async function openSocketCan(
   const canNames = async (): Promise<string[]> =>
     (await listSysfsCanInterfaces(sysfsRoot)).map((i) => i.name);
   if (!isValidInterfaceName(iface)) throw new NoSuchInterfaceError(iface, await canNames());
-  const info = await readSysfsInterface(iface, sysfsRoot);
+  const info = await readSysfsInterface(iface, sysfsRoot, { statistics: false });
   if (!info) throw new NoSuchInterfaceError(iface, await canNames());
   if (info.type !== ARPHRD_CAN) throw new NotCanInterfaceError(iface, info.type);
   if (!info.up) throw new InterfaceDownError(iface);

@@ -1,8 +1,8 @@
 // Reading network interfaces from sysfs (/sys/class/net). The root is a
 // parameter so tests can point it at a fake tree.
 
-import { readFile, readdir } from "node:fs/promises";
-import { join } from "node:path";
+import { readFile, readdir, realpath } from "node:fs/promises";
+import { join, sep } from "node:path";
 
 /** Linux ARPHRD_CAN. */
 export const ARPHRD_CAN = 280;
@@ -17,6 +17,11 @@ export interface SysfsInterface {
   operState: string;
   txQueueLen: number | undefined;
   stats: Record<string, number>;
+  /**
+   * A software interface (vcan, vxcan, slcan): its node lives under
+   * /sys/devices/virtual. Netlink reports no bit timing for these.
+   */
+  virtual: boolean;
 }
 
 const IFNAME = /^[A-Za-z0-9_.:@-]{1,15}$/;
@@ -38,29 +43,39 @@ async function readText(path: string): Promise<string | undefined> {
 export async function readSysfsInterface(
   name: string,
   sysfsRoot = "/sys",
+  o: { statistics?: boolean } = {},
 ): Promise<SysfsInterface | undefined> {
   if (!isValidInterfaceName(name)) return undefined;
   const dir = join(sysfsRoot, "class", "net", name);
   const type = await readText(join(dir, "type"));
   if (type === undefined) return undefined;
-  const flags = parseInt((await readText(join(dir, "flags"))) ?? "0", 16);
-  const txq = await readText(join(dir, "tx_queue_len"));
+  const [flagText, txq, operState, real] = await Promise.all([
+    readText(join(dir, "flags")),
+    readText(join(dir, "tx_queue_len")),
+    readText(join(dir, "operstate")),
+    realpath(dir).catch(() => dir),
+  ]);
+  const flags = parseInt(flagText ?? "0", 16);
   const stats: Record<string, number> = {};
-  try {
-    for (const f of await readdir(join(dir, "statistics"))) {
-      const v = await readText(join(dir, "statistics", f));
-      if (v !== undefined && /^\d+$/.test(v)) stats[f] = Number(v);
+  // ~25 files, each a few system calls: read only when asked (opening a socket needs none)
+  if (o.statistics ?? true) {
+    try {
+      for (const f of await readdir(join(dir, "statistics"))) {
+        const v = await readText(join(dir, "statistics", f));
+        if (v !== undefined && /^\d+$/.test(v)) stats[f] = Number(v);
+      }
+    } catch {
+      // statistics are optional
     }
-  } catch {
-    // statistics are optional
   }
   return {
     name,
     type: Number(type),
     up: (flags & IFF_UP) !== 0,
-    operState: (await readText(join(dir, "operstate"))) ?? "unknown",
+    operState: operState ?? "unknown",
     txQueueLen: txq !== undefined ? Number(txq) : undefined,
     stats,
+    virtual: real.split(sep).join("/").includes("/devices/virtual/"),
   };
 }
 

@@ -11,7 +11,9 @@ import {
 } from "../../src/can/errors.js";
 import { AddonMissingError } from "../../src/util/native.js";
 import { canFrame, formatFrame } from "../../src/can/frame.js";
+import { openCanBus } from "../../src/can/backends.js";
 import { openSocketCan, type SocketCanOptions } from "../../src/can/socketcan.js";
+import { readSysfsInterface } from "../../src/can/sysfs.js";
 import { FakeSysfs } from "../fakes/sysfs.js";
 import { FakeRawChannel, fakeAddon } from "../fakes/socketcan-addon.js";
 
@@ -182,5 +184,44 @@ describe("SocketCanBus", () => {
     expect(formatFrame((await bus.recv(0))!)).toBe("055#09");
     await bus.close();
     await expect(bus.send(canFrame(1, []))).rejects.toBeInstanceOf(CanBusClosedError);
+  });
+});
+
+describe("the SocketCAN backend's bitrate (for the image's bus-speed check)", () => {
+  const ipJson = JSON.stringify([
+    {
+      ifname: "can0",
+      flags: ["UP"],
+      link_type: "can",
+      linkinfo: { info_kind: "can", info_data: { bittiming: { bitrate: 500000 } } },
+    },
+  ]);
+
+  it("comes from ip for a real interface; a virtual one (vcan) has none and ip is not started", async () => {
+    fs.iface("vcan0", { virtual: true });
+    let asked = 0;
+    const socketcan: SocketCanOptions = {
+      ...opts,
+      loadAddon: async () => fakeAddon(new FakeRawChannel()).addon,
+      runIp: async () => {
+        asked++;
+        return ipJson;
+      },
+    };
+    const real = await openCanBus("can0", { socketcan });
+    expect(real.info.bitrate).toBe(500000);
+    expect(asked).toBe(1);
+    await real.close();
+    const virtual = await openCanBus("vcan0", { socketcan });
+    expect(virtual.info.bitrate).toBeUndefined();
+    expect(asked).toBe(1);
+    await virtual.close();
+  });
+
+  it("tells a virtual interface from a real one by where sysfs keeps it", async () => {
+    fs.iface("vcan0", { virtual: true });
+    expect((await readSysfsInterface("vcan0", fs.sys))?.virtual).toBe(true);
+    expect((await readSysfsInterface("can0", fs.sys))?.virtual).toBe(false);
+    expect((await readSysfsInterface("vcan0", fs.sys, { statistics: false }))?.up).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 // A throwaway /sys (and /proc, /lib/modules) tree for code that reads
 // interfaces from sysfs. Each test gets its own directory.
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir, release } from "node:os";
 import { join } from "node:path";
 
@@ -10,6 +10,8 @@ export interface FakeIface {
   operstate?: string;
   txQueueLen?: number;
   stats?: Record<string, number>;
+  /** A software interface (vcan): its node under devices/virtual, /sys/class/net/<name> a link to it, as the kernel lays it out. */
+  virtual?: boolean;
 }
 
 export class FakeSysfs {
@@ -29,8 +31,10 @@ export class FakeSysfs {
   }
 
   iface(name: string, o: FakeIface = {}): this {
-    const dir = join(this.sys, "class", "net", name);
+    const link = join(this.sys, "class", "net", name);
+    const dir = o.virtual ? join(this.sys, "devices", "virtual", "net", name) : link;
     mkdirSync(join(dir, "statistics"), { recursive: true });
+    if (o.virtual) symlinkSync(join("..", "..", "devices", "virtual", "net", name), link);
     writeFileSync(join(dir, "type"), `${o.type ?? 280}\n`);
     writeFileSync(join(dir, "flags"), `0x${((o.up ?? true) ? 0x81 : 0x80).toString(16)}\n`);
     writeFileSync(
