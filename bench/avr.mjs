@@ -15,7 +15,7 @@ import {
 } from "../test/avr/harness.mjs";
 
 const run = promisify(execFile);
-const CLI = new URL("../dist/cli/main.js", import.meta.url).pathname;
+const CLI = new URL("../dist/cli/main.mjs", import.meta.url).pathname;
 /** canflash may take this much longer than avrdude. */
 export const AVR_TARGET_RATIO = 1.15;
 

@@ -26,7 +26,7 @@ import { serveUsbModel } from "../dist/sim/usb/serve.js";
 import { userEnv, userEnvNote } from "./user-env.mjs";
 
 const exec = promisify(execFile);
-const CLI = new URL("../dist/cli/main.js", import.meta.url).pathname;
+const CLI = new URL("../dist/cli/main.mjs", import.meta.url).pathname;
 const STAND_IN = new URL("../test/peers/usb/libusb-stand-in.c", import.meta.url).pathname;
 /** canflash may take at most dfu-util's time (the issue: canflash/dfu-util <= 1.0). */
 export const DFU_TARGET_RATIO = 1.0;

@@ -16,7 +16,7 @@ import { realClock } from "../dist/util/clock.js";
 import { randomBytes } from "../dist/util/random.js";
 
 const run = promisify(execFile);
-const CLI = new URL("../dist/cli/main.js", import.meta.url).pathname;
+const CLI = new URL("../dist/cli/main.mjs", import.meta.url).pathname;
 const STAND_IN = new URL("../test/peers/usb/libusb0-stand-in.c", import.meta.url).pathname;
 /**
  * canflash may take at most this share of teensy_loader_cli's time. The floor of both is

@@ -13,7 +13,7 @@ import { SamBaBoard } from "../dist/sim/sam-ba/board.js";
 import { preciseClock } from "../dist/util/clock.js";
 
 const run = promisify(execFile);
-const CLI = new URL("../dist/cli/main.js", import.meta.url).pathname;
+const CLI = new URL("../dist/cli/main.mjs", import.meta.url).pathname;
 /** canflash may take at most this share of bossac's time (the issue: no slower than bossac). */
 export const SAMBA_TARGET_RATIO = 1.0;
 

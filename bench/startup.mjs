@@ -6,7 +6,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { userEnv, userEnvNote } from "./user-env.mjs";
 
-const CLI = new URL("../dist/cli/main.js", import.meta.url).pathname;
+const CLI = new URL("../dist/cli/main.mjs", import.meta.url).pathname;
 export const STARTUP_TARGET_MS = 100;
 export const STARTUP_TARGET_RSS_MB = 50;
 export const STARTUP_TARGET_FILES = 10;

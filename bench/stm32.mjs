@@ -27,7 +27,7 @@ import {
   writeTemp,
 } from "../test/peers/stm32/harness.mjs";
 
-const CLI = new URL("../dist/cli/main.js", import.meta.url).pathname;
+const CLI = new URL("../dist/cli/main.mjs", import.meta.url).pathname;
 /** canflash may take at most this long relative to stm32flash (judged rows). */
 export const STM32_TARGET_RATIO = 1.0;
 const ROUNDS = 2;

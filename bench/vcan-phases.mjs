@@ -1,6 +1,6 @@
 // The time around the flash session on the real kernel CAN stack (issue 17
 // items 2, 4, 5): vcan0 in User-Mode Linux, `canflash sim` in one process,
-// the real CLI (`node dist/cli/main.js`) flashing 48 KiB in another with
+// the real CLI (`node dist/cli/main.mjs`) flashing 48 KiB in another with
 // --trace-file — once to a node already in Katapult, once to a Klipper node
 // it must first ask into Katapult. From the spawn and exit times, the
 // CLI's stdout lines (stamped as they arrive) and the trace's timestamps:
@@ -22,7 +22,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const projectDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const CLI = join(projectDir, "dist/cli/main.js");
+const CLI = join(projectDir, "dist/cli/main.mjs");
 /** vcan0; VCAN_PHASES_IFACE=sim runs it on the demo bus, in-process boards, for a quick look outside UML. */
 const IFACE = process.env.VCAN_PHASES_IFACE ?? "vcan0";
 const KATAPULT = "8266c4636429";

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { run } from "../../src/cli/program.js";
 import type { CliIo } from "../../src/cli/io.js";
 
-export const BIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+export const BIN = fileURLToPath(new URL("../../dist/cli/main.mjs", import.meta.url));
 
 export interface CliResult {
   code: number | null;
@@ -13,7 +13,7 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Spawns dist/cli/main.js (built by `npm test`'s pretest). */
+/** Spawns dist/cli/main.mjs (built by `npm test`'s pretest). */
 export function canflash(
   args: string[],
   options: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {},

@@ -74,7 +74,7 @@ describe("board locks", () => {
       const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
         const c = spawn(
           process.execPath,
-          [new URL("../../dist/cli/main.js", import.meta.url).pathname, "-d", pty.path, file],
+          [new URL("../../dist/cli/main.mjs", import.meta.url).pathname, "-d", pty.path, file],
           { env: { ...process.env, CANFLASH_LOCK_DIR: dir } },
         );
         let stderr = "";
