@@ -332,6 +332,8 @@ export class TextReporter implements Reporter {
 
 export class JsonReporter implements Reporter {
   private lastError: (Explained & { code: string }) | undefined;
+  /** Per board and phase: the whole percent of the last progress event written. */
+  private readonly progressAt = new Map<string, number>();
 
   constructor(
     private readonly io: CliIo,
@@ -376,6 +378,7 @@ export class JsonReporter implements Reporter {
   flashEvent(board: string, e: FlashEvent): void {
     switch (e.type) {
       case "phase-start":
+        this.progressAt.delete(`${board}\u0000${e.phase}`);
         this.emit({
           type: "phase",
           board,
@@ -404,6 +407,13 @@ export class JsonReporter implements Reporter {
         break;
       case "progress":
         if (e.phase !== "enter" && e.phase !== "connect" && e.phase !== "finish") {
+          // One event per whole percent (and the last): a program needs no line per 64-byte
+          // block, and each line is a write to stdout in the middle of the flash.
+          const key = `${board}\u0000${e.phase}`;
+          const pct = e.totalBytes > 0 ? Math.floor((100 * e.bytes) / e.totalBytes) : 100;
+          const last = this.progressAt.get(key);
+          if (last !== undefined && pct <= last && e.bytes < e.totalBytes) break;
+          this.progressAt.set(key, pct);
           this.emit({
             type: "progress",
             board,

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { formatBytes, TextReporter } from "../../src/cli/output.js";
+import { formatBytes, JsonReporter, TextReporter } from "../../src/cli/output.js";
 import type { CliIo } from "../../src/cli/io.js";
 import { appImage, canflash } from "./helpers.js";
 
@@ -23,6 +23,33 @@ function tty(columns: number) {
 }
 
 describe("rendering", () => {
+  it("--json: at most one progress event per whole percent, always the last, again after a new phase start", () => {
+    const t = tty(80);
+    const r = new JsonReporter(t.io, "0.0.0");
+    const total = 48 * 1024;
+    const run = () => {
+      r.flashEvent("b", { type: "phase-start", phase: "write", totalBytes: total });
+      for (let bytes = 64; bytes <= total; bytes += 64)
+        r.flashEvent("b", { type: "progress", phase: "write", bytes, totalBytes: total });
+    };
+    run();
+    run();
+    const progress = t
+      .out()
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { type: string; bytes?: number; totalBytes?: number })
+      .filter((e) => e.type === "progress");
+    // 768 blocks a run: one line per percent reached (0 % at the first block is 0, then 1..100)
+    expect(progress.length).toBe(2 * 101);
+    expect(progress[0]!.bytes).toBe(64);
+    expect(progress[100]).toMatchObject({ bytes: total, totalBytes: total });
+    expect(progress[101]!.bytes).toBe(64);
+    expect(progress.at(-1)).toMatchObject({ bytes: total });
+    const pcts = progress.slice(0, 101).map((e) => Math.floor((100 * e.bytes!) / total));
+    expect(new Set(pcts).size).toBe(101);
+  });
+
   it("prints rates below 1 KiB/s as whole bytes", () => {
     expect(formatBytes(667.829339285404)).toBe("668 B");
     expect(formatBytes(2048)).toBe("2.0 KiB");
