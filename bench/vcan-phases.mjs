@@ -251,7 +251,8 @@ async function startSim() {
   };
 }
 
-async function flashOnce(uuid, image, dir, n) {
+/** One flash; `traced: false` runs it without --trace-file (its per-frame stamps and writes cost CPU too). */
+async function flashOnce(uuid, image, dir, n, traced = true) {
   const sim = await startSim();
   try {
     const trace = join(dir, `trace-${uuid}-${n}.log`);
@@ -268,8 +269,7 @@ async function flashOnce(uuid, image, dir, n) {
         IFACE,
         "-u",
         uuid,
-        "--trace-file",
-        trace,
+        ...(traced ? ["--trace-file", trace] : []),
         "--json",
         image,
       ],
@@ -289,7 +289,7 @@ async function flashOnce(uuid, image, dir, n) {
       flashCpuS: typeof flashCpuMs === "number" ? flashCpuMs / 1000 : NaN,
       exitAt: r.exitAt,
       lines,
-      trace: readFileSync(trace, "utf8"),
+      trace: traced ? readFileSync(trace, "utf8") : "",
       cpuS: cpu ? Number(cpu[1]) + Number(cpu[2]) : NaN,
       userS: cpu ? Number(cpu[1]) : NaN,
       sysS: cpu ? Number(cpu[2]) : NaN,
@@ -319,9 +319,9 @@ function printCase(title, r, outsideTarget) {
   console.log(
     `  host turnaround, ms: SEND_BLOCK median ${f3(sb)} p90 ${f3(quantile(r.sendBlock, 0.9))} (n=${r.sendBlock.length}); REQUEST_BLOCK median ${f3(rb)} p90 ${f3(quantile(r.requestBlock, 0.9))} (n=${r.requestBlock.length}); target median <= ${TARGETS.turnaroundMs}: ${okTurn ? "ok" : "MISSED"}`,
   );
-  const okCpu = r.flashCpuS <= TARGETS.cpuS;
+  const okCpu = r.untracedCpuS <= TARGETS.cpuS;
   console.log(
-    `  CPU of the flash (process.cpuUsage() around it): ${r.flashCpuS.toFixed(2)} s per 48 KiB = ${((r.flashCpuS * 1000) / 48).toFixed(1)} ms per KiB (target <= ${TARGETS.cpuS} s): ${okCpu ? "ok" : "MISSED"}`,
+    `  CPU of the flash (process.cpuUsage() around it, a run without --trace-file): ${r.untracedCpuS.toFixed(2)} s per 48 KiB = ${((r.untracedCpuS * 1000) / 48).toFixed(1)} ms per KiB (target <= ${TARGETS.cpuS} s): ${okCpu ? "ok" : "MISSED"}; traced: ${r.flashCpuS.toFixed(2)} s`,
   );
   console.log(
     `  CPU of the whole CLI process, start to exit (user ${r.userS.toFixed(2)} + sys ${r.sysS.toFixed(2)}): ${r.cpuS.toFixed(2)} s`,
@@ -422,6 +422,7 @@ async function inside() {
       for (let n = 0; n < RUNS; n++) runs.push(phasesOf(await flashOnce(uuid, image, dir, n)));
       runs.sort((a, b) => a.wall - b.wall);
       const r = runs[Math.floor(runs.length / 2)];
+      r.untracedCpuS = (await flashOnce(uuid, image, dir, RUNS, false)).flashCpuS;
       ok = printCase(title, r, target) && ok;
       console.log(
         `  all runs: wall ${runs.map((x) => f1(x.wall)).join(", ")} ms; wall - session ${runs.map((x) => f1(x.outside)).join(", ")} ms; CPU of the flash ${runs.map((x) => x.flashCpuS.toFixed(2)).join(", ")} s, of the process ${runs.map((x) => x.cpuS.toFixed(2)).join(", ")} s`,
