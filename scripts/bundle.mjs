@@ -49,3 +49,6 @@ await build({
   plugins: [checkedTables],
 });
 chmodSync(`${out}main.mjs`, 0o755);
+// The bin was dist/cli/main.js before: a link made then (npx keeps its install of a local
+// checkout, links and all, across upgrades) still finds an executable, tsc's unbundled CLI.
+chmodSync(`${out}main.js`, 0o755);
