@@ -11,16 +11,7 @@ import { runFlash } from "../../../src/flasher/execute.js";
 import { FlashError } from "../../../src/flasher/errors.js";
 import { findTarget } from "../../../src/targets/index.js";
 import { realClock } from "../../../src/util/clock.js";
-import { configFile, DUMMY_CONFIG, haveOpenOcd, OPENOCD } from "./harness.js";
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { alive, configFile, DUMMY_CONFIG, haveOpenOcd, OPENOCD } from "./harness.js";
 
 describe.skipIf(!haveOpenOcd)("an SWD flash through openocd 0.12 with no chip", () => {
   it("fails in connect with OPENOCD_NO_TARGET, nothing written, openocd stopped", async () => {

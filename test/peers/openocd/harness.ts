@@ -46,3 +46,13 @@ export const bitbangConfig = (port: number, expected: number): string =>
     `jtag newtap chip cpu -irlen 4 -expected-id 0x${expected.toString(16)}`,
     "",
   ].join("\n");
+
+/** True while process `pid` exists (signal 0 only checks). */
+export const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};

@@ -13,16 +13,7 @@ import { cmsisDapConfig } from "../../../src/bootloaders/openocd/config.js";
 import { launchOpenOcd } from "../../../src/bootloaders/openocd/process.js";
 import { OpenOcdRpc } from "../../../src/bootloaders/openocd/rpc-client.js";
 import { realClock } from "../../../src/util/clock.js";
-import { configFile, DUMMY_CONFIG, haveOpenOcd, OPENOCD } from "./harness.js";
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { alive, configFile, DUMMY_CONFIG, haveOpenOcd, OPENOCD } from "./harness.js";
 
 describe.skipIf(!haveOpenOcd)("openocd 0.12 over TCL RPC (dummy adapter)", () => {
   it("runs commands and returns their output", async () => {
