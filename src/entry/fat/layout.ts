@@ -3,6 +3,7 @@
 // come formatted), the FAT type by cluster count as the FAT specification
 // defines it, and the FAT32 FSInfo sector.
 
+import { u16, u32 } from "./bytes.js";
 import { CanflashError } from "../../util/errors.js";
 
 declare module "../../util/errors.js" {
@@ -55,9 +56,6 @@ export interface FatLayout {
   /** FAT32: the FSInfo sector (absolute), when there is one. */
   fsInfoSector: number | undefined;
 }
-
-const u16 = (b: Uint8Array, o: number) => b[o]! | (b[o + 1]! << 8);
-const u32 = (b: Uint8Array, o: number) => (u16(b, o) | (u16(b, o + 2) << 16)) >>> 0;
 
 const FAT_PARTITION_TYPES = new Set([0x01, 0x04, 0x06, 0x0b, 0x0c, 0x0e]);
 

@@ -3,18 +3,9 @@
 // last one (FAT32: from FSInfo's next-free hint), changed sectors written
 // to every FAT copy at flush, and FSInfo's free count kept on FAT32.
 
+import { put32, u16 } from "./bytes.js";
 import { FatFormatError, FatFullError, type FatLayout } from "./layout.js";
 import type { SectorCache } from "./sectors.js";
-
-const u16 = (b: Uint8Array, o: number) => b[o]! | (b[o + 1]! << 8);
-const put16 = (b: Uint8Array, o: number, v: number) => {
-  b[o] = v & 0xff;
-  b[o + 1] = (v >> 8) & 0xff;
-};
-const put32 = (b: Uint8Array, o: number, v: number) => {
-  put16(b, o, v & 0xffff);
-  put16(b, o + 2, v >>> 16);
-};
 
 export class FatTable {
   private readonly dirty = new Set<number>();

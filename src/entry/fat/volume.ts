@@ -5,6 +5,7 @@
 // cluster chain, then the folder entry, so a cut write never leaves a file
 // under the final name; FSInfo's free count follows on FAT32.
 
+import { put16, put32, u16 } from "./bytes.js";
 import {
   ATTR_ARCHIVE,
   ATTR_DIRECTORY,
@@ -38,15 +39,6 @@ export interface FatFile {
   slots: number[];
 }
 
-const u16 = (b: Uint8Array, o: number) => b[o]! | (b[o + 1]! << 8);
-const put16 = (b: Uint8Array, o: number, v: number) => {
-  b[o] = v & 0xff;
-  b[o + 1] = (v >> 8) & 0xff;
-};
-const put32 = (b: Uint8Array, o: number, v: number) => {
-  put16(b, o, v & 0xffff);
-  put16(b, o + 2, v >>> 16);
-};
 const same = (a: string, b: string) => a.toUpperCase() === b.toUpperCase();
 
 /** FAT date and time words of `d` (local time, as DOS has it). */
