@@ -52,28 +52,9 @@ const socketcanBackend: CanBackend = {
   matches: () => true,
   simulated: false,
   async open(iface, options) {
-    const [{ openSocketCan }, { listCanInterfaces }, { readSysfsInterface }] = await Promise.all([
-      import("./socketcan.js"),
-      import("./interfaces.js"),
-      import("./sysfs.js"),
-    ]);
-    // The bitrate (for the image's bus-speed check) comes from netlink through `ip`, a process
-    // started per open; a software interface (vcan, vxcan, slcan) has no bit timing there, so
-    // it is not asked (starting `ip` took 50-170 ms on UML, where the vcan lane runs).
-    const sys = await readSysfsInterface(iface, options.socketcan?.sysfsRoot, {
-      statistics: false,
-    });
-    const bitrate =
-      sys && !sys.virtual
-        ? await listCanInterfaces(
-            options.socketcan?.runIp ? { runIp: options.socketcan.runIp } : {},
-          )
-            .then((all) => all.find((i) => i.name === iface)?.bitrate)
-            .catch(() => undefined)
-        : undefined;
+    const { openSocketCan } = await import("./socketcan.js");
     return openSocketCan(iface, {
       ...options.socketcan,
-      bitrate,
       receiveOwn: options.receiveOwn,
       filters: options.filters,
     });

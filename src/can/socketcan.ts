@@ -85,7 +85,11 @@ export interface SocketCanOptions {
   receiveOwn?: boolean;
   filters?: readonly CanFilter[];
   sendBusyTimeoutMs?: number;
-  /** The interface's bitrate as the kernel reports it (for `info`). */
+  /**
+   * The interface's bitrate (for `info`, and the image's bus-speed check);
+   * by default asked of netlink through \`ip\`, except for a software
+   * interface (vcan, vxcan, slcan), which has no bit timing there.
+   */
   bitrate?: number | undefined;
   /** For tests: a fake /sys, /proc and /lib/modules, platform and addon. */
   sysfsRoot?: string;
@@ -185,6 +189,10 @@ export async function openSocketCan(
   if (!info) throw new NoSuchInterfaceError(iface, await canNames());
   if (info.type !== ARPHRD_CAN) throw new NotCanInterfaceError(iface, info.type);
   if (!info.up) throw new InterfaceDownError(iface);
+  // `ip` is a process started per open (50-170 ms on UML, where the vcan lane runs): not for an
+  // interface it can tell nothing about.
+  const bitrate =
+    options.bitrate ?? (info.virtual ? undefined : await interfaceBitrate(iface, options.runIp));
 
   let addon: SocketCanAddon;
   try {
@@ -207,7 +215,18 @@ export async function openSocketCan(
     // The interface is up and the kernel has CAN_RAW: the socket was refused by policy.
     throw new CanPermissionError(iface, e);
   }
-  return new SocketCanBus(iface, raw, options);
+  return new SocketCanBus(iface, raw, { ...options, bitrate });
+}
+
+/** The bitrate netlink reports for `iface` (undefined when `ip` is missing or says none). */
+async function interfaceBitrate(
+  iface: string,
+  runIp: SocketCanOptions["runIp"],
+): Promise<number | undefined> {
+  const { listCanInterfaces } = await import("./interfaces.js");
+  return listCanInterfaces(runIp ? { runIp } : {})
+    .then((all) => all.find((i) => i.name === iface)?.bitrate)
+    .catch(() => undefined);
 }
 
 interface PendingSend {

@@ -31,6 +31,7 @@ beforeEach(() => {
     procRoot: fs.proc,
     modulesRoot: fs.modules,
     loadAddon: async () => fakeAddon(raw).addon,
+    runIp: async () => "[]", // no real `ip` for the fake interfaces
   };
 });
 afterEach(() => fs.cleanup());
