@@ -46,11 +46,14 @@ export const isOpenOcdDevice = (d: string | undefined): boolean => !!d && /^open
 const SEED_PINS = "--swd swclk=25,swdio=24,srst=18";
 
 function number(flag: string, s: string, max = 0xffffffff): number {
+  const example = `e.g. ${flag} ${flag === "--address" ? "0x08000000" : "16384"}`;
   const n = /^0x[0-9a-f]+$/i.test(s) ? Number.parseInt(s, 16) : /^\d+$/.test(s) ? Number(s) : NaN;
-  if (!Number.isSafeInteger(n) || n < 0 || n > max)
+  if (Number.isNaN(n))
+    throw new UsageError(`${flag} ${s}: not a number (decimal, or hex with 0x)`, example);
+  if (!Number.isSafeInteger(n) || n > max)
     throw new UsageError(
-      `${flag} ${s}: not a number`,
-      `e.g. ${flag} ${flag === "--address" ? "0x08000000" : "16384"}`,
+      `${flag} ${s}: too large, at most ${max} (0x${max.toString(16)})`,
+      example,
     );
   return n;
 }

@@ -54,6 +54,10 @@ describe("canflash SWD flags", () => {
       ["--target", "openocd-swd", "--openocd-config", "/x.cfg", "--address", "nowhere"],
       /not a number/,
     ],
+    [
+      ["--target", "samc21-swd", "--swd", "swclk=25,swdio=24", "--swd-speed", "200000"],
+      /--swd-speed 200000: too large, at most 100000/,
+    ],
     [["-q", "--swd", "swclk=25,swdio=24"], /-q does not take --swd/],
     [
       ["--target", "samc21-swd", "--swd", "swclk=25,swdio=24", "--connect-under-reset"],
