@@ -58,10 +58,7 @@ export function loadTable(raw: unknown = data): Table {
 }
 
 /** Parses and checks target rows against `chips`. */
-export function loadTargets(
-  rows: readonly unknown[],
-  chips: ReadonlyMap<string, Chip>,
-): Target[] {
+export function loadTargets(rows: readonly unknown[], chips: ReadonlyMap<string, Chip>): Target[] {
   const out: Target[] = [];
   const ids = new Set<string>();
   rows.forEach((row, i) => {
